@@ -1,0 +1,216 @@
+"""dlgrade: grade and scaffold deep-learning homework (BME VITMAV45).
+
+    python cli.py list                                   what assignments exist
+    python cli.py check ae_bottleneck my_notebook.ipynb  a student's public checks
+    python cli.py grade ae_bottleneck submissions/ --out graded/ -j 2
+    python cli.py validate ae_bottleneck                 reference full marks, template none
+    python cli.py build                                  regenerate templates from the references
+    python cli.py new my_assignment                      a skeleton that validates as generated
+    python cli.py release ae_bottleneck --out dist/      the student bundle
+
+Exit codes: 0 success; 1 the command ran but the outcome is bad (a failing check, a failed
+validation, a rejected submission); 2 usage or configuration error; 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ToolkitError
+
+SANDBOX_HELP = ("isolation of student code: 'auto' (bubblewrap when available, else a loud warning), "
+                "'strict' (refuse to run without full isolation), 'off' (no sandbox: only for code you trust)")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", help="data mode from the spec (default: the spec's default_mode, usually 'embedded')")
+    p.add_argument("--data-dir", type=Path, help="folder holding the data sets of the full modes (e.g. ../shared/data)")
+    p.add_argument("--sandbox", default="auto", choices=["auto", "strict", "off"], help=SANDBOX_HELP)
+
+
+def _add_check(sub, shared):
+    p = sub.add_parser("check", parents=[shared], help="run the public tests on one submission (for students)",
+                       description="Run the public tests of ASSIGNMENT on SUBMISSION (a .ipynb, a .py, a folder "
+                                   "or a .zip) and show each test's result, points and message.")
+    p.add_argument("assignment", help="assignment name (see `list`) or the path of an assignment folder")
+    p.add_argument("submission", type=Path, help="your notebook, script, folder or zip")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_check)
+
+
+def _cmd_check(args) -> int:
+    from grader.assignments import find_assignment
+    from grader.commands.check import check_submission
+    from grader.render import print_json, render_result
+    result = check_submission(assignment=args.assignment, submission=args.submission, mode=args.mode,
+                              data_dir=args.data_dir, sandbox=args.sandbox)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        render_result(result, title=find_assignment(args.assignment).title, after_due_date=False)
+    return EXIT_OK if result.status == "graded" and result.score == result.max_score else EXIT_FAILED
+
+
+def _add_grade(sub, shared):
+    p = sub.add_parser("grade", parents=[shared], help="grade many submissions with public and hidden tests",
+                       description="Grade SUBMISSIONS (files, or folders holding one file or folder per student) "
+                                   "with the public and hidden tests. Writes OUT/<id>/results.json (Gradescope), "
+                                   "OUT/<id>/feedback.md and OUT/grades.csv.")
+    p.add_argument("assignment", help="assignment name or folder")
+    p.add_argument("submissions", nargs="+", type=Path, help="submission files, or folders of submissions")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--gpus", help="comma-separated GPU ids, one per concurrent worker (default: CPU only)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (for cron)")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_grade)
+
+
+def _cmd_grade(args) -> int:
+    from grader.commands.grade import grade_submissions
+    from grader.render import GradeProgress, print_json, render_grade_summary
+    progress = GradeProgress(quiet=args.quiet, as_json=args.json)
+    try:
+        report = grade_submissions(assignment=args.assignment, submissions=args.submissions, out=args.out,
+                                   jobs=args.jobs, mode=args.mode, data_dir=args.data_dir, sandbox=args.sandbox,
+                                   gpus=args.gpus.split(",") if args.gpus else None,
+                                   on_start=progress.start, on_result=progress.update)
+    finally:
+        progress.stop()
+    if not args.json:
+        render_grade_summary(report, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _add_validate(sub, shared):
+    p = sub.add_parser("validate", parents=[shared], help="check an assignment: reference full marks, template none",
+                       description="Grade the reference solution (must earn full marks) and the template (must earn "
+                                   "no points without breaking the grader), and check the spec and templates.")
+    p.add_argument("assignment", help="assignment name or folder")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args) -> int:
+    from grader.commands.validate import validate_assignment
+    from grader.render import print_json, render_checks
+    checks = validate_assignment(assignment=args.assignment, mode=args.mode, data_dir=args.data_dir,
+                                 sandbox=args.sandbox)
+    if args.json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        render_checks(f"validate {args.assignment}" + (f" ({args.mode})" if args.mode else ""), checks)
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
+
+
+def _add_build(sub, shared):
+    p = sub.add_parser("build", parents=[shared], help="regenerate the templates from the reference solutions",
+                       description="Strip the solution markers from reference_solutions/<name>/ and write "
+                                   "templates/<name>/<name>.ipynb and .py. Without a name: every assignment.")
+    p.add_argument("assignment", nargs="?", help="assignment name or folder (default: all)")
+    p.add_argument("--check", action="store_true", help="only report templates that are out of date (exit 1 if any)")
+    p.set_defaults(func=_cmd_build)
+
+
+def _cmd_build(args) -> int:
+    from grader.commands.build import build_templates
+    from grader.render import print_json, render_checks
+    checks = build_templates(assignment=args.assignment, check_only=args.check)
+    if args.json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        render_checks("templates", checks)
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
+
+
+def _add_new(sub, shared):
+    p = sub.add_parser("new", parents=[shared], help="write a new assignment skeleton that validates",
+                       description="Write assignments/NAME (spec, README, one public and one hidden test), "
+                                   "reference_solutions/NAME/NAME.py with solution markers, and its template.")
+    p.add_argument("name", help="lower_snake_case name")
+    p.add_argument("--title", help="the assignment's title")
+    p.set_defaults(func=_cmd_new)
+
+
+def _cmd_new(args) -> int:
+    from grader.commands.new import new_assignment
+    from grader.render import console, print_json
+    created = new_assignment(name=args.name, title=args.title)
+    if args.json:
+        print_json({"name": created.name, "files": [str(f) for f in created.files]})
+    else:
+        for f in created.files:
+            console.print(f"[green]created[/] {f}")
+        console.print(f"next: edit the files, then `python cli.py validate {created.name}`")
+    return EXIT_OK
+
+
+def _add_release(sub, shared):
+    p = sub.add_parser("release", parents=[shared], help="write the student bundle (no hidden tests, no reference)",
+                       description="Write OUT/NAME/ and OUT/NAME.zip: task README, template notebook and script, "
+                                   "public tests and the toolkit to run `python cli.py check`.")
+    p.add_argument("assignment", help="assignment name or folder")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=_cmd_release)
+
+
+def _cmd_release(args) -> int:
+    from grader.commands.release import release_assignment
+    from grader.render import console, print_json
+    rel = release_assignment(assignment=args.assignment, out=args.out)
+    if args.json:
+        print_json({"folder": str(rel.folder), "archive": str(rel.archive), "files": rel.files})
+    else:
+        console.print(f"[green]released[/] {rel.folder} ({len(rel.files)} files) and {rel.archive}")
+    return EXIT_OK
+
+
+def _add_list(sub, shared):
+    p = sub.add_parser("list", parents=[shared], help="list the assignments with their points and limits")
+    p.set_defaults(func=_cmd_list)
+
+
+def _cmd_list(args) -> int:
+    from grader.commands.listing import list_assignments
+    from grader.render import print_json, render_table
+    rows = list_assignments()
+    if args.json:
+        print_json(rows)
+    else:
+        render_table("assignments", ["name", "title", "points", "tests (public/hidden files)", "modes", "limits"], [
+            [r["name"], r["title"], f"{r['points']:g}", f"{r['test_files']['public']}/{r['test_files']['hidden']}",
+             ", ".join(f"{m}{' (default)' if m == r['default_mode'] else ''}" for m in r["modes"]),
+             f"{r['limits']['memory_mb']} MB, {r['limits']['call_timeout_s']:g} s/call, "
+             f"{r['limits']['submission_timeout_s']:g} s/submission"] for r in rows])
+    return EXIT_OK
+
+
+VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_list]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+    parser = argparse.ArgumentParser(prog="dlgrade", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="command", required=True)
+    for add in VERBS:
+        add(sub, shared)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ToolkitError as e:
+        from grader.render import err_console
+        err_console.print(f"[bold red]error:[/] {e}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""Where assignments, reference solutions and templates live, and finding them by name or path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.errors import ToolkitError
+from grader.spec import SPEC_FILE, Spec, load_spec
+
+TOOLKIT_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS_DIR = TOOLKIT_ROOT / "assignments"
+REFERENCE_DIR = TOOLKIT_ROOT / "reference_solutions"
+TEMPLATES_DIR = TOOLKIT_ROOT / "templates"
+
+
+def find_assignment(name_or_path: str | Path) -> Spec:
+    """An assignment by name (a folder in assignments/) or by the path of its folder."""
+    candidate = Path(name_or_path)
+    if (candidate / SPEC_FILE).is_file():
+        return load_spec(candidate)
+    named = ASSIGNMENTS_DIR / str(name_or_path)
+    if (named / SPEC_FILE).is_file():
+        return load_spec(named)
+    known = ", ".join(s.name for s in all_assignments()) or "none"
+    raise ToolkitError(f"no assignment {str(name_or_path)!r} (known: {known}; or give the path of a folder "
+                       f"holding {SPEC_FILE})")
+
+
+def all_assignments() -> list[Spec]:
+    if not ASSIGNMENTS_DIR.is_dir():
+        return []
+    return [load_spec(d) for d in sorted(ASSIGNMENTS_DIR.iterdir()) if (d / SPEC_FILE).is_file()]
+
+
+def reference_file(spec: Spec) -> Path:
+    folder = spec.path.parent.parent / "reference_solutions" / spec.name
+    path = folder / (spec.solution or f"{spec.name}.py")
+    if not path.is_file():
+        raise ToolkitError(f"{spec.name}: reference solution {path} not found (spec key `solution`)")
+    return path
+
+
+def template_dir(spec: Spec) -> Path:
+    return spec.path.parent.parent / "templates" / spec.name

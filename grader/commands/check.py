@@ -1,0 +1,26 @@
+"""`check`: the student's local run of the public tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.assignments import find_assignment
+from grader.errors import ToolkitError
+from grader.results import SubmissionResult
+from grader.runner import RunOptions, grade_submission
+
+
+def check_submission(*, assignment: str | Path, submission: Path, mode: str | None = None,
+                     data_dir: Path | None = None, sandbox: str = "auto", threads: int = 2,
+                     gpu: str | None = None) -> SubmissionResult:
+    """Run the public tests of `assignment` on one submission (file, folder or zip).
+
+    Returns the result (public score only). Raises ToolkitError if the assignment or the
+    submission path does not exist."""
+    spec = find_assignment(assignment)
+    submission = Path(submission)
+    if not submission.exists():
+        raise ToolkitError(f"{submission}: no such file or folder")
+    spec.mode(mode)  # an unknown mode fails before any work starts
+    options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=False, sandbox=sandbox,
+                         threads=threads, gpu=gpu)
+    return grade_submission(spec, submission, options)

@@ -1,0 +1,80 @@
+"""`validate`: an assignment is consistent and its tests discriminate.
+
+The reference solution must earn full marks; the template must earn no points without breaking
+the grader; the templates must be up to date; the spec's points must match the tests'.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from grader.assignments import find_assignment, reference_file, template_dir
+from grader.commands.build import Check, build_templates
+from grader.runner import RunOptions, grade_submission
+
+
+def _test_points(spec) -> tuple[float, list[str]]:
+    """Sum of @points over the test files (read statically), and the tests without points."""
+    total, missing = 0.0, []
+    for folder in (spec.public_tests, spec.hidden_tests):
+        for path in sorted(folder.glob("test_*.py")) if folder.exists() else []:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                    points, cases = None, 1
+                    for d in node.decorator_list:
+                        if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.points"):
+                            points = float(ast.literal_eval(d.args[0]))
+                        if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.parametrize"):
+                            try:
+                                cases *= len(ast.literal_eval(d.args[1]))
+                            except ValueError:
+                                pass
+                    if points is None:
+                        missing.append(f"{path.name}::{node.name}")
+                    else:
+                        total += points * cases
+    return total, missing
+
+
+def validate_assignment(*, assignment: str | Path, mode: str | None = None, data_dir: Path | None = None,
+                        sandbox: str = "auto", threads: int = 2) -> list[Check]:
+    """Run every check; return them all (the caller decides the exit code from `ok`)."""
+    spec = find_assignment(assignment)
+    spec.mode(mode)
+    checks: list[Check] = []
+    total, missing = _test_points(spec)
+    checks.append(Check("every test has @pytest.mark.points", not missing, ", ".join(missing) or "yes"))
+    checks.append(Check("spec points = sum of test points", abs(total - spec.points) < 1e-9,
+                        f"spec {spec.points:g}, tests {total:g}"))
+    drift = [c for c in build_templates(assignment=spec.path, check_only=True) if not c.ok]
+    checks.append(Check("templates are up to date", not drift, ", ".join(c.name for c in drift) or "yes"))
+    template_py = template_dir(spec) / f"{spec.name}.py"
+    if template_py.exists():
+        text = template_py.read_text(encoding="utf-8")
+        absent = [sig for sig in spec.api if sig.split("(")[0].split(".")[-1] not in text]
+        checks.append(Check("the template has the student API", not absent, ", ".join(absent) or "yes"))
+
+    options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
+    ref = grade_submission(spec, reference_file(spec), options)
+    skipped = [t.name for t in ref.tests if t.status == "skipped"]
+    lost = [f"{t.name}: {t.message.splitlines()[0] if t.message else t.kind}" for t in ref.tests
+            if t.status in ("failed", "partial")]
+    checks.append(Check("the reference earns full marks", ref.status == "graded" and not lost and not skipped
+                        and ref.score == spec.points,
+                        f"{ref.score:g}/{spec.points:g} in {ref.duration:.0f} s" + (f"; lost: {'; '.join(lost)[:600]}" if lost else "")
+                        + (f"; skipped: {', '.join(skipped)[:300]}" if skipped else "")
+                        + (f"; {ref.reason}" if ref.status != "graded" else "")))
+    template_nb = template_dir(spec) / f"{spec.name}.ipynb"
+    if template_nb.exists():
+        tpl = grade_submission(spec, template_nb, options)
+        errors = [t.name for t in tpl.tests if t.kind == "grader-error"] + tpl.grader_errors
+        earned = [f"{t.name} ({t.score:g})" for t in tpl.tests if t.score > 0]
+        checks.append(Check("the template earns no points", tpl.score == 0 and tpl.status in ("graded",),
+                            f"{tpl.score:g} points" + (f" from {', '.join(earned)}" if earned else "")
+                            + (f"; {tpl.reason}" if tpl.status != "graded" else "")))
+        checks.append(Check("the template does not break the grader", not errors,
+                            ", ".join(errors)[:300] or f"{len(tpl.tests)} tests ran, {tpl.duration:.0f} s"))
+    else:
+        checks.append(Check("the template exists", False, f"{template_nb} missing: run `dlgrade build {spec.name}`"))
+    return checks

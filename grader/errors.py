@@ -1,0 +1,74 @@
+"""The three kinds of failure, and whose fault each one is.
+
+- `ToolkitError`: the user of the toolkit must fix something (a bad spec, a missing path).
+  The CLI prints the message and exits with `EXIT_USAGE`; no traceback.
+- `StudentError`: the submission did something wrong (raised, crashed, timed out, returned
+  garbage). A test that meets one scores 0 and shows `student_message`.
+- `GraderError`: the grading machinery itself broke. Reported as an internal grading error,
+  never blamed on the student.
+"""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1        # the command ran, but the outcome is bad (tests failed, validate failed)
+EXIT_USAGE = 2         # the user must fix something before the command can run
+EXIT_INTERRUPTED = 130
+
+
+class ToolkitError(Exception):
+    """A problem the user of the toolkit must fix; the message says what and how."""
+
+
+class SpecError(ToolkitError):
+    """An invalid `assignment.yaml`; the message names the file and the key."""
+
+
+class GraderError(Exception):
+    """The grading machinery failed; not the student's fault."""
+
+
+class StudentError(Exception):
+    """Something the submission did made a check fail.
+
+    `student_message` is what the student reads. It never contains hidden data.
+    """
+
+    kind = "error"
+
+    def __init__(self, student_message: str, *, detail: str = ""):
+        super().__init__(student_message)
+        self.student_message = student_message
+        self.detail = detail  # e.g. a traceback mapped to notebook cells
+
+    def __str__(self) -> str:
+        return self.student_message + (f"\n{self.detail}" if self.detail else "")
+
+
+class StudentCodeRaised(StudentError):
+    """The student's code raised an exception inside the worker."""
+    kind = "exception"
+
+
+class MissingName(StudentError):
+    """A function, class or method the tests need is not in the submission."""
+    kind = "missing"
+
+
+class WorkerTimeout(StudentError):
+    """A call into the submission ran past its time limit; the worker was killed."""
+    kind = "timeout"
+
+
+class WorkerDied(StudentError):
+    """The worker process ended while the grader waited for it (crash, exit, memory, kill)."""
+    kind = "crashed"
+
+
+class BadReply(StudentError):
+    """The worker sent something that is not a valid reply (forged, malformed or oversized)."""
+    kind = "protocol"
+
+
+class SubmissionUnloadable(StudentError):
+    """The submission could not be imported at all (syntax error, import error, exit at import)."""
+    kind = "load"

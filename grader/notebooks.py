@@ -1,0 +1,127 @@
+"""Reading a submitted notebook as Python source, with a map back to its cells.
+
+The notebook is untrusted JSON: it is parsed with nbformat (older formats are upgraded, or
+rejected with a clear message), never executed here, and its outputs are ignored. IPython-only
+syntax (`%magic`, `%%cell magic`, `!shell`, `obj?`) is neutralised and listed, and cells tagged
+`skip-grading` are left out, so the rest can run as a plain module.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+import nbformat
+
+SKIP_TAG = "skip-grading"
+# cell magics whose body is still Python; the others (%%bash, %%writefile, ...) drop the cell
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "memit", "debug"}
+_MAGIC_LINE = re.compile(r"^(\s*)([%!].*|[A-Za-z_][\w.]*\?\??\s*)$")
+
+
+class NotebookError(ValueError):
+    """The file is not a notebook we can read; the message says why, for the student."""
+
+
+@dataclass
+class NotebookSource:
+    source: str
+    cell_starts: list[tuple[int, int]] = field(default_factory=list)  # (first module line, cell number)
+    notes: list[str] = field(default_factory=list)
+
+    def locate(self, line: int) -> str:
+        """'cell 7, line 3' for a line of the generated module."""
+        cell, start = None, 0
+        for first, number in self.cell_starts:
+            if first <= line:
+                cell, start = number, first
+        return f"cell {cell}, line {line - start + 1}" if cell else f"line {line}"
+
+
+def decode_text(raw: bytes) -> tuple[str, str | None]:
+    """Decode source bytes: UTF-8 (with or without BOM), else latin-1 with a note."""
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "the file is not UTF-8; it was read as latin-1"
+
+
+def read_notebook(raw: bytes) -> nbformat.NotebookNode:
+    text, _ = decode_text(raw)
+    if not text.strip():
+        raise NotebookError("the notebook file is empty")
+    try:
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    except Exception as e:  # noqa: BLE001 - nbformat raises many kinds for bad JSON
+        raise NotebookError(f"this is not a valid Jupyter notebook (the JSON could not be read: {str(e)[:200]})") from None
+    major = nb.get("nbformat")
+    if major == 4:
+        pass
+    elif major == 3:
+        try:
+            nb = nbformat.convert(nb, 4)
+        except Exception as e:  # noqa: BLE001
+            raise NotebookError(f"this nbformat 3 notebook could not be upgraded to nbformat 4: {e}") from None
+    else:
+        raise NotebookError(f"notebook format version {major!r} is not supported; re-save it with Jupyter or Colab (nbformat 4)")
+    if not isinstance(nb.get("cells"), list):
+        raise NotebookError("this notebook has no list of cells")
+    return nb
+
+
+def _neutralise(cell_source: str, number: int, notes: list[str]) -> str | None:
+    lines = cell_source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        magic = lines[0].strip()[2:].split()[0] if lines[0].strip()[2:] else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            notes.append(f"cell {number}: `%%{magic}` cell is not Python and was skipped")
+            return None
+        notes.append(f"cell {number}: `%%{magic}` removed, the cell body kept")
+        lines[0] = ""
+    try:
+        ast.parse("\n".join(lines))
+        return "\n".join(lines)  # plain Python: nothing to neutralise
+    except SyntaxError:
+        pass
+    out = []
+    for line in lines:
+        m = _MAGIC_LINE.match(line)
+        if m and (m.group(2).startswith(("%", "!")) or m.group(2).rstrip().endswith("?")):
+            out.append(f"{m.group(1)}pass  # neutralised: {m.group(2).strip()[:60]}")
+            notes.append(f"cell {number}: `{m.group(2).strip()[:60]}` is IPython-only and was neutralised")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def notebook_to_source(nb: nbformat.NotebookNode) -> NotebookSource:
+    result = NotebookSource("")
+    chunks: list[str] = []
+    line = 1
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):  # tolerated: some tools write lists of lines
+            source = "".join(str(s) for s in source)
+        if not isinstance(source, str):
+            result.notes.append(f"cell {number}: its source is not text and was skipped")
+            continue
+        tags = cell.get("metadata", {}).get("tags", []) or []
+        if SKIP_TAG in tags:
+            result.notes.append(f"cell {number}: tagged `{SKIP_TAG}`, skipped")
+            continue
+        code = _neutralise(source, number, result.notes)
+        if code is None:
+            continue
+        try:
+            ast.parse(code)
+        except SyntaxError as e:
+            result.notes.append(f"cell {number}: syntax error at line {e.lineno}: {e.msg}; the cell was skipped")
+            continue
+        header = f"# %% cell {number}\n"
+        chunks.append(header + code.rstrip("\n") + "\n")
+        result.cell_starts.append((line + 1, number))
+        line += 1 + code.rstrip("\n").count("\n") + 1
+    result.source = "".join(chunks)
+    return result

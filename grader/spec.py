@@ -1,0 +1,158 @@
+"""The assignment spec (`assignment.yaml`): every key declared once, with its type, default and
+meaning. Loading rejects unknown keys and wrong types, naming the file and the key."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from grader.errors import SpecError
+
+SPEC_FILE = "assignment.yaml"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
+
+
+def _f(default, help: str, **kw):
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class Limits:
+    """What the sandboxed worker may use. Every number has a default that suits a 2-core laptop."""
+    memory_mb: int = _f(4096, "memory the worker may use, in MB (a cgroup where available, else the address space)")
+    call_timeout_s: float = _f(120.0, "wall-clock limit for one call into the submission, in seconds")
+    submission_timeout_s: float = _f(1800.0, "wall-clock limit for grading one submission (all tests), in seconds")
+    cpu_time_s: int = _f(3600, "CPU-time limit of the worker process, in seconds")
+    max_processes: int = _f(256, "processes and threads the worker may have at once (torch needs a few dozen)")
+    max_file_mb: int = _f(512, "largest file the worker may write, in MB")
+    max_output_mb: float = _f(8.0, "stdout+stderr the worker may print before it is stopped, in MB")
+    max_message_mb: int = _f(1024, "largest single message between grader and worker, in MB")
+    threads: int = _f(0, "torch/OpenMP threads in the worker; 0 = the CPU cores divided by the parallel jobs")
+
+
+@dataclass
+class Mode:
+    """A data mode: where the data comes from and the budget and thresholds that go with it."""
+    description: str = _f("", "what data this mode uses, for `list` and the README")
+    requires: list = _f([], "files (relative to the data directory) that must exist; empty = embedded data")
+    settings: dict = _f({}, "training budget and other knobs the tests read through the `settings` fixture")
+    thresholds: dict = _f({}, "pass marks the tests read through the `thresholds` fixture")
+
+
+@dataclass
+class Submission:
+    """How a submission's files are found."""
+    code: list = _f(["*.ipynb", "*.py"], "globs picking the code file, tried in order (first match wins)")
+    artifacts: list = _f(["*"], "globs of non-code files the tests may read (logs, analysis.md, ...)")
+    max_total_mb: int = _f(200, "largest submission (unpacked) accepted, in MB")
+    max_files: int = _f(2000, "most files a submission (unpacked) may hold")
+    load: str = _f("definitions", "'definitions': keep imports, functions, classes and cheap constants, "
+                   "skip top-level training; 'full': run the whole file")
+
+
+@dataclass
+class Spec:
+    """An assignment: the folder `assignments/<name>/` with this file in it."""
+    title: str = _f("", "the assignment's title")
+    points: float = _f(0.0, "total points; must equal the sum of the tests' @points markers")
+    api: list = _f([], "the student API as signatures, e.g. 'Autoencoder.encode(x)'; used in "
+                   "'not found' messages and checked against the template")
+    solution: str = _f("", "the reference solution file, relative to reference_solutions/<name>/")
+    seed: int = _f(0, "seed for the worker and the tests, so grading is reproducible")
+    default_mode: str = _f("embedded", "the data mode used when none is given")
+    modes: dict = _f({}, "data modes by name (see Mode)")
+    limits: Limits = _f(None, "sandbox limits (see Limits)")
+    submission: Submission = _f(None, "how submissions are read (see Submission)")
+    name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
+    path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
+
+    def mode(self, name: str | None) -> Mode:
+        name = name or self.default_mode
+        if name not in self.modes:
+            raise SpecError(f"{self.path / SPEC_FILE}: no data mode {name!r}; modes: {', '.join(self.modes)}")
+        return self.modes[name]
+
+    @property
+    def public_tests(self) -> Path:
+        return self.path / "tests" / "public"
+
+    @property
+    def hidden_tests(self) -> Path:
+        return self.path / "tests" / "hidden"
+
+
+def _build(cls, raw, where: str):
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise SpecError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}"
+        if name not in raw:
+            continue
+        v, t = raw[name], hints[name]
+        if dataclasses.is_dataclass(t):
+            values[name] = _build(t, v, key)
+        elif t is float and isinstance(v, (int, float)) and not isinstance(v, bool):
+            values[name] = float(v)
+        elif t in (int, str, bool, list, dict):
+            if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+                raise SpecError(f"{key}: expected {t.__name__}, got {v!r}")
+            values[name] = v
+        else:
+            raise SpecError(f"{key}: expected {getattr(t, '__name__', t)}, got {v!r}")
+    obj = cls(**values)
+    for name, f in fields.items():  # nested sections left out of the YAML get their defaults
+        if getattr(obj, name) is None and dataclasses.is_dataclass(hints[name]):
+            setattr(obj, name, hints[name]())
+    return obj
+
+
+def load_spec(folder: str | Path) -> Spec:
+    folder = Path(folder)
+    path = folder / SPEC_FILE
+    if not path.is_file():
+        raise SpecError(f"{folder}: no {SPEC_FILE} (is this an assignment folder?)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}") from e
+    spec = _build(Spec, raw, str(path))
+    spec.name, spec.path = folder.resolve().name, folder.resolve()
+    if not NAME_PATTERN.match(spec.name):
+        raise SpecError(f"{folder}: assignment names are lower_snake_case (got {spec.name!r})")
+    spec.modes = {m: _build(Mode, v, f"{path}.modes.{m}") for m, v in spec.modes.items()}
+    if spec.default_mode not in spec.modes:
+        raise SpecError(f"{path}.default_mode: {spec.default_mode!r} is not one of the modes ({', '.join(spec.modes) or 'none'})")
+    if spec.submission.load not in ("definitions", "full"):
+        raise SpecError(f"{path}.submission.load: expected 'definitions' or 'full', got {spec.submission.load!r}")
+    if spec.points <= 0:
+        raise SpecError(f"{path}.points: must be positive")
+    return spec
+
+
+def describe_schema(cls=Spec, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every spec key: the one source for docs and `new`'s comments."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        t = typing.get_type_hints(cls)[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append((prefix + f.name, "" if default is None else repr(default), f.metadata.get("help", "")))
+        if dataclasses.is_dataclass(t):
+            rows.extend(describe_schema(t, prefix + f.name + "."))
+    return rows

@@ -1,0 +1,179 @@
+"""From a submitted file, folder or zip to a workspace the worker can import.
+
+The workspace has two halves:
+- `work/`: what the worker sees and may change: the submission's files plus the module it
+  imports (`__submission__.py`, the notebook or script after conversion and filtering);
+- `original/`: a pristine copy the trusted tests read artifacts from (logs, analysis.md), which
+  the worker never sees, so it cannot rewrite its own log during grading.
+
+Everything that can go wrong here (bad zip, unreadable notebook, syntax error, empty file) ends
+as `Workspace.error`, a sentence for the student, and grading goes on with the next submission.
+"""
+from __future__ import annotations
+
+import ast
+import fnmatch
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.archives import ArchiveError, safe_extract
+from grader.definitions import definitions_only
+from grader.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
+from grader.spec import Spec
+
+MODULE_FILE = "__submission__.py"
+IGNORED = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
+
+
+@dataclass
+class Workspace:
+    submission_id: str
+    root: Path
+    code_file: str = ""                       # the graded file, relative to the submission
+    cell_starts: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def original(self) -> Path:
+        return self.root / "original"
+
+
+def submission_id(path: Path) -> str:
+    """The file or folder name without its extension."""
+    name = path.name
+    for ext in (".ipynb", ".py", ".zip"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _copy_tree(src: Path, dest: Path, spec: Spec, notes: list[str]) -> None:
+    """Copy a submission folder without following links, within the size caps."""
+    total, count = 0, 0
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part in IGNORED for part in rel.parts):
+            continue
+        if path.is_symlink():
+            notes.append(f"{rel}: symbolic links are not accepted; skipped")
+            continue
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            notes.append(f"{rel}: not a regular file; skipped")
+            continue
+        total += path.stat().st_size
+        count += 1
+        if total > spec.submission.max_total_mb * 2 ** 20 or count > spec.submission.max_files:
+            raise ArchiveError(f"the submission is larger than {spec.submission.max_total_mb} MB "
+                               f"or {spec.submission.max_files} files")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / rel)
+
+
+def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MODULE_FILE
+             and not any(part in IGNORED for part in p.relative_to(folder).parts)]
+    for pattern in spec.submission.code:
+        matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
+        if matches:
+            matches.sort(key=lambda p: (len(p.relative_to(folder).parts), str(p)))  # shallowest first
+            if len(matches) > 1:
+                notes.append(f"several files match {pattern!r}; graded {matches[0].relative_to(folder)} "
+                             f"(others: {', '.join(str(m.relative_to(folder)) for m in matches[1:4])})")
+            return matches[0]
+    return None
+
+
+def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
+    submission = Path(submission)
+    ws = Workspace(submission_id(submission), root)
+    ws.original.mkdir(parents=True, exist_ok=True)
+    try:
+        if submission.is_symlink():
+            raise ArchiveError("the submission is a symbolic link; submit the file itself")
+        if submission.is_dir():
+            _copy_tree(submission, ws.original, spec, ws.notes)
+        elif submission.suffix.lower() == ".zip":
+            safe_extract(submission, ws.original, max_bytes=spec.submission.max_total_mb * 2 ** 20,
+                         max_files=spec.submission.max_files)
+            _strip_single_top_folder(ws.original)
+        elif submission.is_file():
+            if submission.stat().st_size > spec.submission.max_total_mb * 2 ** 20:
+                raise ArchiveError(f"the file is larger than {spec.submission.max_total_mb} MB")
+            shutil.copyfile(submission, ws.original / submission.name)
+        else:
+            raise ArchiveError(f"{submission} does not exist")
+    except ArchiveError as e:
+        ws.error = str(e)
+        return ws
+    code = _pick_code(ws.original, spec, ws.notes)
+    if code is None:
+        ws.error = f"no code file found (looked for {', '.join(spec.submission.code)})"
+        return ws
+    ws.code_file = str(code.relative_to(ws.original))
+    shutil.copytree(ws.original, ws.work)
+    try:
+        source = _to_source(code, ws)
+    except (NotebookError, SyntaxError, ValueError) as e:
+        ws.error = _describe_error(e, ws.code_file)
+        return ws
+    if spec.submission.load == "definitions":
+        try:
+            source, skipped = definitions_only(source)
+        except SyntaxError as e:
+            ws.error = _describe_error(e, ws.code_file, ws)
+            return ws
+        for s in skipped:
+            ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}")
+    (ws.work / MODULE_FILE).write_text(source, encoding="utf-8")
+    return ws
+
+
+def _strip_single_top_folder(root: Path) -> None:
+    """`hw.zip` holding one folder `hw/` is graded as that folder."""
+    entries = [p for p in root.iterdir() if p.name not in IGNORED]
+    if len(entries) == 1 and entries[0].is_dir():
+        inner = entries[0]
+        for child in inner.iterdir():
+            shutil.move(str(child), root / child.name)
+        inner.rmdir()
+
+
+def _to_source(code: Path, ws: Workspace) -> str:
+    raw = code.read_bytes()
+    if not raw.strip():
+        raise ValueError(f"{ws.code_file} is empty")
+    if code.suffix.lower() == ".ipynb":
+        nb = notebook_to_source(read_notebook(raw))
+        ws.cell_starts = nb.cell_starts
+        ws.notes.extend(nb.notes)
+        if not nb.source.strip():
+            raise ValueError(f"{ws.code_file} has no code cells that could be read")
+        return nb.source
+    text, note = decode_text(raw)
+    if note:
+        ws.notes.append(f"{ws.code_file}: {note}")
+    ast.parse(text)  # a script with a syntax error cannot be imported at all
+    return text
+
+
+def _locate(ws: Workspace, line: int) -> str:
+    cell, first = None, 0
+    for start, number in ws.cell_starts:
+        if start <= line:
+            cell, first = number, start
+    return f"cell {cell}, line {line - first + 1}" if cell else f"line {line}"
+
+
+def _describe_error(e: Exception, code_file: str, ws: Workspace | None = None) -> str:
+    if isinstance(e, SyntaxError):
+        where = _locate(ws, e.lineno or 0) if ws else f"line {e.lineno}"
+        return f"{code_file} has a syntax error at {where}: {e.msg}"
+    return str(e)
