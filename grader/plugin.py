@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -142,10 +143,44 @@ def _new_session(config) -> WorkerSession:
 _DEADLINE = pytest.StashKey[float]()
 
 
+_PRESTART = pytest.StashKey[tuple]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the main worker now, in the background: its imports (torch) overlap with collection
+    and with this process's own imports, which saves seconds per submission."""
+    config = session.config
+    if RUN_KEY not in config.stash:
+        return
+    worker = _new_session(config)
+    failure: list[BaseException] = []
+
+    def start():
+        try:
+            worker.handshake()
+        except BaseException as e:  # noqa: BLE001 - reported when a test first needs the worker
+            failure.append(e)
+
+    try:
+        worker.launch()  # in the main thread: the sandbox ends the worker when its starting thread ends
+    except BaseException as e:  # noqa: BLE001
+        failure.append(e)
+        config.stash[_PRESTART] = (worker, threading.Thread(target=lambda: None), failure)
+        config.stash[_PRESTART][1].start()
+        return
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    config.stash[_PRESTART] = (worker, thread, failure)
+
+
 @pytest.fixture(scope="session")
 def worker(pytestconfig):
-    """The sandboxed worker with the submission imported (started on first use)."""
-    session = _new_session(pytestconfig)
+    """The sandboxed worker with the submission imported (started before the first test)."""
+    session, thread, failure = pytestconfig.stash[_PRESTART]
+    thread.join()
+    if failure:
+        session.close()  # a failed start is retried, and reported, by ensure_started
     yield session
     session.close()
 

@@ -87,6 +87,12 @@ class WorkerSession:
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
+        self.launch()
+        self.handshake()
+
+    def launch(self) -> None:
+        """Start the process. Call it from the thread that lives longest (the main thread):
+        the sandbox kills the worker when the thread that started it ends (PR_SET_PDEATHSIG)."""
         self.close()
         self.generation += 1
         self.process = start_worker(self.workspace, self.limits, sandbox=self.sandbox, gpu=self.gpu,
@@ -95,6 +101,9 @@ class WorkerSession:
         self.output.start()
         self.channel = Channel(self.process.sock, max_frame_bytes=self.limits.max_message_mb * 2 ** 20)
         self._module = RemoteObject(self, Handle(0, "module"), "your submission")
+
+    def handshake(self) -> None:
+        """Wait until the worker has imported the submission (may run in a background thread)."""
         body = self._request({"op": "hello", "module_file": self.module_file, "seed": self.seed_value},
                              what="importing your submission")
         info = body if isinstance(body, dict) else {}

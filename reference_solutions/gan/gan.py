@@ -103,7 +103,7 @@ def class_images(mode: str, data_dir: str | None = None, class_index: int = 0, *
     raise ValueError(f"unknown mode {mode!r}; expected 'embedded', 'mnist' or 'cifar10'")
 
 
-def _resolution_plan(image_size: int) -> tuple[int, int]:
+def resolution_plan(image_size: int) -> tuple[int, int]:
     """(base, n) with image_size == base * 2**n: halve while even and above 7 (32 -> 4, 28 -> 7, 8 -> 4)."""
     if image_size < 4:
         raise ValueError(f"image_size must be at least 4, got {image_size}")
@@ -159,7 +159,7 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         # BEGIN SOLUTION hint: project z to a (C, base, base) map, upsample x2 with ConvTranspose2d(4, 2, 1) + BatchNorm2d + ReLU until image_size, end with a conv to `channels` and tanh
-        base, n_up = _resolution_plan(image_size)
+        base, n_up = resolution_plan(image_size)
         self.base, self.c0 = base, width * 2 ** n_up
         self.project = nn.Linear(latent_dim, self.c0 * base * base)
         layers = [nn.BatchNorm2d(self.c0), nn.ReLU(inplace=True)]
@@ -194,7 +194,7 @@ class Discriminator(nn.Module):
             raise ValueError(f"norm must be 'batch', 'layer' or 'none', not {norm!r}")
         self.channels, self.image_size, self.norm = channels, image_size, norm
         # BEGIN SOLUTION hint: a first conv without normalisation, then Conv2d(4, 2, 1) + norm + LeakyReLU(0.2) halving the resolution down to 4x4 (or 7x7), then flatten and a linear layer to one logit
-        base, n_down = _resolution_plan(image_size)
+        base, n_down = resolution_plan(image_size)
 
         def normalise(c):
             # A WGAN-GP critic must not use BatchNorm: the penalty constrains the gradient of each
@@ -394,7 +394,7 @@ def train_gan(generator: nn.Module, discriminator: nn.Module, images, *, steps: 
         amp = device.type == "cuda" and loss != "wgan-gp" and torch.cuda.is_bf16_supported()
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(amp))  # noqa: E731
     latent_dim = generator.latent_dim
-    # BEGIN SOLUTION hint: two Adam optimisers (betas (0.5, 0.999), or (0.0, 0.9) for wgan-gp); per step: update D on a real and a detached fake batch, then update G through the updated D; log every log_every steps
+    # BEGIN SOLUTION hint: two Adam optimisers (betas (0.5, 0.999), or (0.0, 0.9) for wgan-gp); per step: update D on a real and a detached fake batch, then update G through the updated D (freeze D with _frozen); append a dict to `log` every log_every steps
     wgan = loss == "wgan-gp"
     if wgan and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in discriminator.modules()):
         warnings.warn("WGAN-GP with a BatchNorm critic: the gradient penalty assumes per-sample scores; "
