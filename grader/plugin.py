@@ -192,7 +192,7 @@ def student(worker):
     return worker.module
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fresh_worker(pytestconfig):
     """Factory for extra workers with a fresh import (for example: decode with only the weights)."""
     made = []

@@ -39,6 +39,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+try:  # POSIX: serialise the "is the file empty? then write the header" step between processes
+    import fcntl
+except ImportError:  # Windows: one process per log file
+    fcntl = None
+
 __all__ = ["TrialLog", "read_trial_log", "STATUSES", "TRIAL_FIELDS"]
 
 FORMAT_VERSION = 1
@@ -77,20 +82,26 @@ class TrialLog:
             raise ValueError("method must be a non-empty string such as 'optuna-tpe', 'random' or 'grid'")
         if not isinstance(dataset, str) or not dataset:
             raise ValueError("dataset must be a non-empty string")
+        header = {"type": "header", "format": "trial-log", "version": FORMAT_VERSION, "method": method,
+                  "dataset": dataset, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        for k, v in extra_header.items():
+            if k in header:
+                raise ValueError(f"extra header field {k!r} clashes with a standard header field")
+            header[k] = _plain(v)
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite else 0)
         # Raw fd with O_APPEND: one os.write per line, so lines from two processes never interleave.
         self._fd: int | None = os.open(self.path, flags, 0o644)
-        if os.fstat(self._fd).st_size == 0:
-            header = {"type": "header", "format": "trial-log", "version": FORMAT_VERSION, "method": method,
-                      "dataset": dataset, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-            for k, v in extra_header.items():
-                if k in header:
-                    raise ValueError(f"extra header field {k!r} clashes with a standard header field")
-                header[k] = v
-            self._write(header)
+        if fcntl is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(self._fd).st_size == 0:  # a new log; an existing one is continued without a new header
+                self._write(header)
+        finally:
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def record(self, *, trial: int, config: dict, seed: int, params: int | None, val_accuracy: float | None,
                train_seconds: float, epochs: int, status: str = "complete", **extra: Any) -> dict:
@@ -154,7 +165,8 @@ class TrialLog:
 
     def __del__(self):  # a forgotten close() must not leak the descriptor
         try:
-            self.close()
+            if getattr(self, "_fd", None) is not None:
+                self.close()
         except Exception:
             pass
 

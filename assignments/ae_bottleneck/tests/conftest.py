@@ -11,23 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from grader.datasets import load_digits, load_mnist
 from grader.errors import StudentError
-from ae_metrics import bce, prepare, reconstruct
+from ae_metrics import bce, decode_all, encode_all, load_ae_data, reconstruct
 
 
 @pytest.fixture(scope="session")
 def ae_data(mode, settings, data_dir, seed):
     """(train, test) float32 arrays (N, input_dim) in [0, 1] for the run's data mode."""
-    if mode == "embedded":
-        x = prepare(load_digits()["images"], 16)
-        perm = np.random.default_rng(seed).permutation(len(x))
-        return x[perm[:1500]], x[perm[1500:]]
-    d = load_mnist(data_dir)
-    rng = np.random.default_rng(seed)
-    train = d["train_images"][rng.permutation(len(d["train_images"]))[: settings["train_size"]]]
-    test = d["test_images"][: settings["test_size"]]
-    return prepare(train, 255), prepare(test, 255)
+    return load_ae_data(mode, settings, data_dir, seed)
 
 
 @dataclass
@@ -36,8 +27,9 @@ class Trained:
     k: int
     model: object = None
     log: object = None
-    test_bce: float = float("nan")
-    recon: np.ndarray | None = None
+    state: dict | None = None
+    recon: np.ndarray | None = None         # forward(x) in the training worker
+    test_bce: float = float("nan")          # measured on decode(code) in a fresh worker (see below)
     error: BaseException | None = None
 
     def get(self):
@@ -47,8 +39,13 @@ class Trained:
 
 
 @pytest.fixture(scope="session")
-def trained(student, worker, ae_data, settings, device, seed) -> dict[int, Trained]:
-    """Train one autoencoder per bottleneck in the worker, then evaluate it on the test split."""
+def trained(student, worker, fresh_worker, ae_data, settings, device, seed) -> dict[int, Trained]:
+    """Train one autoencoder per bottleneck in the worker, then evaluate it on the test split.
+
+    The graded loss is measured on reconstructions made from the codes alone: a fresh worker that
+    holds only the trained weights decodes the codes. Whatever a submission carries around the
+    bottleneck (globals, caches) does not reach that worker, so it cannot improve the score.
+    """
     train_x, test_x = ae_data
     n_val = max(1, len(train_x) // 10)
     train_h = worker.keep(torch.from_numpy(train_x[n_val:]), "the training images")
@@ -65,8 +62,22 @@ def trained(student, worker, ae_data, settings, device, seed) -> dict[int, Train
             model.eval()
             t.model = model
             t.recon = reconstruct(model, test_x)  # the worker sees the test images only now
-            t.test_bce = bce(test_x, t.recon)
+            t.state = model.state_dict()
+            if not isinstance(t.state, dict):
+                raise AssertionError("Autoencoder.state_dict() did not return the model's weights")
         except (StudentError, AssertionError) as e:
             t.error = e
         results[k] = t
+    with fresh_worker() as decoder_side:
+        for k, t in results.items():
+            if t.error is not None:
+                continue
+            try:
+                codes = encode_all(t.model, test_x, k)
+                copy = decoder_side.module.Autoencoder(input_dim=test_x.shape[1], bottleneck_dim=k)
+                copy.load_state_dict(t.state)
+                copy.eval()
+                t.test_bce = bce(test_x, decode_all(copy, codes, test_x.shape[1]))
+            except (StudentError, AssertionError) as e:
+                t.error = e
     return results

@@ -1,0 +1,120 @@
+"""Grading overhead and check time.
+
+(1) ae_bottleneck: grading the reference solution (public + hidden tests, sandboxed worker) against
+    running the same training and evaluation bare, in this process. Reports the ratio and the
+    fixed cost per submission. Runs alternate bare/graded so machine noise hits both alike.
+(2) `check` (public tests) time per assignment, on the reference and on the template.
+
+    python bench/bench_grading.py                          # embedded mode
+    python bench/bench_grading.py --mode full --data-dir ../shared/data --epochs 20 --train-size 55000
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from grader.assignments import all_assignments, find_assignment, reference_file, template_dir  # noqa: E402
+from grader.commands.check import check_submission  # noqa: E402
+from grader.runner import RunOptions, grade_submission  # noqa: E402
+
+
+def scaled_assignment(mode: str, overrides: dict, tmp: Path) -> Path:
+    """A copy of ae_bottleneck whose mode settings carry the overrides (the bench's budget)."""
+    spec = find_assignment("ae_bottleneck")
+    shutil.copytree(spec.path.parent.parent / "assignments" / "ae_bottleneck", tmp / "assignments" / "ae_bottleneck")
+    shutil.copytree(spec.path.parent.parent / "reference_solutions" / "ae_bottleneck",
+                    tmp / "reference_solutions" / "ae_bottleneck")
+    path = tmp / "assignments" / "ae_bottleneck" / "assignment.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["modes"][mode]["settings"].update(overrides)
+    raw["limits"]["submission_timeout_s"] = 7200
+    path.write_text(yaml.safe_dump(raw))
+    return path.parent
+
+
+def bare_run(spec, mode: str, data_dir, threads: int) -> float:
+    """Train and evaluate every bottleneck exactly as the hidden tests do, but in this process."""
+    torch.set_num_threads(threads)
+    sys.path.insert(0, str(spec.path / "tests"))
+    from ae_metrics import bce, load_ae_data  # the grader's own data and metric
+    mod_spec = importlib.util.spec_from_file_location("ref", reference_file(spec))
+    ref = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(ref)
+    settings = spec.mode(mode).settings
+    train_x, test_x = load_ae_data(mode, settings, data_dir, spec.seed)
+    n_val = max(1, len(train_x) // 10)
+    start = time.perf_counter()
+    for k in settings["bottlenecks"]:
+        torch.manual_seed(spec.seed)
+        model = ref.Autoencoder(input_dim=train_x.shape[1], bottleneck_dim=k)
+        ref.train_autoencoder(model, torch.from_numpy(train_x[n_val:]), torch.from_numpy(train_x[:n_val]),
+                              epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"], device="cpu")
+        model.eval()
+        with torch.no_grad():
+            recon = model(torch.from_numpy(test_x)).numpy()
+        bce(test_x, recon)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--mode", default="embedded")
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--train-size", type=int)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--skip-check", action="store_true")
+    args = p.parse_args()
+    overrides = {k: v for k, v in {"epochs": args.epochs, "train_size": args.train_size}.items() if v}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = find_assignment(scaled_assignment(args.mode, overrides, Path(tmp)))
+        bare, graded, scores = [], [], []
+        for _ in range(args.repeats):
+            bare.append(bare_run(spec, args.mode, args.data_dir, args.threads))
+            t = time.perf_counter()
+            result = grade_submission(spec, reference_file(spec), RunOptions(
+                mode=args.mode, data_dir=args.data_dir, include_hidden=True, threads=args.threads))
+            graded.append(time.perf_counter() - t)
+            scores.append(f"{result.score:g}/{result.max_score:g}")
+    b, g = statistics.median(bare), statistics.median(graded)
+    print(f"ae_bottleneck ({args.mode}, settings {spec.mode(args.mode).settings})")
+    print(f"  bare training+evaluation : {b:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in bare)})")
+    print(f"  graded (sandboxed, all tests): {g:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in graded)}; scores {scores})")
+    print(f"  overhead ratio graded/bare : {g / b:.2f}x   fixed cost per submission: {g - b:.1f} s")
+    out = {"mode": args.mode, "bare_s": b, "graded_s": g, "ratio": g / b, "scores": scores}
+
+    if not args.skip_check:
+        print("\ncheck (public tests) per assignment:")
+        out["check"] = {}
+        for spec in all_assignments():
+            row = {}
+            for label, path in (("reference", reference_file(spec)),
+                                ("template", template_dir(spec) / f"{spec.name}.ipynb")):
+                if not path.exists():
+                    continue
+                t = time.perf_counter()
+                r = check_submission(assignment=spec.path, submission=path)
+                row[label] = (time.perf_counter() - t, f"{r.score:g}/{r.max_score:g}")
+            out["check"][spec.name] = row
+            print(f"  {spec.name:18s} " + "  ".join(f"{k}: {v[0]:5.1f} s ({v[1]})" for k, v in row.items()))
+    print(json.dumps(out, default=str))
+
+
+if __name__ == "__main__":
+    main()

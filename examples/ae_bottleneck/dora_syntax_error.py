@@ -1,0 +1,4 @@
+import torch
+
+class Autoencoder(torch.nn.Module)
+    pass
