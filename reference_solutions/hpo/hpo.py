@@ -440,10 +440,12 @@ def run_search(n_trials: int, data: dict, *, storage: str = "sqlite:///hpo.db", 
                 r = train_and_evaluate(config, data, seed=trial_seed, device=device, max_epochs=max_epochs,
                                        report=report if prune else None)
             except optuna.TrialPruned:
-                log.record(trial=trial.number, config=config, seed=trial_seed,
-                           params=count_params(build_model(config, data["x_train"].shape[1:], 10)),
-                           val_accuracy=last["acc"], train_seconds=time.perf_counter() - t0,
-                           epochs=last["epoch"], status="pruned")
+                params = count_params(build_model(config, data["x_train"].shape[1:], int(data["y_train"].max()) + 1))
+                seconds = time.perf_counter() - t0
+                for k, v in (("params", params), ("epochs", last["epoch"]), ("train_seconds", seconds)):
+                    trial.set_user_attr(k, v)
+                log.record(trial=trial.number, config=config, seed=trial_seed, params=params,
+                           val_accuracy=last["acc"], train_seconds=seconds, epochs=last["epoch"], status="pruned")
                 raise
             except Exception:  # e.g. out of memory: log it, and let Optuna mark the trial FAIL
                 log.record(trial=trial.number, config=config, seed=trial_seed, params=None, val_accuracy=None,
