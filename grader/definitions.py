@@ -73,6 +73,10 @@ class _Filter:
 
     def keep(self, stmt) -> bool | str:
         """True: keep as is; False: skip; "recurse": keep the statement, filter its blocks."""
+        if isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[:2] == ["google", "colab"]:
+            return False  # Colab-only (drive.mount, files.upload): nothing to import outside Colab
+        if isinstance(stmt, ast.Import) and any(a.name.split(".")[:2] == ["google", "colab"] for a in stmt.names):
+            return False
         if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
                              ast.Global, ast.Nonlocal, ast.Pass)):
             return True

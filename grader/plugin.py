@@ -39,6 +39,7 @@ from grader.spec import load_spec
 from grader.testing import Credit
 
 VISIBILITIES = ("visible", "after_due_date", "hidden")
+MODE_SKIP = "only graded in mode "  # the reason of a test skipped by @pytest.mark.modes
 RUN_KEY = pytest.StashKey[dict]()
 RECORDS_KEY = pytest.StashKey[list]()
 SESSIONS_KEY = pytest.StashKey[list]()
@@ -92,7 +93,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         modes = item.get_closest_marker("modes")
         if modes and mode not in modes.args:
-            item.add_marker(pytest.mark.skip(reason=f"only graded in mode {', '.join(modes.args)} (this run: {mode})"))
+            item.add_marker(pytest.mark.skip(reason=f"{MODE_SKIP}{', '.join(modes.args)} (this run: {mode})"))
         # every test has a record from the start, so a run stopped half-way still lists them all
         records.append({**item_meta(item), "status": "failed", "kind": "not-run",
                         "message": "not run: grading stopped before this test", "detail": "",

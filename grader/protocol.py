@@ -108,11 +108,12 @@ def encode(value, *, make_handle=None) -> tuple[dict, list[bytes | memoryview]]:
         return {"$handle": make_handle(v), "type": type(v).__name__[:80], "callable": callable(v)}
 
     def _enc_array(a: np.ndarray, kind: str):
+        shape = list(a.shape)  # before ascontiguousarray, which makes 0-d arrays 1-d
         a = np.ascontiguousarray(a)
         if a.dtype.name not in DTYPES:
             raise ProtocolError(f"arrays of dtype {a.dtype} cannot be sent")
         buffers.append(memoryview(a).cast("B") if a.size else b"")
-        return {"$array": len(buffers) - 1, "dtype": a.dtype.name, "shape": list(a.shape), "kind": kind}
+        return {"$array": len(buffers) - 1, "dtype": a.dtype.name, "shape": shape, "kind": kind}
 
     return enc(value, 0), buffers
 
@@ -153,6 +154,10 @@ def decode(body, buffers: list[bytes], *, resolve_handle=None, as_torch: bool = 
                 k = dec(pair[0], depth + 1)
                 if not isinstance(k, (str, int, float, bool, tuple, type(None))):
                     raise ProtocolError("dict keys must be plain values")
+                try:
+                    hash(k)  # a tuple key may hold a list
+                except TypeError:
+                    raise ProtocolError("dict keys must be plain values") from None
                 out[k] = dec(pair[1], depth + 1)
             return out
         if tag == "$f":
@@ -161,7 +166,8 @@ def decode(body, buffers: list[bytes], *, resolve_handle=None, as_torch: bool = 
             return float(v[tag])
         if tag == "$bigint":
             s = v[tag]
-            if not isinstance(s, str) or len(s) > 4000 or not s.lstrip("-").isdigit():
+            # ASCII digits only: '²'.isdigit() is True but int('²') fails; one sign at most
+            if not isinstance(s, str) or len(s) > 4000 or not s.isascii() or not s.removeprefix("-").isdigit():
                 raise ProtocolError("malformed integer")
             return int(s)
         if tag == "$bytes":

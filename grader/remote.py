@@ -77,6 +77,7 @@ class WorkerSession:
         self.locate = locate or (lambda line: f"line {line}")
         self.process: WorkerProcess | None = None
         self.output: OutputReader | None = None
+        self.earlier_output = ""
         self.generation = 0
         self.restarts = 0
         self.load_info: dict = {}
@@ -95,6 +96,8 @@ class WorkerSession:
         the sandbox kills the worker when the thread that started it ends (PR_SET_PDEATHSIG)."""
         self.close()
         self.generation += 1
+        if self.output is not None and self.output.total:
+            self.earlier_output += f"[output of an earlier worker, stopped after a failure]\n{self.output.text()}\n"
         self.process = start_worker(self.workspace, self.limits, sandbox=self.sandbox, gpu=self.gpu,
                                     threads=self.threads)
         self.output = OutputReader(self.process.proc.stdout, int(self.limits.max_output_mb * 2 ** 20), self._kill)
@@ -145,7 +148,7 @@ class WorkerSession:
 
     @property
     def output_text(self) -> str:
-        return self.output.text() if self.output else ""
+        return (self.earlier_output[-OUTPUT_KEEP * 2:] + (self.output.text() if self.output else ""))
 
     @contextlib.contextmanager
     def timeout(self, seconds: float):
@@ -223,8 +226,10 @@ class WorkerSession:
         except ChannelClosed:
             raise self._death(what) from None
         except ProtocolError as e:
+            # did it die on its own? (asked before we kill it: afterwards it is always dead)
+            died = self.process is not None and self.process.proc.poll() is not None
             self._kill()
-            if self.process is not None and self.process.proc.poll() is not None and not self.output.flooded:
+            if died and not self.output.flooded:
                 raise self._death(what) from None
             raise BadReply(f"{what}: the worker sent an invalid reply ({e})") from None
         ok = body.get("ok")
@@ -272,8 +277,11 @@ class WorkerSession:
         if self.output and self.output.flooded:
             why = f"your code printed more than {self.limits.max_output_mb:g} MB of output"
         elif oom or code in (-signal.SIGKILL, 128 + signal.SIGKILL, 137):
+            # with a cgroup the kernel tells us whether memory ran out; without one, memory is the likely cause
             why = (f"it was killed, most likely for using more than the {self.limits.memory_mb} MB memory limit"
-                   if oom or not proc.cgroup.kind else "it was killed (signal 9), most likely for memory")
+                   if not proc.cgroup.kind else
+                   f"it was killed (signal 9) without reaching the {self.limits.memory_mb} MB memory limit; "
+                   "does your code kill processes (os.kill, os.killpg)?")
             if oom:
                 why = f"it ran out of memory (limit {self.limits.memory_mb} MB)"
         elif code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
@@ -306,7 +314,8 @@ class WorkerSession:
         frames = err.get("frames") or []
         if frames and isinstance(frames[-1], list) and frames[-1] and isinstance(frames[-1][0], int):
             where = f" (at {self.locate(frames[-1][0])})"
-        return f"your code raised {kind}: {message}{where} in {what}"
+        # `what` is a call ("answer") or a phase ("while importing your submission")
+        return f"your code raised {kind}: {message}{where} {what if what.startswith('while ') else 'in ' + what}"
 
     def _frames(self, err: dict) -> str:
         lines = []

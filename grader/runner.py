@@ -58,7 +58,8 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     report_dir.mkdir()
     report = report_dir / "report.json"
     run = {
-        "assignment": str(spec.path), "mode": mode, "data_dir": str(options.data_dir) if options.data_dir else None,
+        "assignment": str(spec.path), "mode": mode,
+        "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
         "workspace": str(ws.work), "artifacts_dir": str(ws.original), "module_file": MODULE_FILE,
         "code_file": ws.code_file, "cell_starts": ws.cell_starts, "report": str(report),
         "sandbox": options.sandbox, "gpu": options.gpu, "threads": options.threads,

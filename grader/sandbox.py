@@ -45,7 +45,7 @@ SANDBOX_MODES = ("auto", "strict", "off")
 class Isolation:
     """What this machine lets us do, probed once per process."""
     bwrap: str | None
-    unshare_net: bool
+    unshare_net: tuple[str, ...]  # the `unshare` prefix that gives a network namespace here, or ()
     cgroup: str | None          # "v2", "v1" or None
     warning: str | None
 
@@ -67,7 +67,11 @@ def probe_isolation() -> Isolation:
     bwrap = shutil.which("bwrap")
     if bwrap and not _try([bwrap, *_bwrap_fs_args(Path("/tmp"), gpu=False), "--", sys.executable, "-I", "-c", "pass"]):
         bwrap = None
-    unshare_net = _try(["unshare", "--net", "--", "true"]) or _try(["unshare", "--user", "--map-root-user", "--net", "--", "true"])
+    unshare_net: tuple[str, ...] = ()
+    for prefix in (("unshare", "--net", "--"), ("unshare", "--user", "--map-root-user", "--net", "--")):
+        if _try([*prefix, "true"]):
+            unshare_net = prefix
+            break
     cgroup = _cgroup_kind()
     warning = None
     if bwrap is None:
@@ -294,7 +298,7 @@ def start_worker(workspace: Path, limits: Limits, *, sandbox: str = "auto", gpu:
             drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
         else:
             drop = ["setpriv", "--no-new-privs"]
-        net = ["unshare", "--net", "--"] if iso.unshare_net else []
+        net = list(iso.unshare_net)
         inner = [*net, *drop, *python]
     argv = ["sh", "-c", 'read -r _; exec "$@"', "sh",
             *_rlimits(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None), *inner]

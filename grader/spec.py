@@ -155,4 +155,6 @@ def describe_schema(cls=Spec, prefix: str = "") -> list[tuple[str, str, str]]:
         rows.append((prefix + f.name, "" if default is None else repr(default), f.metadata.get("help", "")))
         if dataclasses.is_dataclass(t):
             rows.extend(describe_schema(t, prefix + f.name + "."))
+        elif cls is Spec and f.name == "modes":  # a mapping of Mode entries: document their keys too
+            rows.extend(describe_schema(Mode, prefix + "modes.<name>."))
     return rows

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments import find_assignment
 from grader.commands.grade import grade_submissions
 from grader.runner import RunOptions, grade_submission
-from grader.assignments import find_assignment
 from grader.sandbox import probe_isolation
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +34,9 @@ FORGED = "FORGED-BY-SUBMISSION"          # what fake_results.py writes into ever
 FORGED_NAMES = {"results.json", "result.json", "report.json", "grades.csv"}
 SLEEP_MARKER = "31.4159"                 # fork_bomb.py's children run `sleep 31.4159`
 HAS_BWRAP = probe_isolation().bwrap is not None
+# with a memory cgroup the kernel's OOM killer ends a memory hog and says so; without one the
+# address-space rlimit makes the allocation fail inside Python
+HAS_CGROUP = probe_isolation().cgroup is not None
 
 # the five tests of the embedded mode (test_total_tensor only runs in the `torch` mode)
 TESTS = ("test_answer", "test_add_shape", "test_add_values", "test_add_hidden", "test_total")
@@ -45,7 +48,7 @@ class Case:
     """What grading one submission must give.
 
     failed: test name -> (kind, text the message must contain); every other test must pass.
-    status "rejected": no test ran and `reason` names the cause."""
+    status "rejected": no test ran and `reason` (one text, or several) names the cause."""
     status: str = "graded"
     failed: dict = field(default_factory=dict)
     reason: str | tuple = ""
@@ -77,28 +80,36 @@ CASES: dict[str, Case] = {
     "nbformat_v3": Case(),
     "colab_magics": Case(notes="`!pip install einops` is IPython-only and was neutralised"),
     # import time
-    "missing_import": Case(failed=_all("load", "ModuleNotFoundError: No module named 'tensorflow'")),
+    "missing_import": Case(failed=_all("load", "your code raised ModuleNotFoundError: No module named 'tensorflow' "
+                                               "(at missing_import.py, line 3) while importing your submission")),
     "exit_toplevel": Case(notes="call: sys.exit(0)"),
     "exit_in_class": Case(failed=_all("load", "your code called sys.exit() (exit code 0) while importing")),
     "os_exit_default_arg": Case(failed=_all("crashed", "it exited (exit code 3)")),
     # resources
     "infinite_loop": Case(failed={"test_answer": ("timeout", "answer did not finish within the 4 s limit")}),
     "ignore_sigterm": Case(failed={"test_answer": ("timeout", "answer did not finish within the 4 s limit")}),
-    "memory_bomb": Case(failed={"test_answer": ("crashed", "ran out of memory (limit 768 MB)")}),
-    "fork_bomb": Case(failed={"test_answer": ("exception", "BlockingIOError")}),
-    "thread_flood": Case(failed={"test_answer": ("exception", "can't start new thread")}),
+    "memory_bomb": Case(failed={"test_answer": ("crashed", "ran out of memory (limit 768 MB)") if HAS_CGROUP
+                                else ("exception", "your code raised MemoryError")}),
+    "fork_bomb": Case(failed={"test_answer": ("exception", "your code raised BlockingIOError: "
+                                                           "[Errno 11] Resource temporarily unavailable")}),
+    "thread_flood": Case(failed={"test_answer": ("exception",
+                                                 "your code raised RuntimeError: can't start new thread")}),
     "stdout_flood": Case(failed={"test_answer": ("crashed", "printed more than 1 MB of output")}),
-    "huge_file": Case(failed={"test_answer": ("exception", "File too large")}),
+    "huge_file": Case(failed={"test_answer": ("exception", "your code raised OSError: [Errno 27] File too large")}),
     # attacks on the grader
     "kill_parent": Case(),
-    "killpg": Case(failed={"test_answer": ("crashed", "signal 9")}),
-    "network": Case(failed={"test_answer": ("exception", "Network is unreachable")}),
+    "killpg": Case(failed={"test_answer": ("crashed",
+                                           "it was killed (signal 9) without reaching the 768 MB memory limit"
+                                           if HAS_CGROUP else "it was killed, most likely for using more than")}),
+    "network": Case(failed={"test_answer": ("exception",
+                                            "your code raised OSError: [Errno 101] Network is unreachable")}),
     "snoop_fs": Case(needs_bwrap="without bubblewrap the worker can read the repository (see Isolation.warning)"),
-    "fake_results": Case(failed={"test_answer": ("assertion", "answer() returned 0, expected the int 42")}),
+    "fake_results": Case(failed={"test_answer": ("assertion", "answer() returned 0, expected the int 42")},
+                         needs_bwrap="without bubblewrap the worker shares this user's filesystem; not attempted"),
     # hostile archives and links
     "zip_ok": Case(),
     "zip_slip": Case("rejected", reason="points outside the archive (zip slip)"),
-    "zip_bomb": Case("rejected", reason="this looks like a zip bomb"),
+    "zip_bomb": Case("rejected", reason=("the zip member 'zeros.bin' expands ", "x; this looks like a zip bomb")),
     "symlink_folder": Case(notes="symbolic links are not accepted; skipped"),
     "symlink_submission": Case("rejected", reason="the submission is a symbolic link"),
     # hostile return values
@@ -112,7 +123,8 @@ CASES: dict[str, Case] = {
     "evil_object": Case(failed={"test_answer": ("assertion", "answer() returned <remote EvilInt"),
                                 **_all("assertion", "returned an object of type EvilArray", ADD_TESTS),
                                 "test_total": ("assertion", "total(x) returned <remote Evil")}),
-    "huge_tensor": Case(failed=_all("protocol", "exceeds the 8 MB limit", ADD_TESTS)),
+    "huge_tensor": Case(failed={"test_total": ("protocol", "total: the worker sent an invalid reply "
+                                                           "(message of 22.9 MB exceeds the 8 MB limit)")}),
 }
 
 
@@ -126,7 +138,7 @@ def _fill_targets(source: str, targets: list[str]) -> str:
 def _zip_bomb(path: Path) -> None:
     """A correct tiny.py plus 1 GB of zeros (about 1 MB compressed), written in a stream."""
     block = bytes(1 << 20)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # level 6: about 1000x (the limit is 200x)
         zf.write(REFERENCE, "tiny.py")
         with zf.open("zeros.bin", "w", force_zip64=True) as f:
             for _ in range(1024):
@@ -147,6 +159,9 @@ def build_corpus(folder: Path, *, out: Path, sentinel: Path) -> None:
     snoop.write_text(_fill_targets(snoop.read_text(), secrets))
     fake = folder / "fake_results.py"
     fake.write_text(_fill_targets(fake.read_text(), [str(out), str(out / "fake_results"), str(sentinel), str(REPO)]))
+    for case, want in CASES.items():
+        if want.needs_bwrap and not HAS_BWRAP:  # would really write (or read) outside: grade a harmless file
+            shutil.copyfile(REFERENCE, folder / f"{case}.py")
     # archives
     with zipfile.ZipFile(folder / "zip_ok.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(REFERENCE, "homework/tiny.py")
@@ -250,7 +265,7 @@ def graded(tmp_path_factory) -> Run:
     return Run(out=out, rows=rows, results={r.submission: r for r in report.results},
                corpus_before=corpus_before, corpus_after=_digest(corpus),
                sentinel_before=sentinel_before, sentinel_after=_digest(sentinel),
-               forged=forged_files([REPO, tmp, Path.home()], depth=6) + forged_files([Path("/tmp")], depth=1),
+               forged=forged_files([REPO, tmp], depth=6) + forged_files([Path("/tmp"), Path.home()], depth=1),
                leftover=marker_processes())
 
 
@@ -268,17 +283,18 @@ def test_case(graded: Run, case: str):
     explain = json.dumps(result.to_json(), indent=1, default=str)[:6000]
     assert row["status"] == want.status, explain
     assert float(row["score"]) == want.score, explain
-    assert float(row["max_score"]) == 5.0, explain
+    # a graded run's maximum leaves out the skipped torch-mode test; a rejected one is the spec's points
+    assert float(row["max_score"]) == (6.0 if want.status == "rejected" else 5.0), explain
     assert not result.grader_errors, explain
     # the per-submission outputs exist and agree with the gradebook
     gradescope = json.loads((graded.out / case / "results.json").read_text())
     assert gradescope["score"] == want.score
     assert (graded.out / case / "feedback.md").is_file()
+    for text in want.reason if isinstance(want.reason, tuple) else (want.reason,):
+        assert text in row["reason"], explain
     if want.status == "rejected":
         assert not result.tests
-        assert want.reason in row["reason"], explain
         return
-    assert want.reason in row["reason"]
     tests = {t.nodeid.split("::")[-1]: t for t in result.tests}
     assert set(tests) == set(TESTS) | {"test_total_tensor"}, explain
     assert tests["test_total_tensor"].status == "skipped"
@@ -326,10 +342,11 @@ def test_no_process_left_behind(graded: Run):
 
 
 @pytest.mark.slow
-def test_worker_output_is_capped(graded: Run):
-    result = graded.results["stdout_flood"]
-    assert len(result.worker_output) <= 8000
-    assert "spam spam" in result.worker_output
+def test_outputs_stay_small(graded: Run):
+    """Gigabytes printed, a 1 GB file, a 1 GB zip: none of it reaches the grader's outputs."""
+    assert all(len(r.worker_output) <= 8000 for r in graded.results.values())
+    size = sum(p.stat().st_size for p in graded.out.rglob("*") if p.is_file())
+    assert size < 1 << 20, f"the output folder holds {size} bytes"
 
 
 # --- more runs of a few submissions --------------------------------------------------------------
@@ -340,18 +357,12 @@ def _summary(result):
 
 
 @pytest.mark.slow
-def test_grading_is_deterministic(tmp_path):
+def test_grading_is_deterministic(graded: Run):
+    """The same submission graded twice more, one at a time, ends exactly as in the parallel run."""
     spec = find_assignment(TINY)
     submission = CORPUS / "wrong_shape.py"
     first = grade_submission(spec, submission, RunOptions())
     second = grade_submission(spec, submission, RunOptions())
     assert first.status == "graded" and first.score == 1.0
-    assert _summary(first) == _summary(second)
+    assert _summary(first) == _summary(second) == _summary(graded.results["wrong_shape"])
 
-
-@pytest.mark.slow
-def test_reference_full_marks_in_torch_mode():
-    """The `torch` mode adds a test that sends a torch tensor across (both sides import torch)."""
-    spec = find_assignment(TINY)
-    result = grade_submission(spec, REFERENCE, RunOptions(mode="torch"))
-    assert (result.status, result.score, result.max_score) == ("graded", 6.0, 6.0), result.reason

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from grader.assignments import find_assignment, reference_file, template_dir
 from grader.commands.build import Check, build_templates
+from grader.plugin import MODE_SKIP
 from grader.runner import RunOptions, grade_submission
 
 
@@ -57,12 +58,13 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
 
     options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
     ref = grade_submission(spec, reference_file(spec), options)
-    skipped = [t.name for t in ref.tests if t.status == "skipped"]
+    # a test for another data mode is skipped by design; any other skip (missing data) is a failure
+    skipped = [t.name for t in ref.tests if t.status == "skipped" and not t.message.startswith(MODE_SKIP)]
     lost = [f"{t.name}: {t.message.splitlines()[0] if t.message else t.kind}" for t in ref.tests
             if t.status in ("failed", "partial")]
     checks.append(Check("the reference earns full marks", ref.status == "graded" and not lost and not skipped
-                        and ref.score == spec.points,
-                        f"{ref.score:g}/{spec.points:g} in {ref.duration:.0f} s" + (f"; lost: {'; '.join(lost)[:600]}" if lost else "")
+                        and ref.score == ref.max_score,
+                        f"{ref.score:g}/{ref.max_score:g} in {ref.duration:.0f} s" + (f"; lost: {'; '.join(lost)[:600]}" if lost else "")
                         + (f"; skipped: {', '.join(skipped)[:300]}" if skipped else "")
                         + (f"; {ref.reason}" if ref.status != "graded" else "")))
     template_nb = template_dir(spec) / f"{spec.name}.ipynb"

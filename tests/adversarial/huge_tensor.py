@@ -1,4 +1,4 @@
-"""add returns a 24 MB tensor whatever its inputs: bigger than the 8 MB message limit."""
+"""total returns a 24 MB tensor whatever its input: bigger than the 8 MB message limit."""
 
 
 def answer():
@@ -6,9 +6,9 @@ def answer():
 
 
 def add(a, b):
-    import torch
-    return torch.zeros(3_000_000, dtype=torch.float64)
+    return a + b
 
 
 def total(x):
-    return float(x.sum())
+    import torch
+    return torch.zeros(3_000_000, dtype=torch.float64)

@@ -5,7 +5,8 @@ import os
 import time
 
 TARGETS = []  # replaced at test time
-NAMES = {"test_hidden.py", "test_quality.py", "reference_solutions", "assignment.yaml", "grades.csv", "run.json"}
+# names only the grader's side has: the fixture's hidden test, assignment folders, grading outputs
+NAMES = {"test_hidden.py", "reference_solutions", "assignment.yaml", "grades.csv", "run.json", "report.json"}
 
 
 def answer():
