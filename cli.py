@@ -7,6 +7,7 @@
     python cli.py build                                  regenerate templates from the references
     python cli.py new my_assignment                      a skeleton that validates as generated
     python cli.py release ae_bottleneck --out dist/      the student bundle
+    python cli.py gradescope ae_bottleneck --out dist/   a Gradescope autograder zip
 
 Exit codes: 0 success; 1 the command ran but the outcome is bad (a failing check, a failed
 validation, a rejected submission); 2 usage or configuration error; 130 interrupted.
@@ -54,14 +55,31 @@ def _cmd_check(args) -> int:
 
 def _add_grade(sub, shared):
     p = sub.add_parser("grade", parents=[shared], help="grade many submissions with public and hidden tests",
-                       description="Grade SUBMISSIONS (files, or folders holding one file or folder per student) "
-                                   "with the public and hidden tests. Writes OUT/<id>/results.json (Gradescope), "
-                                   "OUT/<id>/feedback.md and OUT/grades.csv.")
+                       description="Grade SUBMISSIONS (files; folders holding one file or folder per student; Moodle "
+                                   "'Download all submissions' exports, zipped or not; folders of cloned repos) with "
+                                   "the public and hidden tests. Writes OUT/gradebook.sqlite (re-runs grade only what "
+                                   "is new or changed), OUT/grades.csv, OUT/moodle.csv, OUT/integrity.csv, "
+                                   "OUT/summary.html and per student OUT/<id>/results.json (Gradescope), "
+                                   "feedback.md and feedback.html.")
     p.add_argument("assignment", help="assignment name or folder")
     p.add_argument("submissions", nargs="+", type=Path, help="submission files, or folders of submissions")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created if missing; re-use it to resume)")
+    p.add_argument("-j", "--jobs", type=int, help="submissions graded at once (default: the CPU cores, or fewer "
+                                                  "if free memory does not hold that many of the spec's memory limit)")
     p.add_argument("--gpus", help="comma-separated GPU ids, one per concurrent worker (default: CPU only)")
+    p.add_argument("--force", action="store_true", help="regrade submissions whose gradebook row is current")
+    p.add_argument("--only", nargs="+", metavar="ID", help="grade only these submission ids")
+    p.add_argument("--roster", type=Path, help="course roster CSV (columns id,name,email; Neptun codes are ids): "
+                                               "missing students get a row, unknown submissions a warning")
+    p.add_argument("--pick", metavar="GLOB", help="the code file inside each folder submission, e.g. 'hw2/*.ipynb' "
+                                                  "(default: the spec's submission.code globs)")
+    p.add_argument("--single", action="store_true", help="each path is one submission, a folder too "
+                                                         "(not a folder of submissions)")
+    p.add_argument("--backend", default="local", choices=["local", "ray"],
+                   help="where submissions run: threads here, or one Ray task each (pip install 'dlgrade[cluster]')")
+    p.add_argument("--address", help="Ray cluster address for --backend ray (default: start a local head)")
+    p.add_argument("--similarity-threshold", type=float, default=0.7,
+                   help="integrity report: flag pairs at least this similar, 0-1 (default 0.7)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (for cron)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_grade)
@@ -69,17 +87,44 @@ def _add_grade(sub, shared):
 
 def _cmd_grade(args) -> int:
     from grader.commands.grade import grade_submissions
-    from grader.render import GradeProgress, print_json, render_grade_summary
+    from grader.render import GradeProgress, render_grade_summary
     progress = GradeProgress(quiet=args.quiet, as_json=args.json)
     try:
         report = grade_submissions(assignment=args.assignment, submissions=args.submissions, out=args.out,
                                    jobs=args.jobs, mode=args.mode, data_dir=args.data_dir, sandbox=args.sandbox,
-                                   gpus=args.gpus.split(",") if args.gpus else None,
+                                   gpus=args.gpus.split(",") if args.gpus else None, force=args.force,
+                                   only=args.only, roster=args.roster, pick=args.pick, single=args.single,
+                                   backend=args.backend, address=args.address,
+                                   similarity_threshold=args.similarity_threshold,
                                    on_start=progress.start, on_result=progress.update)
     finally:
         progress.stop()
     if not args.json:
         render_grade_summary(report, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _add_gradescope(sub, shared):
+    p = sub.add_parser("gradescope", parents=[shared], help="write a Gradescope autograder zip for an assignment",
+                       description="Write OUT/<name>_gradescope.zip: setup.sh (installs bubblewrap, CPU PyTorch and "
+                                   "the toolkit) and run_autograder (grades /autograder/submission with the public "
+                                   "and hidden tests into /autograder/results/results.json), with the toolkit and "
+                                   "the assignment (no reference solution).")
+    p.add_argument("assignment", help="assignment name or folder")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--mode", help="data mode to grade in (default: the spec's default_mode)")
+    p.set_defaults(func=_cmd_gradescope)
+
+
+def _cmd_gradescope(args) -> int:
+    from grader.commands.gradescope import gradescope_autograder
+    from grader.render import console, print_json
+    bundle = gradescope_autograder(assignment=args.assignment, out=args.out, mode=args.mode)
+    if args.json:
+        print_json({"archive": str(bundle.archive), "files": bundle.files})
+    else:
+        console.print(f"[green]wrote[/] {bundle.archive} ({len(bundle.files)} files); upload it as the "
+                      "assignment's autograder (Configure Autograder → Zip file upload)")
     return EXIT_OK
 
 
@@ -186,7 +231,7 @@ def _cmd_list(args) -> int:
     return EXIT_OK
 
 
-VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_list]
+VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_gradescope, _add_list]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,7 @@
 """Where assignments, reference solutions and templates live, and finding them by name or path."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from grader.errors import ToolkitError
@@ -37,6 +38,24 @@ def reference_file(spec: Spec) -> Path:
     if not path.is_file():
         raise ToolkitError(f"{spec.name}: reference solution {path} not found (spec key `solution`)")
     return path
+
+
+def reference_submission(spec: Spec, mode: str | None, dest: Path) -> Path:
+    """What `validate` grades as the reference in `mode`: the solution file, or, when the mode names
+    `reference_artifacts`, a folder `dest/<name>/` holding a copy of the solution file and of that
+    folder's files (the logs and write-ups a submission hands in beside its code)."""
+    solution = reference_file(spec)
+    extra = spec.mode(mode).reference_artifacts
+    if not extra:
+        return solution
+    source = solution.parent / extra
+    if not source.is_dir():
+        raise ToolkitError(f"{spec.name}: reference artifacts folder {source} not found "
+                           f"(spec key `modes.{mode or spec.default_mode}.reference_artifacts`)")
+    folder = Path(dest) / spec.name
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copyfile(solution, folder / solution.name)
+    return folder
 
 
 def template_dir(spec: Spec) -> Path:

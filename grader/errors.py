@@ -27,6 +27,10 @@ class GraderError(Exception):
     """The grading machinery failed; not the student's fault."""
 
 
+class GradingCancelled(Exception):
+    """Grading was stopped from outside (Ctrl-C); the submission has no result and is graded next run."""
+
+
 class StudentError(Exception):
     """Something the submission did made a check fail.
 

@@ -135,7 +135,7 @@ def _new_session(config) -> WorkerSession:
 
     api = {sig.split("(")[0].strip(): sig for sig in spec.api}
     session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"], sandbox=run["sandbox"],
-                            gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate)
+                            gpu=run["gpu"], threads=spec.limits.threads or run["threads"], seed=spec.seed, api=api, locate=locate)
     session.test_deadline = config.stash.get(_DEADLINE, None)
     config.stash[SESSIONS_KEY].append(session)
     return session

@@ -93,6 +93,7 @@ class GradeProgress:
 
 
 def render_grade_summary(report, *, quiet: bool) -> None:
+    """The submissions graded in this run, then what was skipped, flagged or missing."""
     if quiet:
         return
     table = Table(title=f"graded {len(report.results)} submissions → {report.out}", title_justify="left")
@@ -102,6 +103,22 @@ def render_grade_summary(report, *, quiet: bool) -> None:
         table.add_row(r.submission, f"{r.score:g}/{r.max_score:g}", f"[{STYLE.get(r.status, '')}]{r.status}[/]",
                       r.reason.splitlines()[0][:160] if r.reason else "")
     console.print(table)
+    if report.skipped:
+        console.print(f"[dim]{len(report.skipped)} submission(s) unchanged since they were graded: kept "
+                      "their gradebook rows (--force regrades)[/]")
+    for note in report.notes:
+        console.print(f"[dim]{note}[/]")
+    roster = report.roster
+    if roster is not None:
+        if roster.missing:
+            console.print(f"[yellow]{len(roster.missing)} roster student(s) without a submission:[/] "
+                          + ", ".join(s.id for s in roster.missing[:20]) + (" …" if len(roster.missing) > 20 else ""))
+        for sid, why in sorted(roster.warnings.items()):
+            console.print(f"[yellow]warning:[/] {sid}: {why}")
+    if report.integrity is not None and report.integrity.flagged:
+        console.print(f"[yellow]integrity:[/] {len(report.integrity.flagged)} pair(s) at or above "
+                      f"{100 * report.integrity.threshold:.0f} % similarity (see summary.html, integrity.csv)")
+    console.print(f"[dim]{report.out}/grades.csv, moodle.csv, summary.html, gradebook.sqlite[/]")
     if report.isolation_warning:
         err_console.print(f"[bold yellow]warning:[/] {report.isolation_warning}")
 

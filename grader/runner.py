@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import GradingCancelled
 from grader.results import SubmissionResult, TestResult
 from grader.sandbox import ENGINE_DIR
 from grader.spec import Spec
@@ -35,7 +37,10 @@ class RunOptions:
     keep: Path | None = None         # copy images and logs here (the submission's output folder)
 
 
-def grade_submission(spec: Spec, submission: Path, options: RunOptions) -> SubmissionResult:
+def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
+                     cancel: threading.Event | None = None) -> SubmissionResult:
+    """Grade one submission. Setting `cancel` stops the tests (and every process they started)
+    and raises GradingCancelled instead of returning a result."""
     start = time.monotonic()
     mode = options.mode or spec.default_mode
     result = SubmissionResult(submission_id(Path(submission)), spec.name, mode, total_points=spec.points)
@@ -46,14 +51,37 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions) -> Submi
         if ws.error:
             result.status, result.reason = "rejected", ws.error
         else:
-            _run_tests(spec, ws, mode, options, tmp, result)
+            _run_tests(spec, ws, mode, options, tmp, result, cancel)
         if options.keep is not None and (tmp / "report" / "images").exists():
             shutil.copytree(tmp / "report" / "images", options.keep / "images", dirs_exist_ok=True)
     result.duration = time.monotonic() - start
     return result
 
 
-def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result: SubmissionResult) -> None:
+def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None) -> bool:
+    """Wait for `proc`; True if it ran past `timeout`. Raises GradingCancelled when `cancel` is set."""
+    if cancel is None:
+        try:
+            proc.wait(timeout=timeout)
+            return False
+        except subprocess.TimeoutExpired:
+            return True
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise GradingCancelled("grading was cancelled")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return True
+        try:
+            proc.wait(timeout=min(0.2, left))
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result: SubmissionResult,
+               cancel: threading.Event | None = None) -> None:
     report_dir = tmp / "report"
     report_dir.mkdir()
     report = report_dir / "report.json"
@@ -62,7 +90,8 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
         "workspace": str(ws.work), "artifacts_dir": str(ws.original), "module_file": MODULE_FILE,
         "code_file": ws.code_file, "cell_starts": ws.cell_starts, "report": str(report),
-        "sandbox": options.sandbox, "gpu": options.gpu, "threads": options.threads,
+        "sandbox": options.sandbox, "gpu": options.gpu,
+        "threads": spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)
     }
     (tmp / "run.json").write_text(json.dumps(run))
     (tmp / "pytest.ini").write_text("[pytest]\n")
@@ -81,10 +110,7 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 cwd=tmp, start_new_session=True)
         try:
-            proc.wait(timeout=spec.limits.submission_timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            timed_out = _wait(proc, spec.limits.submission_timeout_s, cancel)
         finally:
             # the trusted process and anything it started (workers) go together
             try:

@@ -43,6 +43,10 @@ class Mode:
     requires: list = _f([], "files (relative to the data directory) that must exist; empty = embedded data")
     settings: dict = _f({}, "training budget and other knobs the tests read through the `settings` fixture")
     thresholds: dict = _f({}, "pass marks the tests read through the `thresholds` fixture")
+    reference_artifacts: str = _f("", "a folder, relative to reference_solutions/<name>/, whose files (a training "
+                                  "log, a write-up: what the tests read through `artifacts`) `validate` grades "
+                                  "in this mode together with the solution file, as one submission folder; "
+                                  "empty = the solution file alone")
 
 
 @dataclass
@@ -54,6 +58,13 @@ class Submission:
     max_files: int = _f(2000, "most files a submission (unpacked) may hold")
     load: str = _f("definitions", "'definitions': keep imports, functions, classes and cheap constants, "
                    "skip top-level training; 'full': run the whole file")
+
+
+@dataclass
+class Resources:
+    """What grading one submission reserves on a cluster node (the Ray backend's task resources)."""
+    num_cpus: float = _f(1.0, "CPU cores reserved per submission (Ray's num_cpus; also the worker's torch threads)")
+    num_gpus: float = _f(0.0, "GPUs reserved per submission (Ray's num_gpus; fractions share one GPU)")
 
 
 @dataclass
@@ -69,6 +80,7 @@ class Spec:
     modes: dict = _f({}, "data modes by name (see Mode)")
     limits: Limits = _f(None, "sandbox limits (see Limits)")
     submission: Submission = _f(None, "how submissions are read (see Submission)")
+    resources: Resources = _f(None, "what one submission reserves on a cluster node (see Resources)")
     name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
     path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
 
@@ -139,6 +151,8 @@ def load_spec(folder: str | Path) -> Spec:
         raise SpecError(f"{path}.default_mode: {spec.default_mode!r} is not one of the modes ({', '.join(spec.modes) or 'none'})")
     if spec.submission.load not in ("definitions", "full"):
         raise SpecError(f"{path}.submission.load: expected 'definitions' or 'full', got {spec.submission.load!r}")
+    if spec.resources.num_cpus <= 0 or spec.resources.num_gpus < 0:
+        raise SpecError(f"{path}.resources: num_cpus must be positive and num_gpus not negative")
     if spec.points <= 0:
         raise SpecError(f"{path}.points: must be positive")
     return spec

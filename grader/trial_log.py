@@ -4,14 +4,14 @@ Writing (student side)::
 
     from grader.trial_log import TrialLog
 
-    with TrialLog("hpo_log.jsonl", method="optuna-tpe", dataset="cifar10") as log:
+    with TrialLog("trial_log.jsonl", method="optuna-tpe", dataset="mnist") as log:
         for ...:
             log.record(trial=n, config={"width": 32, "lr": 1e-3}, seed=n, params=12345,
                        val_accuracy=0.71, train_seconds=8.2, epochs=10, status="complete")
 
 The file is JSON Lines. The first line is a header, and every later line is one trial::
 
-    {"type": "header", "format": "trial-log", "version": 1, "method": "optuna-tpe", "dataset": "cifar10",
+    {"type": "header", "format": "trial-log", "version": 1, "method": "optuna-tpe", "dataset": "mnist",
      "created": "2025-01-31T12:00:00+00:00", ...any extra header fields}
     {"type": "trial", "trial": 0, "config": {...}, "seed": 0, "params": 12345, "val_accuracy": 0.71,
      "train_seconds": 8.2, "epochs": 10, "status": "complete"}

@@ -81,7 +81,11 @@ def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MODULE_FILE
              and not any(part in IGNORED for part in p.relative_to(folder).parts)]
     for pattern in spec.submission.code:
-        matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
+        # a glob with a folder in it ('hw2/*.ipynb') matches the path inside the submission
+        if "/" in pattern:
+            matches = [p for p in files if fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern)]
+        else:
+            matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
         if matches:
             matches.sort(key=lambda p: (len(p.relative_to(folder).parts), str(p)))  # shallowest first
             if len(matches) > 1:

@@ -259,7 +259,9 @@ def graded(tmp_path_factory) -> Run:
     build_corpus(corpus, out=out, sentinel=sentinel)
     assert sorted(p.name.split(".")[0] for p in corpus.iterdir()) == sorted(CASES), "CASES and the corpus differ"
     corpus_before, sentinel_before = _digest(corpus), _digest(sentinel)
-    report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2, sandbox="auto")
+    # strict wherever full isolation exists (CI installs bubblewrap): the corpus must pass there
+    report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2,
+                               sandbox="strict" if HAS_BWRAP else "auto")
     with open(out / "grades.csv", newline="") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     return Run(out=out, rows=rows, results={r.submission: r for r in report.results},

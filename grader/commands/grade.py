@@ -1,36 +1,55 @@
 """`grade`: the instructor's run over many submissions, public and hidden tests.
 
-Writes, per submission, `OUT/<id>/results.json` (Gradescope format), `OUT/<id>/feedback.md`
-(with `images/`) and `OUT/<id>/result.json` (everything, for tools); and `OUT/grades.csv`,
-rewritten atomically after every submission so an interrupted run keeps what finished.
+Per submission, as soon as it finishes: `OUT/<id>/results.json` (Gradescope format),
+`OUT/<id>/result.json` (everything, for tools), `OUT/<id>/feedback.md` and `feedback.html`
+(pictures embedded), each written atomically, then its row in `OUT/gradebook.sqlite` in one
+transaction, then `OUT/grades.csv` rebuilt from the gradebook. At the end: `moodle.csv`,
+`integrity.csv` and `summary.html`.
+
+The gradebook makes runs resumable: a submission whose row has the same content hash, grader
+version and data mode is not graded again (`force` regrades; rows with an internal grading error
+are always retried). Interrupted with Ctrl-C, the running gradings are killed and dropped, the
+finished ones kept; killed outright, a re-run ends with exactly the gradebook an uninterrupted
+run would have written.
 """
 from __future__ import annotations
 
-import csv
-import io
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from grader.assignments import find_assignment
-from grader.errors import ToolkitError
+from grader.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
+from grader.collect import SubmissionInput, collect_submissions
+from grader.errors import GradingCancelled, ToolkitError
+from grader.exports import write_grades_csv, write_moodle_csv
 from grader.feedback import feedback_markdown
+from grader.fingerprints import grader_version, submission_hash
+from grader.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, row_from_result
+from grader.html_reports import feedback_html, summary_html
+from grader.integrity import integrity_report, write_integrity_csv
 from grader.results import SubmissionResult, write_atomic, write_json
-from grader.runner import RunOptions, grade_submission
+from grader.roster import RosterMatch, match_roster, read_roster
+from grader.runner import RunOptions
 from grader.sandbox import require_isolation
-from grader.workspace import submission_id
-
-CODE_SUFFIXES = (".py", ".ipynb", ".zip")
-CSV_COLUMNS = ["submission", "score", "max_score", "status", "reason"]
+from grader.similarity import IntegrityReport
+from grader.spec import Spec
 
 
 @dataclass
 class GradeReport:
+    """What one `grade` run did."""
     out: Path
-    results: list[SubmissionResult] = field(default_factory=list)
+    results: list[SubmissionResult] = field(default_factory=list)   # graded in this run
+    skipped: list[str] = field(default_factory=list)   # ids whose gradebook row was current
+    rows: list[GradebookRow] = field(default_factory=list)          # the whole gradebook afterwards
+    roster: RosterMatch | None = None
+    integrity: IntegrityReport | None = None
+    notes: list[str] = field(default_factory=list)     # inputs passed over, and the like
+    jobs: int = 1
     isolation_warning: str | None = None
 
     @property
@@ -38,92 +57,144 @@ class GradeReport:
         return [r for r in self.results if r.status != "graded"]
 
 
-def collect_submissions(paths: list[Path]) -> list[Path]:
-    """Files are submissions; a folder is a collection holding one file or folder per student."""
-    found: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if not p.exists() and not p.is_symlink():
-            raise ToolkitError(f"{p}: no such file or folder")
-        if p.is_dir() and not p.is_symlink():
-            found += [c for c in sorted(p.iterdir()) if not c.name.startswith((".", "__MACOSX"))]
-        else:
-            found.append(p)
-    ids = [submission_id(p) for p in found]
-    dupes = {i for i in ids if ids.count(i) > 1}
-    if dupes:
-        raise ToolkitError(f"two submissions share the id {sorted(dupes)[0]!r}; rename one of them")
-    return found
-
-
-def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: Path, jobs: int = 1,
+def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: Path, jobs: int | None = None,
                       mode: str | None = None, data_dir: Path | None = None, sandbox: str = "auto",
-                      gpus: list[str] | None = None,
+                      gpus: list[str] | None = None, force: bool = False, only: list[str] | None = None,
+                      roster: Path | None = None, pick: str | None = None, single: bool = False,
+                      backend: str = "local", address: str | None = None, similarity_threshold: float = 0.7,
                       on_start: Callable[[int], None] | None = None,
                       on_result: Callable[[SubmissionResult], None] | None = None) -> GradeReport:
-    """Grade every submission with public and hidden tests and write the outputs under `out`.
+    """Grade the submissions in `submissions` with public and hidden tests; write everything under `out`.
 
-    Raises ToolkitError before any work if the assignment, mode, paths or sandbox are unusable."""
+    jobs: submissions at once (None: as many as the cores and free memory allow for the spec's
+    memory limit); gpus: one GPU id per concurrent job; force: regrade current rows too;
+    only: grade just these ids; roster: the course's CSV (missing students, unmatched
+    submissions); pick: the glob choosing the code file inside folders ('hw2/*.ipynb');
+    single: every path is one submission, a folder too; backend: 'local' or 'ray' (address: the
+    cluster). on_start(n) is called with the number to grade, on_result after each one.
+
+    Returns the report; raises ToolkitError before any grading if an argument is unusable, and
+    KeyboardInterrupt (after cleaning up) when interrupted."""
     spec = find_assignment(assignment)
     spec.mode(mode)
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise ToolkitError("-j must be at least 1")
+    if backend not in BACKENDS:
+        raise ToolkitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not 0 < similarity_threshold <= 1:
+        raise ToolkitError("the similarity threshold must be in (0, 1]")
+    if pick:
+        spec = replace(spec, submission=replace(spec.submission, code=[pick]))
+    roster_rows = read_roster(roster) if roster else None
     iso = require_isolation(sandbox)
-    paths = collect_submissions(submissions)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    report = GradeReport(out, isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
-    if on_start:
-        on_start(len(paths))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    lock = threading.Lock()
-    gpu_pool = list(gpus or [])
-
-    def one(path: Path) -> SubmissionResult:
-        sid = submission_id(path)
-        gpu = None
-        if gpu_pool:
-            with lock:
-                gpu = gpu_pool.pop(0)
-        try:
-            options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox,
-                                 gpu=gpu, threads=threads, keep=out / sid)
+    jobs = jobs or default_jobs(spec)
+    with tempfile.TemporaryDirectory(prefix="dlgrade-inputs-") as scratch:
+        collected = collect_submissions(submissions, scratch=Path(scratch), limits=spec.submission, single=single)
+        chosen = collected.submissions
+        if only:
+            known = {s.id for s in chosen}
+            unknown = [i for i in only if i not in known]
+            if unknown:
+                raise ToolkitError(f"--only: no submission {unknown[0]!r} among the inputs "
+                                   f"({len(known)} found)")
+            chosen = [s for s in chosen if s.id in set(only)]
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        report = GradeReport(out, notes=collected.notes, jobs=jobs,
+                             isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
+        with Gradebook(out / GRADEBOOK_FILE) as book:
+            if roster_rows is not None:
+                book.set_roster(roster_rows)
+            version = grader_version(spec)
+            mode_name = mode or spec.default_mode
+            todo, hashes = [], {}
+            for s in chosen:
+                hashes[s.id] = submission_hash(s.path, pick=pick)
+                if force or needs_grading(book.get(s.id), content_hash=hashes[s.id], grader_version=version,
+                                          mode=mode_name):
+                    todo.append(s)
+                else:
+                    report.skipped.append(s.id)
+            threads = spec.limits.threads or (max(1, int(spec.resources.num_cpus)) if backend == "ray"
+                                              else max(1, cpu_count() // jobs))
+            options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
+            if on_start:
+                on_start(len(todo))
             try:
-                result = grade_submission(spec, path, options)
-            except Exception as e:  # noqa: BLE001 - one broken submission must not stop the batch
-                result = SubmissionResult(sid, spec.name, mode or spec.default_mode, status="error",
-                                          reason=f"internal grading error: {type(e).__name__}: {e}",
-                                          total_points=spec.points)
-            write_outputs(result, out / sid, title=spec.title)
-            with lock:
-                report.results.append(result)
-                write_gradebook(out / "grades.csv", report.results)
-            if on_result:
-                on_result(result)
-            return result
-        finally:
-            if gpu is not None:
-                with lock:
-                    gpu_pool.append(gpu)
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(one, paths))
+                _grade_all(spec, todo, options, book, report, hashes=hashes, version=version, backend=backend,
+                           jobs=jobs, gpus=gpus, address=address, on_result=on_result)
+            finally:  # also on Ctrl-C: the tables show every row committed so far
+                report.rows, report.roster = write_tables(book, out=out, max_points=spec.points)
+            report.integrity = integrity_report(spec, collected.submissions, threshold=similarity_threshold)
+            write_integrity_csv(out / "integrity.csv", report.integrity)
+            write_atomic(out / "summary.html", summary_html(title=spec.title or spec.name, rows=report.rows,
+                                                            max_points=spec.points, roster=report.roster,
+                                                            integrity=report.integrity))
     report.results.sort(key=lambda r: r.submission)
-    write_gradebook(out / "grades.csv", report.results)
     return report
 
 
-def write_outputs(result: SubmissionResult, folder: Path, *, title: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "results.json", result.to_gradescope())
-    write_json(folder / "result.json", result.to_json())
-    write_atomic(folder / "feedback.md", feedback_markdown(result, title=title))
+def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version: str, mode: str) -> bool:
+    """False when `row` is a verdict on the same files, by the same grader, in the same data mode.
+    A row with an internal grading error (not the student's doing) is always graded again."""
+    return (row is None or row.content_hash != content_hash or row.grader_version != grader_version
+            or row.mode != mode or row.status == "error")
 
 
-def write_gradebook(path: Path, results: list[SubmissionResult]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for r in sorted(results, key=lambda r: r.submission):
-        writer.writerow([r.submission, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason.replace("\n", " ")])
-    write_atomic(path, buf.getvalue())
+def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, book: Gradebook, report: GradeReport,
+               *, hashes: dict, version: str, backend: str, jobs: int, gpus: list[str] | None, address: str | None,
+               on_result: Callable[[SubmissionResult], None] | None) -> None:
+    """Hand every submission to the backend; record each result here, in this thread, as it arrives."""
+    if not todo:
+        return
+    runner = make_backend(backend, jobs=jobs, gpus=gpus, address=address, resources=spec.resources)
+    try:
+        futures: dict[Future, SubmissionInput] = {runner.submit(GradeTask(spec, s, options)): s for s in todo}
+        for future in as_completed(futures):
+            s = futures[future]
+            try:
+                graded = future.result()
+            except GradingCancelled:
+                continue
+            except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
+                graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status="error",
+                                                 reason=f"internal grading error: {type(e).__name__}: {e}",
+                                                 total_points=spec.points))
+            write_outputs(graded, out=report.out / s.id, title=spec.title)
+            book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
+                                        name=s.name, participant=s.participant, source=str(s.path)))
+            write_tables(book, out=report.out, max_points=spec.points, moodle=False)
+            report.results.append(graded.result)
+            if on_result:
+                on_result(graded.result)
+    except BaseException:
+        runner.cancel()
+        raise
+    finally:
+        runner.close()
+
+
+def write_tables(book: Gradebook, *, out: Path, max_points: float,
+                 moodle: bool = True) -> tuple[list[GradebookRow], RosterMatch | None]:
+    """grades.csv (and moodle.csv) from the whole gradebook, matched against its stored roster."""
+    rows, roster_rows = book.rows(), book.roster()
+    roster = match_roster(roster_rows, [(r.submission, r.name) for r in rows]) if roster_rows else None
+    write_grades_csv(out / "grades.csv", rows, roster=roster, max_points=max_points)
+    if moodle:
+        write_moodle_csv(out / "moodle.csv", rows, roster=roster, max_points=max_points)
+    return rows, roster
+
+
+def write_outputs(graded: Graded, *, out: Path, title: str) -> None:
+    """The per-submission files; pictures first, so the pages never point at a missing one."""
+    result = graded.result
+    images = out / "images"
+    if images.exists():
+        shutil.rmtree(images)
+    for name, data in graded.images.items():
+        images.mkdir(parents=True, exist_ok=True)
+        (images / Path(name).name).write_bytes(data)
+    write_json(out / "results.json", result.to_gradescope())
+    write_json(out / "result.json", result.to_json())
+    write_atomic(out / "feedback.md", feedback_markdown(result, title=title))
+    write_atomic(out / "feedback.html", feedback_html(result, title=title, images=graded.images))

@@ -6,9 +6,10 @@ the grader; the templates must be up to date; the spec's points must match the t
 from __future__ import annotations
 
 import ast
+import tempfile
 from pathlib import Path
 
-from grader.assignments import find_assignment, reference_file, template_dir
+from grader.assignments import find_assignment, reference_submission, template_dir
 from grader.commands.build import Check, build_templates
 from grader.plugin import MODE_SKIP
 from grader.runner import RunOptions, grade_submission
@@ -57,7 +58,8 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
         checks.append(Check("the template has the student API", not absent, ", ".join(absent) or "yes"))
 
     options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
-    ref = grade_submission(spec, reference_file(spec), options)
+    with tempfile.TemporaryDirectory(prefix="dlgrade-ref-") as tmp:
+        ref = grade_submission(spec, reference_submission(spec, mode, Path(tmp)), options)
     # a test for another data mode is skipped by design; any other skip (missing data) is a failure
     skipped = [t.name for t in ref.tests if t.status == "skipped" and not t.message.startswith(MODE_SKIP)]
     lost = [f"{t.name}: {t.message.splitlines()[0] if t.message else t.kind}" for t in ref.tests

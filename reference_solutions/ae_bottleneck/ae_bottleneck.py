@@ -21,7 +21,8 @@ Train it:
 #
 # Pixels are scaled to [0, 1] and treated as probabilities, so the loss is the **binary
 # cross-entropy** (BCE) between input and reconstruction, averaged over all pixels. Note that BCE
-# does not reach 0 even for a perfect copy when pixels are grey rather than black or white.
+# does not reach 0 even for a perfect copy when pixels are grey rather than black or white: a perfect
+# copy of the test images would score about 0.21 on the 8x8 digits and 0.058 on MNIST.
 #
 # The embedded mode uses the 1,797 8x8 digits of scikit-learn (64 pixels, trains in seconds); the
 # full mode uses MNIST (784 pixels, 60,000 training images).

@@ -45,7 +45,7 @@ class Config:
     width: int = 0             # channels at full resolution (doubling at each coarser one); DCGAN uses 64; 0 = PRESETS
     steps: int = 0             # generator updates; 0 = the per-mode default in PRESETS
     batch_size: int = 64       # images per step (real) and per step (fake)
-    lr: float = 5e-4           # Adam learning rate for both players; DCGAN uses 2e-4, 5e-4 does better in short CPU runs
+    lr: float = 5e-4           # Adam learning rate, both players; DCGAN: 2e-4 (5e-4 is better in short CPU runs)
     loss: str = "nonsaturating"  # "nonsaturating" | "minimax" | "wgan-gp"
     real_label: float = 0.9    # one-sided label smoothing: target for real images (1.0 = off)
     n_critic: int = 5          # critic updates per generator update (WGAN-GP only)
@@ -55,7 +55,8 @@ class Config:
 
 
 # Budgets that finish within two minutes on one CPU core (a GPU runs them in seconds).
-PRESETS = {"embedded": dict(steps=600, width=32), "mnist": dict(steps=600, width=16), "cifar10": dict(steps=1000, width=16)}
+PRESETS = {"embedded": dict(steps=600, width=32), "mnist": dict(steps=600, width=16),
+           "cifar10": dict(steps=1000, width=16)}
 device = "cuda" if torch.cuda.is_available() else "cpu"
 
 # %% [markdown]
@@ -150,7 +151,7 @@ class Generator(nn.Module):
     of channels at full resolution; the channel count doubles at every coarser resolution.
     """
 
-    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 32, *, width: int = 32):
+    def __init__(self, latent_dim: int = 100, channels: int = 3, image_size: int = 32, *, width: int = 16):
         super().__init__()
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
         # BEGIN SOLUTION hint: project z to a (C, base, base) map, upsample x2 with ConvTranspose2d(4, 2, 1) + BatchNorm2d + ReLU until image_size, end with a conv to `channels` and tanh
@@ -160,7 +161,8 @@ class Generator(nn.Module):
         layers = [nn.BatchNorm2d(self.c0), nn.ReLU(inplace=True)]
         c = self.c0
         for _ in range(n_up):  # each block doubles the resolution and halves the channels
-            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2), nn.ReLU(inplace=True)]
+            layers += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c // 2),
+                       nn.ReLU(inplace=True)]
             c //= 2
         layers += [nn.Conv2d(c, channels, 3, 1, 1), nn.Tanh()]  # no BatchNorm at the output (DCGAN rule 2)
         self.net = nn.Sequential(*layers)
@@ -183,7 +185,7 @@ class Discriminator(nn.Module):
     Works for any batch size >= 1 in both train and eval mode.
     """
 
-    def __init__(self, channels: int = 3, image_size: int = 32, *, width: int = 32, norm: str = "batch"):
+    def __init__(self, channels: int = 3, image_size: int = 32, *, width: int = 16, norm: str = "batch"):
         super().__init__()
         if norm not in ("batch", "layer", "none"):
             raise ValueError(f"norm must be 'batch', 'layer' or 'none', not {norm!r}")
@@ -316,7 +318,8 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
     eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)  # (N, 1, 1, 1)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
-    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # sum: each score depends on its own sample only
+    # Summing is exact: each score depends on its own sample only.
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # (N, C, H, W)
     return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
     # END SOLUTION
 
@@ -509,7 +512,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=["embedded", "mnist", "cifar10"], default=Config.mode)
     parser.add_argument("--data-dir", default=Config.data_dir)
-    parser.add_argument("--class-index", type=int, default=None, help="default: 3 for digits/MNIST, 6 (frog) for CIFAR-10")
+    parser.add_argument("--class-index", type=int, default=None,
+                        help="default: 3 for digits/MNIST, 6 (frog) for CIFAR-10")
     parser.add_argument("--steps", type=int, default=Config.steps)
     parser.add_argument("--loss", choices=["nonsaturating", "minimax", "wgan-gp"], default=Config.loss)
     parser.add_argument("--save", default=None, help="write the generator's state_dict here")

@@ -183,7 +183,9 @@ def _forward(model: nn.Module, images, fn, batch_size: int = 500) -> torch.Tenso
     x = _as_images(images)
     model.eval()
     dev = next(model.parameters()).device
-    return torch.cat([fn(xb.to(dev)).double().cpu() for xb in x.split(batch_size)]) if len(x) else torch.zeros(0)
+    if not len(x):
+        return fn(x.to(dev)).double().cpu()
+    return torch.cat([fn(xb.to(dev)).double().cpu() for xb in x.split(batch_size)])
 
 
 def features(model: FeatureClassifier, images) -> np.ndarray:
@@ -222,7 +224,7 @@ def frechet_distance(feat_a, feat_b, *, method: str = "numpy") -> float:
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
         raise ValueError(f"need two (N >= 2, D) feature sets of the same D, got {a.shape} and {b.shape}")
     mu_a, mu_b = a.mean(0), b.mean(0)
-    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ca, cb = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))  # D = 1: np.cov gives 0-d
     if method == "numpy":
         s = _sqrt_psd(ca)
         tr_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((s @ cb @ s + (s @ cb @ s).T) / 2), 0, None)).sum()

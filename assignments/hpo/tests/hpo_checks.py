@@ -8,7 +8,6 @@ student code. Trials are dicts with the keys of a trial-log record: "trial", "co
 from __future__ import annotations
 
 import io
-import json
 import math
 import random
 import re

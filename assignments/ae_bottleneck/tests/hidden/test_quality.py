@@ -28,10 +28,11 @@ def test_reconstruction_loss(trained, thresholds, credit, feedback, ae_data, k):
 
 
 @pytest.mark.points(2)
-def test_smaller_bottleneck_loses_more(trained):
+def test_smaller_bottleneck_loses_more(trained, thresholds):
     """the test loss grows as the bottleneck shrinks: loss(8) > loss(16) > loss(32)"""
     losses = {k: trained[k].get().test_bce for k in (32, 16, 8)}
-    assert losses[8] > losses[16] > losses[32], (
+    tol = thresholds["ordering_tolerance"]
+    assert losses[8] > losses[16] - tol and losses[16] > losses[32] - tol, (
         "expected loss(8) > loss(16) > loss(32), got " + ", ".join(f"loss({k}) = {v:.4f}" for k, v in losses.items()))
 
 

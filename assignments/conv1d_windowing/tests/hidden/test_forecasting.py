@@ -1,0 +1,79 @@
+"""Hidden checks of the model side: the channel layout, forecast quality per horizon against the
+persistence and climatology baselines (computed here), the training log, other shapes."""
+import numpy as np
+import pytest
+import torch
+from windowing_metrics import layout_task, predict
+
+from grader.images import line_plot
+from grader.testing import expect_array, expect_log
+
+
+@pytest.mark.points(4)
+@pytest.mark.timeout(300)
+def test_channel_layout(student, worker, settings, thresholds, credit, device, seed):
+    """the model convolves over time, not over channels: it learns a task carried by one channel"""
+    cfg = settings["layout"]
+    n, m, c = cfg["windows"], cfg["frame_size"], cfg["channels"]
+    X, y = layout_task(n + 1200, m, c, cfg["informative"], cfg["noise_scale"], seed)
+    train, val, test = slice(0, n), slice(n, n + 200), slice(n + 200, n + 1200)
+    worker.seed(seed)
+    model = student.Conv1dForecaster(c, m)
+    with worker.timeout(cfg["train_timeout_s"]):
+        student.train_forecaster(model, (torch.from_numpy(X[train]), torch.from_numpy(y[train])),
+                                 (torch.from_numpy(X[val]), torch.from_numpy(y[val])), epochs=cfg["epochs"],
+                                 batch_size=cfg["batch_size"], lr=cfg["lr"], device=device)
+    model.eval()
+    pred = predict(model, X[test])
+    unexplained = float(np.mean((pred - y[test]) ** 2) / np.var(y[test]))
+    th = thresholds["layout_unexplained"]
+    credit.linear(unexplained, full=th["full"], zero=th["zero"],
+                  what=f"unexplained variance on a task carried by channel {cfg['informative']} of {c}")
+
+
+@pytest.mark.points(3)
+@pytest.mark.visibility("after_due_date")
+@pytest.mark.parametrize("h", [1, 7, 30])
+def test_forecast_rmse(forecasts, thresholds, credit, feedback, settings, h):
+    """test-period RMSE of the forecast, h days ahead (degrees C), against persistence and climatology"""
+    f = forecasts[h].get()
+    d = f.data
+    th = thresholds["rmse"][h]
+    persistence, climatology = float(np.sqrt(np.mean((d.persistence - d.test_y) ** 2))), \
+        float(np.sqrt(np.mean((d.climatology - d.test_y) ** 2)))
+    credit.linear(f.rmse, full=th["full"], zero=th["zero"], what=f"test RMSE {h} day(s) ahead (deg C)")
+    credit.metrics.update({f"persistence RMSE h={h}": persistence, f"climatology RMSE h={h}": climatology})
+    feedback.note(f"{h} day(s) ahead, test RMSE in deg C: your model {f.rmse:.3f}, persistence {persistence:.3f}, "
+                  f"climatology {climatology:.3f} ({len(d.test_y)} test windows)")
+    days = slice(0, min(len(d.test_y), settings["plot_days"]))
+    feedback.image(f"first {days.stop} test days, {h} day(s) ahead: truth (blue), your forecast (orange), "
+                   "climatology (green)",
+                   line_plot({"truth": d.test_y[days], "forecast": f.pred[days], "climatology": d.climatology[days]},
+                             width=480))
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
+def test_training_log(forecasts, settings, feedback):
+    """the training log has one finite record per epoch, numbered from 1, and the training loss falls"""
+    logs = {}
+    for h, f in forecasts.items():
+        log = expect_log(f.get_log(), name=f"train_forecaster (horizon {h})", keys=("epoch", "train_loss", "val_loss"),
+                         length=settings["epochs"])
+        assert [r["epoch"] for r in log] == list(range(1, settings["epochs"] + 1)), \
+            f"horizon {h}: epochs should be numbered 1 ... {settings['epochs']}"
+        first, last = log[0]["train_loss"], log[-1]["train_loss"]
+        assert last < first, f"horizon {h}: the training loss did not fall ({first:.4f} -> {last:.4f})"
+        logs[h] = [r["train_loss"] for r in log]
+    feedback.image("training loss per epoch (blue: 1 day, orange: 7 days, green: 30 days ahead)", line_plot(logs))
+
+
+@pytest.mark.points(1)
+def test_other_shapes(student):
+    """the forecaster works for other frame sizes, channel counts, several outputs and a batch of one"""
+    for c, m, k, n in [(1, 16, 1, 1), (4, 64, 30, 7), (8, 8, 1, 3), (2, 48, 7, 1)]:
+        model = student.Conv1dForecaster(c, m, horizon_outputs=k)
+        model.eval()
+        want = (n,) if k == 1 else (n, k)
+        expect_array(model(torch.randn(n, m, c)), name=f"Conv1dForecaster({c}, {m}, horizon_outputs={k})(x) "
+                     f"for x of shape {(n, m, c)}", shape=want, floating=True)

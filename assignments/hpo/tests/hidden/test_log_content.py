@@ -1,0 +1,74 @@
+"""Hidden checks on the log's content: enough trainings, varied configs, an automatic method, and
+parameter counts that match the models the submission builds."""
+import pytest
+from hpo_support import shapes_of, trial_label
+from hpo_checks import distinct_configs, param_count_from_shapes, pick_trials
+
+MANUAL = {"manual", "by hand", "hand", "hand-tuned", "handtuned", "none", "unknown", "n/a", "na", "-", "todo"}
+
+
+@pytest.mark.points(2)
+def test_enough_trainings(hpo_log, settings, credit):
+    """at least the required number of complete trainings (distinct config and seed)"""
+    log = hpo_log.require()
+    done = log.complete()
+    # a copied line is not another training: count distinct (config, seed) pairs
+    distinct = distinct_configs([{"config": {**t["config"], "__seed__": t["seed"]}} for t in done])
+    need = settings["min_trials"]
+    credit.linear(distinct, full=need, zero=settings["min_trials_zero"], what="complete trainings")
+    if distinct < len(done):
+        credit.message += (f"{len(done)} complete trials in the log, but only {distinct} different "
+                           "(config, seed) pairs: repeated lines count once\n")
+    pruned = sum(t["status"] == "pruned" for t in log.trials)
+    failed = sum(t["status"] == "failed" for t in log.trials)
+    if pruned or failed:
+        credit.message += f"not counted: {pruned} pruned and {failed} failed trials\n"
+
+
+@pytest.mark.points(1.5)
+def test_configs_vary(hpo_log, thresholds):
+    """the search tried really different configurations and network sizes"""
+    done = hpo_log.require().complete()
+    n = len(done)
+    configs = distinct_configs(done)
+    sizes = len({t["params"] for t in done if t["params"] is not None})
+    want_configs = thresholds["min_distinct_fraction"] * n
+    assert n >= 2 and configs >= want_configs, (
+        f"only {configs} different configs among {n} complete trainings (at least "
+        f"{thresholds['min_distinct_fraction']:.0%} should differ): a search tries new configurations")
+    assert sizes >= thresholds["min_distinct_sizes"], (
+        f"only {sizes} different network sizes (parameter counts) in the log; the analysis of size versus "
+        f"accuracy needs at least {thresholds['min_distinct_sizes']}: search width and depth too")
+
+
+@pytest.mark.points(0.5)
+def test_automatic_method(hpo_log):
+    """the log's header names the automatic search method"""
+    log = hpo_log.require()
+    method = log.header.get("method")
+    assert isinstance(method, str) and method.strip(), (
+        "the log does not say which search method chose the configs: write a JSONL header with "
+        "\"method\" (TrialLog(..., method='optuna-tpe') does), or hand in Optuna's trials_dataframe() CSV")
+    assert method.strip().lower() not in MANUAL, (
+        f"the log's method is {method!r}; the assignment asks for an automatic search "
+        "(random, grid, TPE, CMA-ES, Hyperband, ...)")
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(300)
+def test_sizes_are_true(student, hpo_log, settings, input_shape, seed):
+    """logged parameter counts equal those of the models build_model makes for the logged configs"""
+    done = [t for t in hpo_log.require().complete()]
+    sample = {t["trial"]: t for t in pick_trials(done, settings["size_sample"], seed + 1)}
+    with_params = [t for t in done if t["params"] is not None]
+    for t in (min(with_params, key=lambda t: t["params"]), max(with_params, key=lambda t: t["params"])) if with_params else ():
+        sample.setdefault(t["trial"], t)  # the extremes carry the size-accuracy analysis
+    wrong = []
+    for t in sorted(sample.values(), key=lambda t: t["trial"]):
+        model = student.build_model(t["config"], input_shape=input_shape, num_classes=10)
+        counted = param_count_from_shapes(shapes_of(model.state_dict(), "build_model(config)"))
+        if t["params"] != counted:
+            wrong.append(f"{trial_label(t)}: logged {t['params']}, the model has {counted}")
+    assert not wrong, (f"{len(wrong)} of {len(sample)} checked trials log a parameter count that differs from the "
+                       f"model build_model(config, input_shape={input_shape}) makes (parameters only, no "
+                       "BatchNorm running statistics):\n  " + "\n  ".join(wrong[:8]))

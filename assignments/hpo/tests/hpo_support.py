@@ -1,0 +1,293 @@
+"""Trusted-side support for the hpo tests: the grader's data, finding and reading the submission's
+files, and a scatter plot for the feedback. No student code runs here.
+
+The data split is the one the template's `load_data` makes (the students use it for their search),
+rebuilt here independently: the re-runs must see exactly the data the logged trainings saw.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.testing import as_numpy
+from grader.trial_log import read_trial_log
+
+# the data set each data mode grades, by the name a log header gives it
+DATASET_ALIASES = {"digits": "digits", "sklearn-digits": "digits", "embedded": "digits",
+                   "cifar10": "cifar10", "cifar-10": "cifar10", "cifar10_subset": "cifar10", "cifar": "cifar10"}
+INPUT_SHAPES = {"digits": (1, 8, 8), "cifar10": (3, 32, 32)}
+NUM_CLASSES = 10
+LOG_PATTERNS = ("hpo_log.jsonl", "hpo_log.csv", "*.jsonl", "*.csv")
+ANALYSIS_PATTERNS = ("analysis.md", "*analysis*.md", "*analysis*.txt", "ANALYSIS*")
+
+
+def dataset_name(value) -> str | None:
+    """The canonical name ('digits' or 'cifar10') of a header's dataset field, or None if unknown."""
+    if not isinstance(value, str):
+        return None
+    return DATASET_ALIASES.get(value.strip().lower())
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (keep, held_out): `fraction` of every class held out (as the template's load_data)."""
+    held = []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        held.append(idx[: int(round(fraction * len(idx)))])
+    held = np.sort(np.concatenate(held))
+    return np.setdiff1d(np.arange(len(y)), held), held
+
+
+def load_hpo_data(dataset: str, data_dir, *, val_fraction: float, seed: int) -> dict:
+    """{"x_train", "y_train", "x_val", "y_val", "x_test", "y_test"}: x float32 (N, C, H, W) normalised
+    with the train part's per-channel mean/std, y int64. Raises grader.datasets.DataNotFound."""
+    from grader.datasets import load_cifar10, load_digits
+
+    if dataset == "digits":
+        d = load_digits()
+        x = d["images"][:, None].astype(np.float32) / 16.0
+        y = d["labels"]
+        train_idx, test_idx = _stratified_split(y, 0.2, np.random.default_rng(20240101))
+        x_train, y_train, x_test, y_test = x[train_idx], y[train_idx], x[test_idx], y[test_idx]
+    elif dataset == "cifar10":
+        d = load_cifar10(data_dir)
+        x_train = d["train_images"].transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        x_test = d["test_images"].transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        y_train, y_test = d["train_labels"], d["test_labels"]
+    else:
+        raise ValueError(f"unknown data set {dataset!r}")
+    keep, val = _stratified_split(y_train, val_fraction, np.random.default_rng(seed))
+    x_val, y_val = x_train[val], y_train[val]
+    x_train, y_train = x_train[keep], y_train[keep]
+    mean = x_train.mean(axis=(0, 2, 3), keepdims=True)
+    std = x_train.std(axis=(0, 2, 3), keepdims=True) + 1e-6
+
+    def norm(a):
+        return np.ascontiguousarray((a - mean) / std, dtype=np.float32)
+
+    return {"x_train": norm(x_train), "y_train": y_train.astype(np.int64), "x_val": norm(x_val),
+            "y_val": y_val.astype(np.int64), "x_test": norm(x_test), "y_test": y_test.astype(np.int64)}
+
+
+def val_digest(data: dict) -> str:
+    """The `val_sha256` a log header written by the template's run_search records for this split."""
+    return hashlib.sha256(data["x_val"].tobytes() + data["y_val"].tobytes()).hexdigest()[:16]
+
+
+# --- the submission's files ----------------------------------------------------------------------
+
+@dataclass
+class LogFile:
+    """The submission's trial log as read on the trusted side (never executed)."""
+    name: str | None = None
+    header: dict = field(default_factory=dict)
+    trials: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    others: list = field(default_factory=list)   # further candidate files that were not read
+    problem: str | None = None                    # why there is nothing to grade (no file, too big)
+
+    def complete(self) -> list[dict]:
+        """Complete trials with a usable config and parameter count (what the checks use)."""
+        return [t for t in self.trials if t["status"] == "complete" and isinstance(t.get("config"), dict)]
+
+    def require(self) -> "LogFile":
+        """Self, or an AssertionError saying why there is no log to grade."""
+        if self.problem:
+            raise AssertionError(self.problem)
+        if not self.complete():
+            first = f" (first problem: {self.errors[0]})" if self.errors else ""
+            raise AssertionError(f"{self.name}: the log holds no complete trial with a config{first}")
+        return self
+
+    def dataset(self) -> str | None:
+        return dataset_name(self.header.get("dataset"))
+
+
+def read_log(artifacts) -> LogFile:
+    """Find the trial log among the submission's files and read it with grader.trial_log."""
+    candidates = []
+    for pattern in LOG_PATTERNS:
+        name = artifacts.find(pattern)
+        if name and name not in candidates:
+            candidates.append(name)
+    if not candidates:
+        return LogFile(problem="no trial log found: submit hpo_log.jsonl (or a CSV export of the trials) "
+                               "next to your code")
+    name = candidates[0]
+    try:
+        raw = artifacts.read_bytes(name, max_bytes=20_000_000)
+    except AssertionError as e:
+        return LogFile(name=name, problem=str(e))
+    header, trials, errors = read_trial_log(raw)
+    return LogFile(name=name, header=header, trials=trials, errors=errors, others=candidates[1:])
+
+
+def code_source(artifacts, code_file: str | None) -> str:
+    """The submission's code as percent-format Python: a script as it is; a notebook's code cells,
+    and its markdown cells as `# ` comment lines (explanations in a notebook are its comments)."""
+    if not code_file:
+        return ""
+    raw = artifacts.read_bytes(code_file)
+    if not code_file.lower().endswith(".ipynb"):
+        return raw.decode("utf-8-sig", "replace")
+    from grader.notebooks import NotebookError, read_notebook
+
+    try:
+        nb = read_notebook(raw)
+    except NotebookError as e:
+        raise AssertionError(f"{code_file}: cannot read the notebook ({e})") from None
+    parts = []
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(map(str, source))
+        if not isinstance(source, str) or "skip-grading" in (cell.get("metadata", {}).get("tags") or []):
+            continue
+        if cell.get("cell_type") == "code":
+            parts.append("# %%\n" + source)
+        elif cell.get("cell_type") == "markdown":
+            parts.append("# %% [markdown]\n" + "\n".join("# " + ln for ln in source.splitlines()))
+    return "\n".join(parts) + "\n"
+
+
+# --- re-running trials in the worker ----------------------------------------------------------
+
+def best_trial(trials: list[dict]) -> dict:
+    """The complete trial with the highest validation accuracy (the lowest trial number on a tie)."""
+    return max(trials, key=lambda t: (t["val_accuracy"], -t["trial"]))
+
+
+def rerun(student, worker, r, trial: dict, **extra) -> dict:
+    """train_and_evaluate(config, data, seed=..., device=..., max_epochs=...) for one logged trial."""
+    worker.seed(trial["seed"])  # for submissions that seed globally before calling it, as their search did
+    with worker.timeout(r.timeout):
+        out = student.train_and_evaluate(trial["config"], r.data, seed=trial["seed"], device=r.device,
+                                         max_epochs=r.epochs(trial), **extra)
+    if not isinstance(out, dict) or "val_accuracy" not in out:
+        raise AssertionError(f"train_and_evaluate should return a dict with 'val_accuracy', got {type(out).__name__}")
+    acc = out["val_accuracy"]
+    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0.0 <= acc <= 1.0:
+        raise AssertionError(f"train_and_evaluate returned val_accuracy {acc!r}; expected a fraction in [0, 1]")
+    return out
+
+
+def predict(model, x: np.ndarray, batch: int = 500) -> np.ndarray:
+    """Logits of `model` (a handle in the worker) for x (N, C, H, W), batch by batch, checked here."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb = torch.from_numpy(x[i:i + batch])
+            logits = as_numpy(model(xb), "the returned model(x)")
+            if logits.shape != (len(xb), NUM_CLASSES):
+                raise AssertionError(f"the model returned by train_and_evaluate(..., return_model=True) gave shape "
+                                     f"{logits.shape} for {len(xb)} images; expected ({len(xb)}, {NUM_CLASSES}) logits")
+            out.append(logits.astype(np.float64))
+    return np.concatenate(out)
+
+
+def trial_label(t: dict) -> str:
+    return f"trial {t['trial']} (seed {t['seed']})"
+
+
+def shapes_of(state, what: str) -> dict[str, list[int]]:
+    """{name: shape} of a state_dict returned by the worker, checked to hold tensors."""
+    if not isinstance(state, dict):
+        raise AssertionError(f"{what}.state_dict() did not return a dict of tensors")
+    return {str(k): list(as_numpy(v, f"{what}.state_dict()[{k!r}]").shape) for k, v in state.items()}
+
+
+
+# --- pictures ------------------------------------------------------------------------------------
+
+def _font():
+    """A 3x5 pixel font for axis labels: digits, a few letters and signs."""
+    glyphs = {
+        "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
+        "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001010010010",
+        "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "%": "101001010100101",
+        "k": "100101110101101", "M": "101111111101101", " ": "000000000000000", "-": "000000111000000",
+    }
+    return {c: np.array([int(b) for b in bits], dtype=bool).reshape(5, 3) for c, bits in glyphs.items()}
+
+
+_FONT = _font()
+
+
+def _text(img: np.ndarray, text: str, x: int, y: int, scale: int = 2, color=(0.25, 0.25, 0.25)) -> None:
+    """Draw `text` with its top-left corner at (x, y), clipped to the image."""
+    h, w = img.shape[:2]
+    for i, ch in enumerate(text):
+        glyph = _FONT.get(ch)
+        if glyph is None:
+            continue
+        g = glyph.repeat(scale, 0).repeat(scale, 1)
+        x0 = x + i * 4 * scale
+        ys, xs = np.nonzero(g)
+        ys, xs = ys + y, xs + x0
+        ok = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+        img[ys[ok], xs[ok]] = color
+
+
+def _short(v: float) -> str:
+    if v >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if v >= 1e3:
+        return f"{v / 1e3:.0f}k"
+    return f"{v:.0f}"
+
+
+def scatter_plot(x, y, *, log_x: bool = True, width: int = 420, height: int = 260,
+                 highlight: int | None = None) -> np.ndarray:
+    """Points (x, y) as an RGB image in [0, 1]: x on a log axis (parameters), y in percent.
+
+    Axis ticks at the minimum and maximum of each axis. `highlight` (an index) is drawn in orange.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    img = np.ones((height, width, 3))
+    left, right, top, bottom = 44, 12, 10, 26
+    img[top:height - bottom + 1, left] = 0.6
+    img[height - bottom, left:width - right] = 0.6
+    ok = np.isfinite(x) & np.isfinite(y) & ((x > 0) if log_x else True)
+    if not ok.any():
+        return img
+    xs = np.log10(x[ok]) if log_x else x[ok]
+    ys = y[ok]
+    x_lo, x_hi = float(xs.min()), float(xs.max())
+    y_lo, y_hi = float(ys.min()), float(ys.max())
+    if x_hi - x_lo < 1e-12:
+        x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
+    if y_hi - y_lo < 1e-12:
+        y_lo, y_hi = y_lo - 0.01, y_hi + 0.01
+    px = left + 4 + (xs - x_lo) / (x_hi - x_lo) * (width - left - right - 8)
+    py = height - bottom - 4 - (ys - y_lo) / (y_hi - y_lo) * (height - top - bottom - 8)
+    index = np.flatnonzero(ok)
+    for i, (cx, cy) in enumerate(zip(px.astype(int), py.astype(int))):
+        color = (1.0, 0.5, 0.05) if highlight is not None and index[i] == highlight else (0.12, 0.47, 0.71)
+        r = 3 if color[0] == 1.0 else 2
+        img[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = color
+    raw_lo, raw_hi = (10 ** x_lo, 10 ** x_hi) if log_x else (x_lo, x_hi)
+    _text(img, _short(raw_lo), left, height - bottom + 6)
+    label = _short(raw_hi)
+    _text(img, label, width - right - len(label) * 8, height - bottom + 6)
+    _text(img, f"{100 * y_hi:.0f}%", 2, top)
+    _text(img, f"{100 * y_lo:.0f}%", 2, height - bottom - 12)
+    return img
+
+
+def words(text: str) -> int:
+    """Words of prose: whitespace-separated tokens holding a letter, outside fenced code."""
+    import re
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    return sum(1 for tok in text.split() if any(ch.isalpha() for ch in tok))
+
+
+def finite(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
