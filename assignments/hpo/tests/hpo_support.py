@@ -1,5 +1,6 @@
 """Trusted-side support for the hpo tests: the grader's data, finding and reading the submission's
-files, and a scatter plot for the feedback. No student code runs here.
+files, the calls that re-run logged trainings in the worker (everything that comes back is checked
+here), and a scatter plot for the feedback. Nothing here imports or executes the submission's files.
 
 The data split is the one the template's `load_data` makes (the students use it for their search),
 rebuilt here independently: the re-runs must see exactly the data the logged trainings saw.
@@ -30,7 +31,11 @@ def dataset_name(value) -> str | None:
     """The canonical name ('digits' or 'cifar10') of a header's dataset field, or None if unknown."""
     if not isinstance(value, str):
         return None
-    return DATASET_ALIASES.get(value.strip().lower())
+    key = value.strip().lower()
+    if key in DATASET_ALIASES:
+        return DATASET_ALIASES[key]
+    squashed = "".join(ch for ch in key if ch.isalnum())  # "CIFAR-10 subset", "sklearn digits 8x8"
+    return "cifar10" if squashed.startswith("cifar10") else "digits" if "digits" in squashed else None
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -92,6 +97,7 @@ class LogFile:
     errors: list = field(default_factory=list)
     others: list = field(default_factory=list)   # further candidate files that were not read
     problem: str | None = None                    # why there is nothing to grade (no file, too big)
+    content_seed: int = 0                          # from the file's bytes: an edited log gets other samples
 
     def complete(self) -> list[dict]:
         """Complete trials with a usable config and parameter count (what the checks use)."""
@@ -126,7 +132,8 @@ def read_log(artifacts) -> LogFile:
     except AssertionError as e:
         return LogFile(name=name, problem=str(e))
     header, trials, errors = read_trial_log(raw)
-    return LogFile(name=name, header=header, trials=trials, errors=errors, others=candidates[1:])
+    return LogFile(name=name, header=header, trials=trials, errors=errors, others=candidates[1:],
+                   content_seed=int(hashlib.sha256(raw).hexdigest()[:8], 16))
 
 
 def code_source(artifacts, code_file: str | None) -> str:
@@ -166,6 +173,11 @@ def best_trial(trials: list[dict]) -> dict:
 
 def rerun(student, worker, r, trial: dict, **extra) -> dict:
     """train_and_evaluate(config, data, seed=..., device=..., max_epochs=...) for one logged trial."""
+    if isinstance(trial.get("seed"), bool) or not isinstance(trial.get("seed"), int):
+        raise AssertionError(f"trial {trial['trial']}: no seed logged, so the training cannot be repeated")
+    if r.epochs(trial) <= 0:
+        raise AssertionError(f"trial {trial['trial']}: the log gives no epoch budget (header max_epochs or the "
+                             "trial's epochs), so the training cannot be repeated")
     worker.seed(trial["seed"])  # for submissions that seed globally before calling it, as their search did
     with worker.timeout(r.timeout):
         out = student.train_and_evaluate(trial["config"], r.data, seed=trial["seed"], device=r.device,
@@ -274,6 +286,13 @@ def scatter_plot(x, y, *, log_x: bool = True, width: int = 420, height: int = 26
         r = 3 if color[0] == 1.0 else 2
         img[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1] = color
     raw_lo, raw_hi = (10 ** x_lo, 10 ** x_hi) if log_x else (x_lo, x_hi)
+    if log_x:  # a tick at every power of ten inside the range (labelled where there is room)
+        for e in range(math.ceil(x_lo), math.floor(x_hi) + 1):
+            tx = int(left + 4 + (e - x_lo) / (x_hi - x_lo) * (width - left - right - 8))
+            img[height - bottom:height - bottom + 4, tx] = 0.4
+            label = _short(10.0 ** e)
+            if left + 40 < tx < width - right - 60:
+                _text(img, label, tx - len(label) * 4, height - bottom + 6)
     _text(img, _short(raw_lo), left, height - bottom + 6)
     label = _short(raw_hi)
     _text(img, label, width - right - len(label) * 8, height - bottom + 6)

@@ -4,10 +4,12 @@ import pytest
 from hpo_support import shapes_of, trial_label
 from hpo_checks import distinct_configs, param_count_from_shapes, pick_trials
 
+SALT = 0x2B7E_1516  # mixed into the sample's seed; this file is not released
 MANUAL = {"manual", "by hand", "hand", "hand-tuned", "handtuned", "none", "unknown", "n/a", "na", "-", "todo"}
 
 
 @pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
 def test_enough_trainings(hpo_log, settings, credit):
     """at least the required number of complete trainings (distinct config and seed)"""
     log = hpo_log.require()
@@ -26,6 +28,7 @@ def test_enough_trainings(hpo_log, settings, credit):
 
 
 @pytest.mark.points(1.5)
+@pytest.mark.visibility("after_due_date")
 def test_configs_vary(hpo_log, thresholds):
     """the search tried really different configurations and network sizes"""
     done = hpo_log.require().complete()
@@ -42,6 +45,7 @@ def test_configs_vary(hpo_log, thresholds):
 
 
 @pytest.mark.points(0.5)
+@pytest.mark.visibility("after_due_date")
 def test_automatic_method(hpo_log):
     """the log's header names the automatic search method"""
     log = hpo_log.require()
@@ -55,11 +59,12 @@ def test_automatic_method(hpo_log):
 
 
 @pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
 @pytest.mark.timeout(300)
 def test_sizes_are_true(student, hpo_log, settings, input_shape, seed):
     """logged parameter counts equal those of the models build_model makes for the logged configs"""
-    done = [t for t in hpo_log.require().complete()]
-    sample = {t["trial"]: t for t in pick_trials(done, settings["size_sample"], seed + 1)}
+    done = hpo_log.require().complete()
+    sample = {t["trial"]: t for t in pick_trials(done, settings["size_sample"], (seed + hpo_log.content_seed) ^ SALT)}
     with_params = [t for t in done if t["params"] is not None]
     for t in (min(with_params, key=lambda t: t["params"]), max(with_params, key=lambda t: t["params"])) if with_params else ():
         sample.setdefault(t["trial"], t)  # the extremes carry the size-accuracy analysis

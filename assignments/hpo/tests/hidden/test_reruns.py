@@ -4,20 +4,23 @@ import pytest
 from hpo_support import best_trial, rerun, trial_label
 from hpo_checks import accuracy_matches, pick_trials
 
+# mixed into the sample's seed; this file is not released, so which trials are re-run cannot be predicted
+SALT = 0x6A1F_3C5D
+
 
 @pytest.mark.points(4)
+@pytest.mark.visibility("after_due_date")
 @pytest.mark.timeout(1800)
 def test_log_reproduces(student, worker, hpo_log, reruns, best_run, settings, feedback):
     """re-running logged trials (a random sample and the best one) gives the logged accuracies"""
     done = hpo_log.require().complete()
     best = best_trial(done)
-    sample = [t for t in pick_trials(done, settings["rerun_trials"], reruns.sample_seed) if t["trial"] != best["trial"]]
-    rows, wrong = [], []
+    others = [t for t in done if t["trial"] != best["trial"]]
+    sample = pick_trials(others, settings["rerun_trials"], reruns.sample_seed ^ SALT)
+    b = best_run.get()  # retrained first (a fixture): its failure, e.g. a timeout, is the one to report
+    rows, wrong = [(best, b.result["val_accuracy"])], []
     for t in sample:
-        got = rerun(student, worker, reruns, t)["val_accuracy"]
-        rows.append((t, got))
-    b = best_run.get()
-    rows.append((best, b.result["val_accuracy"]))
+        rows.append((t, rerun(student, worker, reruns, t)["val_accuracy"]))
     for t, got in rows:
         ok = accuracy_matches(t["val_accuracy"], got, reruns.tolerance)
         line = (f"{trial_label(t)}{' (the best)' if t is best else ''}: logged {t['val_accuracy']:.4f}, "

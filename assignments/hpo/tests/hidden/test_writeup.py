@@ -56,6 +56,7 @@ def test_analysis(artifacts, hpo_log, settings, thresholds, feedback):
 
 
 @pytest.mark.points(1)
+@pytest.mark.visibility("after_due_date")
 def test_code_is_commented(student, artifacts, code_file, hpo_log, thresholds, credit):
     """the code explains itself: comments, docstrings and (in a notebook) markdown cells"""
     hpo_log.require()  # comments are credited on a submission that did the search

@@ -64,8 +64,7 @@ def tiny_digits() -> dict:
 @pytest.mark.points(1.5)
 @pytest.mark.timeout(180)
 def test_train_and_evaluate_contract(student, worker):
-    """train_and_evaluate returns val_accuracy, params, epochs and train_seconds, is deterministic per seed,
-    and returns the trained model with return_model=True"""
+    """train_and_evaluate: result fields, parameter count, determinism per seed, return_model"""
     data = worker.keep(tiny_digits(), "a small digits data set")
     runs = []
     for _ in range(2):

@@ -1,0 +1,50 @@
+"""The hpo grader catches forged training logs: each example in examples/hpo/ is the reference code
+with one thing faked, and must lose exactly the points of the check that is about that thing.
+
+    python cli.py grade hpo examples/hpo --out graded/     # the same, by hand
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader.assignments import find_assignment
+from grader.runner import RunOptions, grade_submission
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "hpo"
+
+# submission -> {test function: points lost}; every other test must earn its full points
+EXPECTED_LOSS = {
+    "eszter_inflated_accuracy": {"test_log_reproduces": 4},          # accuracies edited up by 3 points
+    "ferenc_invented_sizes": {"test_sizes_are_true": 2},             # parameter counts made up
+    "gabor_copied_trial": {"test_enough_trainings": 2,               # one training copied 100 times:
+                           "test_configs_vary": 1.5},                # one (config, seed), one config
+    "hanna_60_trials": {"test_enough_trainings": 1.6},               # 60 of 100: 20 % of the 2 points
+    "istvan_hungarian_analysis": {"test_analysis": 2},               # the analysis is in Hungarian
+}
+
+
+@pytest.mark.slow
+def test_forged_logs_lose_exactly_their_points():
+    spec = find_assignment("hpo")
+    assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(EXPECTED_LOSS)
+    options = RunOptions(mode="embedded", include_hidden=True, threads=1)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(EXPECTED_LOSS, pool.map(lambda name: grade_submission(spec, EXAMPLES / name, options),
+                                                    EXPECTED_LOSS)))
+    problems = []
+    for name, result in results.items():
+        if result.status != "graded" or result.grader_errors:
+            problems.append(f"{name}: {result.status} {result.reason} {result.grader_errors[:1]}")
+            continue
+        lost = {t.nodeid.rsplit("::", 1)[-1]: round(t.points - t.score, 4) for t in result.tests if t.score < t.points}
+        if lost != EXPECTED_LOSS[name]:
+            detail = {t.nodeid.rsplit("::", 1)[-1]: (t.status, t.message[:160]) for t in result.tests if t.score < t.points}
+            problems.append(f"{name}: lost {lost}, expected {EXPECTED_LOSS[name]}; {detail}")
+        expected_score = spec.points - sum(EXPECTED_LOSS[name].values())
+        if abs(result.score - expected_score) > 1e-6:
+            problems.append(f"{name}: score {result.score}, expected {expected_score}")
+    assert not problems, "\n".join(problems)
