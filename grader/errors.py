@@ -49,8 +49,12 @@ class StudentError(Exception):
 
 
 class StudentCodeRaised(StudentError):
-    """The student's code raised an exception inside the worker."""
+    """The student's code raised an exception inside the worker; `exc_type` is its class name."""
     kind = "exception"
+
+    def __init__(self, student_message: str, *, detail: str = "", exc_type: str = ""):
+        super().__init__(student_message, detail=detail)
+        self.exc_type = exc_type
 
 
 class MissingName(StudentError):

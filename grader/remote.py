@@ -244,7 +244,8 @@ class WorkerSession:
             err = body["error"]
             if err.get("type") == "MissingAttribute":
                 raise MissingName(self._missing_message(str(err.get("message", "")), what))
-            raise StudentCodeRaised(self._raised_message(err, what), detail=self._frames(err))
+            raise StudentCodeRaised(self._raised_message(err, what), detail=self._frames(err),
+                                    exc_type=str(err.get("type", ""))[:100])
         raise BadReply(f"{what}: the worker sent a reply without a result")
 
     def wrap(self, value, label: str):

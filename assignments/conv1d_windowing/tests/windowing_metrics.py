@@ -129,12 +129,14 @@ def read_split(parts, *, X: np.ndarray, y: np.ndarray, s: int, call: str) -> lis
         Xb = as_numpy(pair[0], f"{call} ({name} X)")
         yb = as_numpy(pair[1], f"{call} ({name} y)")
         if Xb.ndim != 3 or Xb.shape[1:] != X.shape[1:]:
-            raise AssertionError(f"{call}: the {name} windows have shape {Xb.shape}, expected (n, {X.shape[1]}, {X.shape[2]})")
+            raise AssertionError(f"{call}: the {name} windows have shape {Xb.shape}, "
+                                 f"expected (n, {X.shape[1]}, {X.shape[2]})")
         if yb.shape != (len(Xb),) + y.shape[1:]:
             raise AssertionError(f"{call}: the {name} targets have shape {yb.shape}, expected {(len(Xb),) + y.shape[1:]}")
         first = Xb[:, 0, 0].astype(np.float64)
         idx = np.rint(first / s).astype(np.int64)
-        if len(Xb) and (np.any(idx < 0) or np.any(idx >= len(X)) or not np.array_equal(Xb, X[np.clip(idx, 0, len(X) - 1)])):
+        same = not np.any(idx < 0) and not np.any(idx >= len(X)) and np.array_equal(Xb, X[np.clip(idx, 0, len(X) - 1)])
+        if len(Xb) and not same:
             raise AssertionError(f"{call}: the {name} block holds windows that are not windows of X (rows changed or mixed)")
         if len(yb) and not np.allclose(yb, y[idx]):
             raise AssertionError(f"{call}: in the {name} block some windows are no longer paired with their own targets")
