@@ -1,0 +1,185 @@
+"""Hidden checks after training on the grader's images of one class: sample quality measured here
+(Frechet distance in the grader's classifier's features, class fidelity, diversity), that samples
+are new images and not copies, the training log, the minimax generator loss's saturation and a
+short WGAN-GP run."""
+import numpy as np
+import pytest
+import torch
+from conftest import fixed_latents, get_samples, train
+from gan_metrics import (class_fidelity, diversity, features, frechet_distance, load_metric_data, memorisation_ratio,
+                         mode_coverage)
+
+from grader.images import grid, line_plot
+from grader.testing import expect_array, expect_log
+
+KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
+
+
+def _pictures(images: np.ndarray, columns: int = 16) -> np.ndarray:
+    scale = 4 if images.shape[-1] <= 8 else 2
+    return grid((np.clip(images, -1, 1) + 1) / 2, columns=columns, scale=scale)
+
+
+def _memorisation(trained, gan_data) -> float:
+    return memorisation_ratio(trained.samples, gan_data.train, gan_data.test)
+
+
+def _require_new_images(trained, gan_data, thresholds):
+    ratio = _memorisation(trained, gan_data)
+    assert ratio >= thresholds["memorisation"], (
+        f"the samples are (near) copies of training images (memorisation ratio {ratio:.3g} < "
+        f"{thresholds['memorisation']:g}); quality is only credited for new images")
+
+
+@pytest.mark.points(4)
+@pytest.mark.visibility("after_due_date")
+@pytest.mark.timeout(1500)
+def test_sample_quality(trained, gan_data, thresholds, credit, feedback):
+    """Frechet distance of the samples to held-out real images (grader's classifier features)"""
+    t = trained.get()
+    feedback.image("your samples (fixed z, eval mode; first two rows) and real images of the class (last row)",
+                   _pictures(np.concatenate([t.samples[:32], gan_data.test[:16]])))
+    _require_new_images(t, gan_data, thresholds)
+    fd = frechet_distance(features(gan_data.classifier, t.samples), gan_data.test_features)
+    th = thresholds["frechet"]
+    credit.linear(fd, full=th["full"], zero=th["zero"], what="Frechet distance")
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
+def test_class_fidelity(trained, gan_data, thresholds, settings, credit):
+    """share of samples the grader's classifier assigns to the class"""
+    t = trained.get()
+    _require_new_images(t, gan_data, thresholds)
+    th = thresholds["fidelity"]
+    credit.linear(class_fidelity(gan_data.classifier, t.samples, settings["class_index"]), full=th["full"],
+                  zero=th["zero"], what="class fidelity")
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
+def test_diversity(trained, gan_data, thresholds, credit):
+    """samples are as varied as real images (no mode collapse)"""
+    t = trained.get()
+    _require_new_images(t, gan_data, thresholds)
+    th = thresholds["diversity"]
+    credit.linear(diversity(features(gan_data.classifier, t.samples), gan_data.test_features),
+                  full=th["full"], zero=th["zero"], what="diversity (sample / real mean pairwise feature distance)")
+
+
+@pytest.mark.points(1)
+def test_samples_are_not_copies(trained, gan_data, thresholds, feedback):
+    """samples are new images: as far from the training set as held-out real images are"""
+    t = trained.get()
+    feedback.note(f"memorisation ratio {_memorisation(t, gan_data):.3g} (1: as new as held-out real images, 0: copies)")
+    _require_new_images(t, gan_data, thresholds)
+
+
+@pytest.mark.points(1)
+def test_discriminator_returns_logits(trained, gan_data, student):
+    """the trained Discriminator returns logits (not probabilities)"""
+    t = trained.get()
+    rng = np.random.default_rng(5)
+    inputs = np.concatenate([gan_data.train[:64], t.samples[:64],
+                             rng.uniform(-1, 1, (16,) + gan_data.train.shape[1:]).astype(np.float32),
+                             np.full((4,) + gan_data.train.shape[1:], -1, np.float32),
+                             np.full((4,) + gan_data.train.shape[1:], 1, np.float32)])
+    t.discriminator.eval()
+    out = expect_array(t.discriminator(torch.from_numpy(inputs)), name="trained Discriminator(x)", shape=(len(inputs),))
+    assert out.min() < -0.01 or out.max() > 1.01, (
+        f"the trained Discriminator's outputs all lie in [0, 1] (min {out.min():.3g}, max {out.max():.3g}) on real, "
+        "generated, noise and constant images: it seems to return probabilities. Return raw logits (no sigmoid); "
+        "the losses apply the sigmoid stably.")
+
+
+@pytest.mark.points(2)
+@pytest.mark.visibility("after_due_date")
+def test_training_log(trained, settings, feedback):
+    """the log is finite, ends at the last step, and both players keep learning"""
+    t = trained.get()
+    log = expect_log(t.log, name="train_gan(...)", keys=KEYS)
+    assert len(log) >= 2 and log[-1]["step"] == settings["steps"], \
+        f"expected a record every log_every={settings['log_every']} steps up to step {settings['steps']}; " \
+        f"got steps {[r['step'] for r in log][:12]}"
+    feedback.image("losses per logged step (blue: discriminator, orange: generator)",
+                   line_plot({"d_loss": [r["d_loss"] for r in log], "g_loss": [r["g_loss"] for r in log]}))
+    feedback.image("D(x) (blue) and D(G(z)) (orange) per logged step",
+                   line_plot({"d_real": [r["d_real"] for r in log], "d_fake": [r["d_fake"] for r in log]}))
+    late = log[len(log) // 2:]
+    d_loss = float(np.mean([r["d_loss"] for r in late]))
+    d_fake = float(np.mean([r["d_fake"] for r in late]))
+    assert d_loss > 0.1 and d_fake > 0.02, (
+        f"in the second half of training the discriminator wins outright (mean d_loss {d_loss:.3g}, mean D(G(z)) "
+        f"{d_fake:.3g}): the generator gets no useful signal")
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(900)
+def test_minimax_loss_saturates(student, worker, images_handle, gan_data, settings, device, seed, feedback):
+    """early in training the minimax generator loss is flat (near 0) where the non-saturating one is not"""
+    logs = {}
+    for loss in ("minimax", "nonsaturating"):
+        _, _, log = train(student, worker, images_handle, gan_data.train.shape[1:], settings, device, seed,
+                          loss=loss, steps=settings["compare_steps"], real_label=1.0, log_every=5)
+        logs[loss] = expect_log(log, name=f"train_gan(..., loss={loss!r})", keys=KEYS)
+    feedback.image("generator loss, first steps (blue: minimax, orange: non-saturating)",
+                   line_plot({k: [r["g_loss"] for r in v] for k, v in logs.items()}))
+    mm, ns = ([r["g_loss"] for r in logs[k]] for k in ("minimax", "nonsaturating"))
+    assert max(mm) <= 1e-6, f"the minimax generator loss mean log(1 - D(G(z))) is <= 0; the log shows {max(mm):.3g}"
+    assert min(ns) >= -1e-6, f"the non-saturating loss mean -log D(G(z)) is >= 0; the log shows {min(ns):.3g}"
+    late_mm = float(np.mean(np.abs(mm[len(mm) // 2:])))
+    late_ns = float(np.mean(ns[len(ns) // 2:]))
+    assert late_mm < late_ns, (
+        f"after the first steps |minimax g_loss| should be the smaller (D rejects the fakes, log(1 - D(G(z))) -> 0): "
+        f"mean {late_mm:.3g} vs non-saturating {late_ns:.3g}")
+
+
+@pytest.mark.points(2)
+@pytest.mark.timeout(900)
+def test_wgan_gp_critic(student, worker, images_handle, gan_data, settings, thresholds, device, seed, feedback):
+    """a short WGAN-GP run: finite log, the critic separates real from fake, gradient norm close to 1"""
+    G, D, log = train(student, worker, images_handle, gan_data.train.shape[1:], settings, device, seed,
+                      loss="wgan-gp", steps=settings["wgan_steps"], lr=settings["wgan_lr"], real_label=1.0,
+                      norm="layer", log_every=10)
+    expect_log(log, name="train_gan(..., loss='wgan-gp')", keys=KEYS)
+    # the critic is judged on fakes like those it trained against: the generator in train mode
+    real = gan_data.train[:64]
+    G.train()
+    fake = expect_array(G(torch.from_numpy(fixed_latents(len(real), seed + 1))), name="Generator(z) in train mode",
+                        shape=real.shape, low=-1.0, high=1.0)
+    G.eval()
+    D.eval()
+    real_s = expect_array(D(torch.from_numpy(real)), name="critic(real)", shape=(len(real),))
+    fake_s = expect_array(D(torch.from_numpy(fake)), name="critic(fake)", shape=(len(fake),))
+    gap = float(real_s.mean() - fake_s.mean())
+    assert gap >= thresholds["wgan_gap"], (
+        f"after {settings['wgan_steps']} WGAN-GP steps the critic scores real images only {gap:.3g} above "
+        f"generated ones (expected >= {thresholds['wgan_gap']:g}): is the critic trained to maximise "
+        "mean f(real) - mean f(fake)?")
+    worker.seed(seed)
+    pen = student.gradient_penalty(D, torch.from_numpy(real), torch.from_numpy(fake))
+    pen = float(expect_array(pen, name="gradient_penalty(trained critic, real, fake)").reshape(-1)[0])
+    feedback.note(f"critic: mean score of real minus generated images {gap:.3g}, gradient penalty {pen:.3g}")
+    assert pen <= thresholds["wgan_penalty"], (
+        f"the trained critic's gradient penalty is {pen:.3g} (mean (||grad||-1)^2 on interpolates; expected <= "
+        f"{thresholds['wgan_penalty']:g}): the penalty does not keep the critic's gradient norm near 1. "
+        "Is it added to the critic's loss with weight gp_weight, and backpropagated (create_graph=True)?")
+
+
+@pytest.mark.points(1)
+@pytest.mark.modes("embedded")
+@pytest.mark.timeout(900)
+def test_unconditional_mode_coverage(student, worker, gan_data, settings, thresholds, device, seed, credit, feedback):
+    """trained on all ten digits, the samples cover (almost) every digit"""
+    d = load_metric_data("digits")
+    images = worker.keep(torch.from_numpy(d["train_images"]), "all training digits")
+    G, _, _ = train(student, worker, images, d["train_images"].shape[1:], settings, device, seed, real_label=1.0)
+    samples = get_samples(student, G, fixed_latents(settings["n_samples"], seed), d["train_images"].shape[1:])
+    feedback.image("samples of a GAN trained on all ten digits", _pictures(samples[:48]))
+    ratio = memorisation_ratio(samples, d["train_images"], d["test_images"])
+    assert ratio >= thresholds["memorisation"], (
+        f"the samples are (near) copies of training images (memorisation ratio {ratio:.3g} < "
+        f"{thresholds['memorisation']:g}); coverage is only credited for new images")
+    th = thresholds["coverage"]
+    credit.linear(mode_coverage(gan_data.classifier, samples), full=th["full"], zero=th["zero"],
+                  what="digits generated (each for at least 2 % of the samples)")
