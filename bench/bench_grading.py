@@ -27,7 +27,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.assignments import all_assignments, find_assignment, reference_file, template_dir  # noqa: E402
+from grader.assignments import (all_assignments, find_assignment, reference_file,  # noqa: E402
+                                reference_submission, template_dir)
 from grader.commands.check import check_submission  # noqa: E402
 from grader.runner import RunOptions, grade_submission  # noqa: E402
 
@@ -85,8 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = find_assignment(scaled_assignment(args.mode, overrides, Path(tmp)))
         bare, graded, scores = [], [], []
+        threads = spec.limits.threads or args.threads  # the worker's thread count, for a fair comparison
         for _ in range(args.repeats):
-            bare.append(bare_run(spec, args.mode, args.data_dir, args.threads))
+            bare.append(bare_run(spec, args.mode, args.data_dir, threads))
             t = time.perf_counter()
             result = grade_submission(spec, reference_file(spec), RunOptions(
                 mode=args.mode, data_dir=args.data_dir, include_hidden=True, threads=args.threads))
@@ -104,8 +106,8 @@ def main() -> None:
         out["check"] = {}
         for spec in all_assignments():
             row = {}
-            for label, path in (("reference", reference_file(spec)),
-                                ("template", template_dir(spec) / f"{spec.name}.ipynb")):
+            ref = reference_submission(spec, None, Path(tempfile.mkdtemp()))  # with its log, where it has one
+            for label, path in (("reference", ref), ("template", template_dir(spec) / f"{spec.name}.ipynb")):
                 if not path.exists():
                     continue
                 t = time.perf_counter()

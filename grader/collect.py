@@ -13,6 +13,7 @@ With `single`, every path given is one submission, a folder too (Gradescope's `/
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import unicodedata
@@ -138,9 +139,10 @@ def collect_submissions(paths: list[Path], *, scratch: Path, limits: Submission,
     `scratch` is a folder that must outlive grading (unpacked exports go there). Raises
     ToolkitError when a path does not exist or two submissions would share an id."""
     collected = Collected()
-    for p in map(Path, paths):
+    for given in paths:
+        p = Path(os.path.abspath(given))   # `.` gets a name; links stay links (grading refuses them)
         if not p.exists() and not p.is_symlink():
-            raise ToolkitError(f"{p}: no such file or folder")
+            raise ToolkitError(f"{given}: no such file or folder")
         if single:
             collected.submissions.append(SubmissionInput(submission_id(p), p, layout="single"))
         elif p.is_file() and p.suffix.lower() == ".zip" and _is_moodle_zip(p):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import statistics
 from string import Template
 
@@ -175,15 +176,23 @@ def _test_stats(rows: list[GradebookRow]) -> str:
         ["test", "nodeid", "visibility", "points", "passed", "pass rate", "mean score"], table))
 
 
+def failure_reason(message: str) -> str:
+    """A message with its particulars (numbers, quoted values, file names) blanked, for grouping."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message.strip().splitlines()[0] if message.strip() else "")
+    text = re.sub(r"\b[\w.-]+\.(py|ipynb|zip)\b", "<file>", text)
+    return re.sub(r"\d+(\.\d+)?(e-?\d+)?", "#", text)[:160]
+
+
 def _failures(rows: list[GradebookRow]) -> str:
     groups: dict[tuple, list[str]] = {}
     for r in rows:
         if r.status != "graded":
-            groups.setdefault((r.status, "", r.reason[:160]), []).append(r.submission)
+            groups.setdefault((r.status, "", failure_reason(r.reason)), []).append(r.submission)
             continue
         for t in r.tests:
             if t["status"] in ("failed", "partial"):
-                groups.setdefault((t["kind"] or t["status"], t["name"], t["message"][:160]), []).append(r.submission)
+                key = (t["kind"] or t["status"], t["name"], failure_reason(t["message"]))
+                groups.setdefault(key, []).append(r.submission)
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     table = [[(_e(len(subs)), "num"), (_e(kind), ""), (_e(test), ""), (_e(message), ""),
               (_e(", ".join(subs[:8]) + (f" … (+{len(subs) - 8})" if len(subs) > 8 else "")), "")]
@@ -226,6 +235,7 @@ def summary_html(*, title: str, rows: list[GradebookRow], max_points: float, ros
                  integrity: IntegrityReport | None = None) -> str:
     """The instructor's page: histogram, pass rate per test, failures by reason, slowest, integrity."""
     scores = [r.score for r in rows]
+    max_points = max((r.max_score for r in rows), default=max_points)   # without the tests this mode skips
     statuses: dict[str, int] = {}
     for r in rows:
         statuses[r.status] = statuses.get(r.status, 0) + 1

@@ -53,7 +53,7 @@ class IntegrityReport:
     """Every compared pair with some overlap, most similar first, and what could not be compared."""
     pairs: list[SimilarPair] = field(default_factory=list)
     threshold: float = 0.7
-    k: int = 5
+    k: int = 8
     w: int = 4
     not_compared: list[str] = field(default_factory=list)   # "<id>: why"
 
@@ -98,7 +98,7 @@ def _hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
-def fingerprints(tokens: list[str], *, k: int = 5, w: int = 4) -> set[int]:
+def fingerprints(tokens: list[str], *, k: int = 8, w: int = 4) -> set[int]:
     """Winnowed k-gram hashes of a token list."""
     hashes = [_hash("\x1f".join(tokens[i:i + k])) for i in range(len(tokens) - k + 1)]
     if not hashes:
@@ -116,7 +116,7 @@ def fingerprints(tokens: list[str], *, k: int = 5, w: int = 4) -> set[int]:
     return chosen
 
 
-def code_similarity(a: str, b: str, *, k: int = 5, w: int = 4) -> float:
+def code_similarity(a: str, b: str, *, k: int = 8, w: int = 4) -> float:
     """The similarity of two pieces of Python source (no template removed)."""
     fa, fb = (fingerprints(normalized_tokens(s), k=k, w=w) for s in (a, b))
     return len(fa & fb) / min(len(fa), len(fb)) if fa and fb else 0.0
@@ -133,7 +133,7 @@ def _artifact_lines(files: dict[str, bytes]) -> set[str]:
 
 
 def compare_submissions(*, code: dict[str, str], artifacts: dict[str, dict[str, bytes]] | None = None,
-                        base: list[str] | None = None, threshold: float = 0.7, k: int = 5,
+                        base: list[str] | None = None, threshold: float = 0.7, k: int = 8,
                         w: int = 4) -> IntegrityReport:
     """Compare every pair of submissions.
 
@@ -155,12 +155,12 @@ def compare_submissions(*, code: dict[str, str], artifacts: dict[str, dict[str, 
                                             shared))
     artifacts = artifacts or {}
     lines = {sid: _artifact_lines(files) for sid, files in sorted(artifacts.items()) if files}
-    if len(lines) >= 4:   # lines that most submissions have are headers or boilerplate
+    if len(lines) >= 5:   # lines that most submissions have are headers or boilerplate
         counts: dict[str, int] = {}
         for ls in lines.values():
             for line in ls:
                 counts[line] = counts.get(line, 0) + 1
-        frequent = {line for line, c in counts.items() if c * 2 > len(lines)}
+        frequent = {line for line, c in counts.items() if c > max(3, 0.6 * len(lines))}
         lines = {sid: ls - frequent for sid, ls in lines.items()}
     digests = {sid: {hashlib.sha256(d).hexdigest(): name for name, d in files.items() if d.strip()}
                for sid, files in artifacts.items()}

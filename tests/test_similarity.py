@@ -1,0 +1,159 @@
+"""The integrity measure: renamed and reformatted copies score high, unrelated code low, starter
+code does not count, and copied training logs are found."""
+from __future__ import annotations
+
+from grader.similarity import code_similarity, compare_submissions, fingerprints, normalized_tokens
+
+ORIGINAL = '''
+import torch
+from torch import nn
+
+
+class Autoencoder(nn.Module):
+    """Dense encoder and decoder around a small bottleneck."""
+
+    def __init__(self, input_dim, bottleneck_dim, hidden=128):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, bottleneck_dim))
+        self.decoder = nn.Sequential(nn.Linear(bottleneck_dim, hidden), nn.ReLU(), nn.Linear(hidden, input_dim),
+                                     nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def train(model, data, epochs=10, lr=1e-3, batch_size=64):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for epoch in range(epochs):
+        perm = torch.randperm(len(data))
+        total = 0.0
+        for i in range(0, len(data), batch_size):
+            batch = data[perm[i:i + batch_size]]
+            loss = nn.functional.binary_cross_entropy(model(batch), batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        losses.append(total / len(data))
+        print(f"epoch {epoch}: {losses[-1]:.4f}")
+    return losses
+'''
+
+# every name changed, comments added, strings and constants changed, lines re-wrapped
+DISGUISED = '''
+import torch
+from torch import nn
+
+# my own work!!
+class AE(nn.Module):
+    def __init__(me, n_in, n_code, width=256):
+        super().__init__()
+        # encoder part
+        me.enc = nn.Sequential(
+            nn.Linear(n_in, width),
+            nn.ReLU(),
+            nn.Linear(width, n_code),
+        )
+        me.dec = nn.Sequential(nn.Linear(n_code, width), nn.ReLU(),
+                               nn.Linear(width, n_in), nn.Sigmoid())
+
+    def forward(me, inp):
+        return me.dec(me.enc(inp))
+
+
+def fit(net, xs, n_epochs=20, step=3e-4, bs=32):
+    optimizer = torch.optim.Adam(net.parameters(), lr=step)
+    hist = []
+    for ep in range(n_epochs):
+        order = torch.randperm(len(xs))
+        acc = 0.0
+        for j in range(0, len(xs), bs):
+            b = xs[order[j:j + bs]]
+            l = nn.functional.binary_cross_entropy(net(b), b)   # the loss
+            optimizer.zero_grad()
+            l.backward()
+            optimizer.step()
+            acc += l.item() * len(b)
+        hist.append(acc / len(xs))
+        print('ep', ep, hist[-1])
+    return hist
+'''
+
+UNRELATED = '''
+import numpy as np
+
+
+def windows(series, frame, shift):
+    """Cut a series into overlapping frames."""
+    starts = range(0, len(series) - frame + 1, shift)
+    return np.stack([series[s:s + frame] for s in starts])
+
+
+def split(x, y, ratio=0.8):
+    cut = int(len(x) * ratio)
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+
+
+def normalise(train, test):
+    mean, std = train.mean(axis=0), train.std(axis=0) + 1e-8
+    return (train - mean) / std, (test - mean) / std
+
+
+def mae(pred, target):
+    if pred.shape != target.shape:
+        raise ValueError("shapes differ")
+    return float(np.abs(pred - target).mean())
+'''
+
+
+def test_tokens_forget_names_literals_comments_and_layout():
+    a = normalized_tokens("x = foo(1, 'a')  # note\n")
+    b = normalized_tokens("renamed   =   bar(\n    2.5,\n    \"other\",\n)\n")
+    assert a == ["ID", "=", "ID", "(", "NUM", ",", "STR", ")"]
+    assert b == ["ID", "=", "ID", "(", "NUM", ",", "STR", ",", ")"]
+    assert normalized_tokens("for i in x: pass")[:3] == ["for", "ID", "in"]   # keywords stay
+
+
+def test_a_renamed_and_reformatted_copy_scores_high_and_unrelated_code_low():
+    assert code_similarity(ORIGINAL, ORIGINAL) == 1.0
+    copied = code_similarity(ORIGINAL, DISGUISED)
+    unrelated = code_similarity(ORIGINAL, UNRELATED)
+    assert copied >= 0.8, copied
+    assert unrelated <= 0.2, unrelated
+
+
+def test_winnowing_is_deterministic_and_sparse():
+    tokens = normalized_tokens(ORIGINAL)
+    f1, f2 = fingerprints(tokens), fingerprints(list(tokens))
+    assert f1 == f2
+    assert len(tokens) / 10 <= len(f1) <= len(tokens) / 2   # at most about 2/(w+1) of the k-grams
+
+
+def test_the_report_flags_pairs_and_ignores_starter_code():
+    template = ORIGINAL.split("def train")[0]            # the class is given to everyone
+    own = {"anna": ORIGINAL, "aron": DISGUISED, "bela": template + UNRELATED, "cili": template}
+    report = compare_submissions(code=own, base=[template], threshold=0.7)
+    flagged = [(p.a, p.b) for p in report.flagged]
+    assert flagged == [("anna", "aron")]
+    assert report.pairs[0].kind == "code" and report.pairs[0].similarity >= 0.7
+    assert "cili: too little code of its own to compare" in report.not_compared
+    assert all(p.similarity < 0.3 for p in report.pairs if "bela" in (p.a, p.b))
+
+
+def test_copied_training_logs_are_found():
+    header = "epoch,train_loss,val_loss\n"
+
+    def log(seed: int, n: int = 30) -> bytes:
+        return (header + "".join(f"{e},{(seed * 7919 + e * 104729) % 1000 / 1000:.4f},{e * seed % 97}\n"
+                                 for e in range(n))).encode()
+
+    anna = log(1)
+    aron = anna.replace(b"\n29,", b"\n29,9")             # the same log with one line touched
+    logs = {"anna": {"log.csv": anna}, "aron": {"train.csv": aron}, "bela": {"log.csv": log(2)},
+            "cili": {"log.csv": log(3)}, "dora": {"run.csv": anna}}
+    report = compare_submissions(code={}, artifacts=logs, threshold=0.7)
+    pairs = {(p.a, p.b): p for p in report.pairs if p.kind == "artifact"}
+    assert pairs[("anna", "dora")].similarity == 1.0 and "identical: log.csv = run.csv" in pairs[("anna", "dora")].detail
+    assert pairs[("anna", "aron")].similarity >= 0.9
+    assert all(p.similarity < 0.3 for k, p in pairs.items() if "bela" in k or "cili" in k)
