@@ -31,11 +31,19 @@ class NotebookSource:
 
     def locate(self, line: int) -> str:
         """'cell 7, line 3' for a line of the generated module."""
-        cell, start = None, 0
-        for first, number in self.cell_starts:
-            if first <= line:
-                cell, start = number, first
-        return f"cell {cell}, line {line - start + 1}" if cell else f"line {line}"
+        return locate_line(self.cell_starts, line)
+
+
+def locate_line(cell_starts, line: int, code_file: str = "") -> str:
+    """'cell 7, line 3' for a line of a module built from notebook cells (`cell_starts` holds
+    (first module line, cell number) pairs); '<code_file>, line N' for a plain script."""
+    cell, first = None, 0
+    for start, number in cell_starts:
+        if start <= line:
+            cell, first = number, start
+    if cell:
+        return f"cell {cell}, line {line - first + 1}"
+    return f"{code_file}, line {line}" if code_file else f"line {line}"
 
 
 def decode_text(raw: bytes) -> tuple[str, str | None]:

@@ -34,6 +34,7 @@ import pytest
 
 from grader.errors import StudentError
 from grader.images import png_bytes
+from grader.notebooks import locate_line
 from grader.remote import WorkerSession
 from grader.spec import load_spec
 from grader.testing import Credit
@@ -127,11 +128,7 @@ def _new_session(config) -> WorkerSession:
     code_file = run.get("code_file", "submission")
 
     def locate(line: int) -> str:
-        cell, first = None, 0
-        for start, number in starts:
-            if start <= line:
-                cell, first = number, start
-        return f"cell {cell}, line {line - first + 1}" if cell else f"{code_file}, line {line}"
+        return locate_line(starts, line, code_file)
 
     api = {sig.split("(")[0].strip(): sig for sig in spec.api}
     session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"], sandbox=run["sandbox"],

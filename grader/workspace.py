@@ -19,7 +19,7 @@ from pathlib import Path
 
 from grader.archives import ArchiveError, safe_extract
 from grader.definitions import definitions_only
-from grader.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
+from grader.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
 from grader.spec import Spec
 
 MODULE_FILE = "__submission__.py"
@@ -169,11 +169,7 @@ def _to_source(code: Path, ws: Workspace) -> str:
 
 
 def _locate(ws: Workspace, line: int) -> str:
-    cell, first = None, 0
-    for start, number in ws.cell_starts:
-        if start <= line:
-            cell, first = number, start
-    return f"cell {cell}, line {line - first + 1}" if cell else f"line {line}"
+    return locate_line(ws.cell_starts, line)
 
 
 def _describe_error(e: Exception, code_file: str, ws: Workspace | None = None) -> str:
