@@ -15,6 +15,7 @@ validation, a rejected submission); 2 usage or configuration error; 130 interrup
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from pathlib import Path
 
@@ -255,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        from grader.render import err_console
+        err_console.print(f"[bold red]error:[/] no space left for the outputs ({e.filename or 'output folder'}). "
+                          "Everything graded before this point is kept in the gradebook; free some space and "
+                          "run the same command again to continue.")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
