@@ -132,7 +132,7 @@ def _new_session(config) -> WorkerSession:
 
     api = {sig.split("(")[0].strip(): sig for sig in spec.api}
     session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"], sandbox=run["sandbox"],
-                            gpu=run["gpu"], threads=spec.limits.threads or run["threads"], seed=spec.seed, api=api, locate=locate)
+                            gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate)
     session.test_deadline = config.stash.get(_DEADLINE, None)
     config.stash[SESSIONS_KEY].append(session)
     return session
@@ -159,16 +159,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         except BaseException as e:  # noqa: BLE001 - reported when a test first needs the worker
             failure.append(e)
 
+    thread = None
     try:
         worker.launch()  # in the main thread: the sandbox ends the worker when its starting thread ends
+        thread = threading.Thread(target=start, daemon=True)
+        thread.start()
     except BaseException as e:  # noqa: BLE001
         failure.append(e)
-        config.stash[_PRESTART] = (worker, threading.Thread(target=lambda: None), failure)
-        config.stash[_PRESTART][1].start()
-        return
-
-    thread = threading.Thread(target=start, daemon=True)
-    thread.start()
     config.stash[_PRESTART] = (worker, thread, failure)
 
 
@@ -176,7 +173,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def worker(pytestconfig):
     """The sandboxed worker with the submission imported (started before the first test)."""
     session, thread, failure = pytestconfig.stash[_PRESTART]
-    thread.join()
+    if thread is not None:
+        thread.join()
     if failure:
         session.close()  # a failed start is retried, and reported, by ensure_started
     yield session

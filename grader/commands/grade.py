@@ -115,8 +115,8 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                     todo.append(s)
                 else:
                     report.skipped.append(s.id)
-            threads = spec.limits.threads or (max(1, int(spec.resources.num_cpus)) if backend == "ray"
-                                              else max(1, cpu_count() // jobs))
+            # the runner lets a fixed `limits.threads` in the spec override this
+            threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
             options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
             if on_start:
                 on_start(len(todo))
