@@ -81,6 +81,9 @@ def _add_grade(sub, shared):
     p.add_argument("--address", help="Ray cluster address for --backend ray (default: start a local head)")
     p.add_argument("--similarity-threshold", type=float, default=0.7,
                    help="integrity report: flag pairs at least this similar, 0-1 (default 0.7)")
+    p.add_argument("--key", type=Path, metavar="FILE",
+                   help="the course key hidden test data derives from (default OUT/course.key, created on the "
+                        "first run; keep it private and reuse it for every run of the course)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (for cron)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_grade)
@@ -96,7 +99,7 @@ def _cmd_grade(args) -> int:
                                    gpus=args.gpus.split(",") if args.gpus else None, force=args.force,
                                    only=args.only, roster=args.roster, pick=args.pick, single=args.single,
                                    backend=args.backend, address=args.address,
-                                   similarity_threshold=args.similarity_threshold,
+                                   similarity_threshold=args.similarity_threshold, key=args.key,
                                    on_start=progress.start, on_result=progress.update)
     finally:
         progress.stop()
@@ -114,13 +117,15 @@ def _add_gradescope(sub, shared):
     p.add_argument("assignment", help="assignment name or folder")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--mode", help="data mode to grade in (default: the spec's default_mode)")
+    p.add_argument("--key", type=Path, metavar="FILE",
+                   help="a course key file to put in the autograder (default: a new key)")
     p.set_defaults(func=_cmd_gradescope)
 
 
 def _cmd_gradescope(args) -> int:
     from grader.commands.gradescope import gradescope_autograder
     from grader.render import console, print_json
-    bundle = gradescope_autograder(assignment=args.assignment, out=args.out, mode=args.mode)
+    bundle = gradescope_autograder(assignment=args.assignment, out=args.out, mode=args.mode, key=args.key)
     if args.json:
         print_json({"archive": str(bundle.archive), "files": bundle.files})
     else:

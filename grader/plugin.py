@@ -12,7 +12,10 @@ Markers (see `pytest --markers`):
 Fixtures:
     student     the submission's module, living in the sandboxed worker (calls run there)
     worker      its session: worker.timeout(s), worker.seed(n), worker.output_text
-    fresh_worker()  a new worker with a fresh import of the submission (context manager)
+    fresh_worker()  a new worker on a pristine copy of the submission (context manager)
+    handoff     trained weights, and nothing else, into a pristine worker: handoff.take(model, "Cls", ...)
+                right after training, then `with handoff.load(weights) as [model]:` to evaluate
+    course_key  the secret that hidden data is derived from: course_key.rng("purpose"), .seed(...)
     spec, mode, settings, thresholds, data_dir, device, seed
     credit      partial credit: credit.linear(value, full=..., zero=..., what=...)
     artifacts   the submission's non-code files, read as capped data
@@ -32,7 +35,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.course_key import CourseKey, new_key
 from grader.errors import StudentError
+from grader.handoff import Handoff
 from grader.images import png_bytes
 from grader.notebooks import locate_line
 from grader.remote import WorkerSession
@@ -132,7 +137,8 @@ def _new_session(config) -> WorkerSession:
 
     api = {sig.split("(")[0].strip(): sig for sig in spec.api}
     session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"], sandbox=run["sandbox"],
-                            gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate)
+                            gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate,
+                            scratch=run.get("scratch"))
     session.test_deadline = config.stash.get(_DEADLINE, None)
     config.stash[SESSIONS_KEY].append(session)
     return session
@@ -202,6 +208,19 @@ def fresh_worker(pytestconfig):
     yield make
     for s in made:
         s.close()
+
+
+@pytest.fixture(scope="session")
+def handoff(fresh_worker) -> Handoff:
+    """Trained weights from one worker into a pristine one (see grader.handoff for the rule)."""
+    return Handoff(fresh_worker)
+
+
+@pytest.fixture(scope="session")
+def course_key(pytestconfig) -> CourseKey:
+    """The secret hidden data is derived from (see grader.course_key); never sent to a worker."""
+    key = _run(pytestconfig).get("course_key")
+    return CourseKey(bytes.fromhex(key) if key else new_key())
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
+import shutil
 import signal
 import threading
 import time
@@ -65,13 +67,24 @@ class OutputReader(threading.Thread):
         return (bytes(self.head) + middle.encode() + tail).decode("utf-8", "replace")
 
 
-class WorkerSession:
-    """One sandboxed worker with the submission imported in it."""
+_COPIES = itertools.count(1)
 
-    def __init__(self, workspace: Path, limits: Limits, *, module_file: str = "submission.py",
+
+class WorkerSession:
+    """One sandboxed worker with the submission imported in it.
+
+    `pristine` is the prepared submission, which no worker ever mounts: every start of a worker
+    gets its own fresh copy of it under `scratch`, deleted when the worker stops. So nothing one
+    worker writes (a file of test images, a patched module) reaches another worker.
+    """
+
+    def __init__(self, pristine: Path, limits: Limits, *, module_file: str = "submission.py",
                  sandbox: str = "auto", gpu: str | None = None, threads: int = 1, seed: int = 0,
-                 api: dict[str, str] | None = None, locate: Callable[[int], str] | None = None):
-        self.workspace, self.limits, self.module_file = Path(workspace), limits, module_file
+                 api: dict[str, str] | None = None, locate: Callable[[int], str] | None = None,
+                 scratch: Path | None = None):
+        self.pristine, self.limits, self.module_file = Path(pristine), limits, module_file
+        self.scratch = Path(scratch) if scratch is not None else self.pristine.parent / "workers"
+        self.workspace: Path | None = None   # this start's copy of `pristine`
         self.sandbox, self.gpu, self.threads, self.seed_value = sandbox, gpu, threads, seed
         self.api = api or {}
         self.locate = locate or (lambda line: f"line {line}")
@@ -84,7 +97,6 @@ class WorkerSession:
         self.test_deadline: float | None = None
         self._timeout_override: float | None = None
         self._module: RemoteObject | None = None
-        self.calls = 0
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -98,6 +110,9 @@ class WorkerSession:
         self.generation += 1
         if self.output is not None and self.output.total:
             self.earlier_output += f"[output of an earlier worker, stopped after a failure]\n{self.output.text()}\n"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.workspace = self.scratch / f"w{next(_COPIES)}"
+        shutil.copytree(self.pristine, self.workspace, symlinks=True)
         self.process = start_worker(self.workspace, self.limits, sandbox=self.sandbox, gpu=self.gpu,
                                     threads=self.threads)
         self.output = OutputReader(self.process.proc.stdout, int(self.limits.max_output_mb * 2 ** 20), self._kill)
@@ -133,6 +148,9 @@ class WorkerSession:
             if self.output is not None:
                 self.output.join(timeout=2)
             self.process = None
+        if self.workspace is not None:
+            shutil.rmtree(self.workspace, ignore_errors=True)
+            self.workspace = None
 
     def __enter__(self):
         return self
@@ -212,7 +230,6 @@ class WorkerSession:
         return deadline
 
     def _request(self, head: dict, buffers=(), *, what: str):
-        self.calls += 1
         deadline = self._deadline()
         try:
             self.channel.send(head, buffers, deadline=deadline)

@@ -35,6 +35,7 @@ class RunOptions:
     gpu: str | None = None           # None: CPU only; "all" or device ids such as "0" or "1,2"
     threads: int = 1
     keep: Path | None = None         # copy images and logs here (the submission's output folder)
+    course_key: bytes | None = None  # the secret hidden data derives from (grader.course_key); None: ephemeral
 
 
 def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
@@ -82,7 +83,9 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     run = {
         "assignment": str(spec.path), "mode": mode,
         "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
-        "workspace": str(ws.work), "artifacts_dir": str(ws.original), "module_file": MODULE_FILE,
+        # ws.work is the pristine tree: each worker runs on its own copy under scratch/
+        "workspace": str(ws.work), "scratch": str(tmp / "workers"), "artifacts_dir": str(ws.original),
+        "module_file": MODULE_FILE, "course_key": options.course_key.hex() if options.course_key else None,
         "code_file": ws.code_file, "cell_starts": ws.cell_starts, "report": str(report),
         "sandbox": options.sandbox, "gpu": options.gpu,
         "threads": spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)

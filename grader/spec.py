@@ -54,6 +54,8 @@ class Submission:
     """How a submission's files are found."""
     code: list = _f(["*.ipynb", "*.py"], "globs picking the code file, tried in order (first match wins)")
     artifacts: list = _f(["*"], "globs of non-code files the tests may read (logs, analysis.md, ...)")
+    private: list = _f([], "globs of files the trusted tests read but no worker ever sees (a training log, a "
+                       "write-up): the student's code cannot consult or rewrite them while it is graded")
     max_total_mb: int = _f(200, "largest submission (unpacked) accepted, in MB")
     max_files: int = _f(2000, "most files a submission (unpacked) may hold")
     load: str = _f("definitions", "'definitions': keep imports, functions, classes and cheap constants, "

@@ -122,7 +122,7 @@ def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
         ws.error = f"no code file found (looked for {', '.join(spec.submission.code)})"
         return ws
     ws.code_file = str(code.relative_to(ws.original))
-    shutil.copytree(ws.original, ws.work)
+    shutil.copytree(ws.original, ws.work, ignore=_private_files(ws.original, spec, code))
     try:
         source = _to_source(code, ws)
     except (NotebookError, SyntaxError, ValueError) as e:
@@ -138,6 +138,20 @@ def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
             ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}")
     (ws.work / MODULE_FILE).write_text(source, encoding="utf-8")
     return ws
+
+
+def _private_files(root: Path, spec: Spec, code: Path):
+    """A copytree `ignore` leaving out the spec's private files (never the code file itself)."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        out = set()
+        for name in names:
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            if path != code and path.is_file() and any(
+                    fnmatch.fnmatch(name, g) or fnmatch.fnmatch(rel, g) for g in spec.submission.private):
+                out.add(name)
+        return out
+    return ignore
 
 
 def _strip_single_top_folder(root: Path) -> None:

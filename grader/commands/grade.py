@@ -24,6 +24,7 @@ from typing import Callable
 from grader.assignments import find_assignment
 from grader.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
 from grader.collect import SubmissionInput, collect_submissions
+from grader.course_key import KEY_FILE, load_or_create
 from grader.errors import GradingCancelled, ToolkitError
 from grader.exports import write_grades_csv, write_moodle_csv
 from grader.feedback import feedback_markdown
@@ -62,7 +63,7 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                       gpus: list[str] | None = None, force: bool = False, only: list[str] | None = None,
                       roster: Path | None = None, pick: str | None = None, single: bool = False,
                       backend: str = "local", address: str | None = None, similarity_threshold: float = 0.7,
-                      on_start: Callable[[int], None] | None = None,
+                      key: Path | None = None, on_start: Callable[[int], None] | None = None,
                       on_result: Callable[[SubmissionResult], None] | None = None) -> GradeReport:
     """Grade the submissions in `submissions` with public and hidden tests; write everything under `out`.
 
@@ -71,7 +72,8 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
     only: grade just these ids; roster: the course's CSV (missing students, unmatched
     submissions); pick: the glob choosing the code file inside folders ('hw2/*.ipynb');
     single: every path is one submission, a folder too; backend: 'local' or 'ray' (address: the
-    cluster). on_start(n) is called with the number to grade, on_result after each one.
+    cluster); key: the course key file hidden data derives from (default OUT/course.key, created
+    on the first run; keep it out of anything students see). on_start(n) is called with the number to grade, on_result after each one.
 
     Returns the report; raises ToolkitError before any grading if an argument is unusable, and
     KeyboardInterrupt (after cleaning up) when interrupted."""
@@ -100,6 +102,7 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
             chosen = [s for s in chosen if s.id in set(only)]
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        course_key = load_or_create(Path(key) if key else out / KEY_FILE)
         report = GradeReport(out, notes=collected.notes, jobs=jobs,
                              isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
         with Gradebook(out / GRADEBOOK_FILE) as book:
@@ -117,7 +120,8 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                     report.skipped.append(s.id)
             # the runner lets a fixed `limits.threads` in the spec override this
             threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
-            options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
+            options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
+                                 course_key=course_key)
             if on_start:
                 on_start(len(todo))
             try:

@@ -7,7 +7,9 @@ image, and `run_autograder` for every submission. The zip holds:
   submission) with public and hidden tests, then the Gradescope `results.json` copied to
   `/autograder/results/results.json`; if grading itself fails, a zero-score result that says so;
 - the toolkit (engine, `cli.py`, `pyproject.toml`) and this one assignment under
-  `assignments/<name>/`, hidden tests included. No reference solution, no other assignment.
+  `assignments/<name>/`, hidden tests included. No reference solution, no other assignment;
+- `course.key`, the secret hidden data derives from (grader.course_key): the one given with
+  `key`, or a new one. Like the hidden tests, it is readable only by the grader.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from string import Template
 
 from grader.assignments import TOOLKIT_ROOT, find_assignment
+from grader.course_key import load_or_create, new_key
 from grader.errors import ToolkitError
 
 SETUP_SH = Template("""#!/usr/bin/env bash
@@ -44,7 +47,8 @@ PYTHON="$${PYTHON:-python3}"
 OUT="$$(mktemp -d)"
 mkdir -p "$$ROOT/results"
 cd "$$ROOT/source"
-"$$PYTHON" cli.py grade assignments/$name "$$ROOT/submission" --single --out "$$OUT" -j 1 --quiet $mode_args
+"$$PYTHON" cli.py grade assignments/$name "$$ROOT/submission" --single --out "$$OUT" -j 1 --quiet \
+    --key "$$ROOT/source/course.key" $mode_args
 if [ -f "$$OUT/submission/results.json" ]; then
     cp "$$OUT/submission/results.json" "$$ROOT/results/results.json"
 else
@@ -70,8 +74,10 @@ def _torch_requirement() -> str:
         return "torch"
 
 
-def gradescope_autograder(*, assignment: str | Path, out: Path, mode: str | None = None) -> GradescopeBundle:
-    """Write `out/<name>_gradescope.zip`. Raises ToolkitError for an unknown assignment or mode."""
+def gradescope_autograder(*, assignment: str | Path, out: Path, mode: str | None = None,
+                          key: Path | None = None) -> GradescopeBundle:
+    """Write `out/<name>_gradescope.zip`; `key` is a course key file to reuse (default: a new key).
+    Raises ToolkitError for an unknown assignment or mode."""
     spec = find_assignment(assignment)
     spec.mode(mode)
     out = Path(out)
@@ -84,6 +90,7 @@ def gradescope_autograder(*, assignment: str | Path, out: Path, mode: str | None
         for name in ("cli.py", "pyproject.toml", "README.md"):
             shutil.copy2(TOOLKIT_ROOT / name, root / name)
         shutil.copytree(spec.path, root / "assignments" / spec.name, ignore=ignore)
+        (root / "course.key").write_text((load_or_create(key) if key else new_key()).hex() + "\n")
         (root / "setup.sh").write_text(SETUP_SH.substitute(torch=_torch_requirement()))
         (root / "run_autograder").write_text(RUN_AUTOGRADER.substitute(
             name=spec.name, mode_args=f"--mode {shlex.quote(mode)}" if mode else ""))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader.assignments import find_assignment, reference_submission, template_dir
 from grader.commands.build import Check, build_templates
+from grader.course_key import new_key
 from grader.plugin import MODE_SKIP
 from grader.runner import RunOptions, grade_submission
 
@@ -60,7 +61,9 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
         absent = [sig for sig in spec.api if sig.split("(")[0].split(".")[-1] not in text]
         checks.append(Check("the template has the student API", not absent, ", ".join(absent) or "yes"))
 
-    options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads)
+    # a new course key on every run: the reference must earn full marks whatever data the key draws
+    options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
+                         course_key=new_key())
     with tempfile.TemporaryDirectory(prefix="dlgrade-ref-") as tmp:
         ref = grade_submission(spec, reference_submission(spec, mode, Path(tmp)), options)
     # a test for another data mode is skipped by design; any other skip (missing data) is a failure
