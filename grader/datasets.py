@@ -196,15 +196,16 @@ def load_csv_series(path: str | Path, *, value_column: int | str = -1, date_colu
     return {"values": values, "dates": dates}
 
 
-def synthetic_daily_series(n_days: int = 3650, seed: int = 0) -> np.ndarray:
-    """A weather-like daily series: yearly cycle + slow trend + AR(1) noise, fixed by the seed."""
+def synthetic_daily_series(n_days: int = 3650, seed: int = 0, *, noise_scale: float = 1.0) -> np.ndarray:
+    """A weather-like daily series: yearly cycle + slow trend + AR(1) noise, fixed by the seed.
+    `noise_scale=0` gives the noise-free part (season + trend), e.g. to compute the best forecast."""
     rng = np.random.default_rng(seed)
     t = np.arange(n_days)
     season = 11.0 + 4.5 * np.cos(2 * np.pi * (t - 15) / 365.25)
     trend = 0.0004 * t
     noise = np.empty(n_days)
     noise[0] = 0.0
-    eps = rng.normal(0.0, 1.8, n_days)
+    eps = rng.normal(0.0, 1.8 * noise_scale, n_days)
     for i in range(1, n_days):  # AR(1): today's anomaly remembers 70 % of yesterday's
         noise[i] = 0.7 * noise[i - 1] + eps[i]
     return season + trend + noise

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from grader.source_limits import parse_bounded
+
 # calls cheap enough to keep at top level (device selection, constants, loss objects, configs)
 CHEAP_CALLS = {
     "range", "len", "list", "dict", "tuple", "set", "frozenset", "int", "float", "str", "bool", "bytes",
@@ -45,6 +47,16 @@ def _dotted(node) -> str:
     return ""
 
 
+def _is_main_test(test) -> bool:
+    """`__name__ == "__main__"`, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [isinstance(x, ast.Name) and x.id == "__name__" for x in sides]
+    mains = [isinstance(x, ast.Constant) and x.value == "__main__" for x in sides]
+    return (names[0] and mains[1]) or (mains[0] and names[1])
+
+
 class _Filter:
     def __init__(self, tree: ast.Module):
         # classes the submission defines as plain records (dataclasses, NamedTuples, enums)
@@ -59,17 +71,24 @@ class _Filter:
                     self.record_classes.add(node.name)
 
     def cheap(self, node) -> bool:
-        if node is None or isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
-            return True
-        if isinstance(node, ast.Call):
-            name = _dotted(node.func)
-            ok = (name in CHEAP_CALLS or name in self.record_classes
-                  or name.startswith(CHEAP_CALL_PREFIXES))
-            return ok and all(self.cheap(a) for a in node.args) and all(self.cheap(k.value) for k in node.keywords)
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-            return all(self.cheap(g.iter) for g in node.generators)
-        return all(self.cheap(child) for child in ast.iter_child_nodes(node)
-                   if isinstance(child, ast.expr))
+        """True when evaluating `node` does no real work. Iterative: a deeply nested expression must
+        not exhaust the grader's stack (grader.source_limits bounds the depth, this the recursion)."""
+        stack = [node]
+        while stack:
+            node = stack.pop()
+            if node is None or isinstance(node, (ast.Constant, ast.Name, ast.Lambda)):
+                continue
+            if isinstance(node, ast.Call):
+                name = _dotted(node.func)
+                if not (name in CHEAP_CALLS or name in self.record_classes or name.startswith(CHEAP_CALL_PREFIXES)):
+                    return False
+                stack.extend(node.args)
+                stack.extend(k.value for k in node.keywords)
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                stack.extend(g.iter for g in node.generators)
+            else:
+                stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+        return True
 
     def keep(self, stmt) -> bool | str:
         """True: keep as is; False: skip; "recurse": keep the statement, filter its blocks."""
@@ -88,8 +107,7 @@ class _Filter:
                 return True  # docstrings
             return isinstance(v, ast.Call) and _dotted(v.func) in SEEDING
         if isinstance(stmt, ast.If):
-            test = ast.unparse(stmt.test).replace("'", '"').replace(" ", "")
-            if test in ('__name__=="__main__"', '"__main__"==__name__'):
+            if _is_main_test(stmt.test):
                 return False
             return "recurse" if self.cheap(stmt.test) else False
         if isinstance(stmt, ast.Try):
@@ -106,10 +124,11 @@ def _describe(stmt, lines: list[str]) -> str:
     return f"{label}: {text[:80]}"
 
 
-def definitions_only(source: str) -> tuple[str, list[Skipped]]:
+def definitions_only(source: str, *, what: str = "your code", locate=None) -> tuple[str, list[Skipped]]:
     """Return the source with top-level work replaced by `pass`, and what was skipped.
-    Raises SyntaxError for code that does not parse."""
-    tree = ast.parse(source)
+    Raises SyntaxError for code that does not parse, SourceRejected for code too large or too deeply
+    nested to parse safely (`what` and `locate` word its message; see grader.source_limits)."""
+    tree = parse_bounded(source, what, locate=locate)
     filt = _Filter(tree)
     lines = source.splitlines(keepends=True)
     spans: list[tuple[ast.stmt, int]] = []  # (statement to blank, first line incl. decorators)

@@ -24,7 +24,19 @@ class SpecError(ToolkitError):
 
 
 class GraderError(Exception):
-    """The grading machinery failed; not the student's fault."""
+    """The grading machinery failed; not the student's fault.
+
+    Raised in a test (a sandbox that cannot start, a workspace the worker cannot read), it makes the
+    test's kind "grader-error" and the submission's status "error": graded again on the next run."""
+
+
+class GraderSuspect(ToolkitError):
+    """The first submissions of a batch all failed with the same internal error: the grader (its
+    sandbox, disk or memory) is broken, not the submissions. The batch stops instead of grading on."""
+
+
+# how every internal error's reason starts, so that a student reading it knows it is not theirs
+INTERNAL_ERROR = "internal grading error (the grader's fault, not your submission's; it is graded again on the next run)"
 
 
 class GradingCancelled(Exception):

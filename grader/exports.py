@@ -1,7 +1,7 @@
 """The gradebook as CSV files: `grades.csv` (everything, one column per test) and `moodle.csv`
 (Moodle's grading-worksheet import: Identifier, Full name, Email address, Grade, Maximum Grade,
 Feedback comments). Both are rebuilt from the gradebook, so they include earlier runs' rows, and
-written atomically."""
+written atomically; no cell can start a spreadsheet formula (grader.safe_text.csv_cell)."""
 from __future__ import annotations
 
 import csv
@@ -12,16 +12,20 @@ from pathlib import Path
 from grader.gradebook import GradebookRow, RosterRow
 from grader.results import write_atomic
 from grader.roster import RosterMatch
+from grader.safe_text import csv_cell
 
 GRADES_COLUMNS = ["submission", "student_id", "name", "email", "score", "max_score", "status", "reason", "warning"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Feedback comments"]
 MISSING = "missing"
 
 
-def _csv(rows: list[list]) -> str:
+def csv_text(rows: list[list]) -> str:
+    """CSV with every cell through `csv_cell`: ids, names and reasons come from students' file names
+    and messages, and a cell like `=HYPERLINK(...)` must stay text when the file is opened."""
     buf = io.StringIO()
-    csv.writer(buf).writerows(rows)
+    csv.writer(buf).writerows([[csv_cell(c) for c in row] for row in rows])
     return buf.getvalue()
+
 
 
 def nodeid_columns(rows: list[GradebookRow]) -> list[str]:
@@ -49,7 +53,7 @@ def write_grades_csv(path: Path, rows: list[GradebookRow], *, roster: RosterMatc
     for s in roster.missing:
         table.append(["", s.id, s.name, s.email, "0", f"{max_points:g}", MISSING, "no submission", ""]
                      + [""] * len(tests))
-    write_atomic(path, _csv(table))
+    write_atomic(path, csv_text(table))
 
 
 def moodle_identifier(*, participant: str, student: RosterRow | None, submission: str) -> str:
@@ -92,4 +96,4 @@ def write_moodle_csv(path: Path, rows: list[GradebookRow], *, roster: RosterMatc
     for s in roster.missing:
         table.append([moodle_identifier(participant="", student=s, submission=s.id), s.name, s.email, "0.00",
                       f"{max_points:.2f}", html.escape("No submission.")])
-    write_atomic(path, _csv(table))
+    write_atomic(path, csv_text(table))

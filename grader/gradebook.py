@@ -44,6 +44,7 @@ class GradebookRow:
     name: str = ""             # the student's name where the input says it (a Moodle folder name)
     participant: str = ""      # Moodle's participant number, where known
     source: str = ""           # the submission's path as given to `grade`
+    isolation: str = ""        # the sandbox rung it was graded on (grader.sandbox.LEVELS)
 
     def without_timing(self) -> dict:
         """The row minus the fields that differ between two gradings of the same thing."""
@@ -68,7 +69,8 @@ def row_from_result(result: SubmissionResult, *, grader_version: str, content_ha
         reason=result.reason.replace("\n", " "), tests=tests,
         test_durations={t.nodeid: round(t.duration, 3) for t in result.tests}, duration=round(result.duration, 3),
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), grader_version=grader_version,
-        content_hash=content_hash, mode=result.mode, name=name, participant=participant, source=source)
+        content_hash=content_hash, mode=result.mode, name=name, participant=participant, source=source,
+        isolation=result.isolation)
 
 
 _JSON_FIELDS = ("tests", "test_durations")
@@ -99,6 +101,10 @@ class Gradebook:
                                 for c in _COLUMNS)
             with self._transaction():
                 self.db.execute(f"CREATE TABLE IF NOT EXISTS submissions ({columns})")
+                have = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+                for c in _COLUMNS:  # columns added since the gradebook was made (they start empty)
+                    if c not in have:
+                        self.db.execute(f"ALTER TABLE submissions ADD COLUMN {c} {_TYPES.get(c, 'TEXT')} DEFAULT ''")
                 self.db.execute("CREATE TABLE IF NOT EXISTS roster (id TEXT PRIMARY KEY, name TEXT, email TEXT, "
                                 "position INTEGER)")
                 self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")

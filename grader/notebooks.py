@@ -7,11 +7,12 @@ syntax (`%magic`, `%%cell magic`, `!shell`, `obj?`) is neutralised and listed, a
 """
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass, field
 
 import nbformat
+
+from grader.source_limits import check_size, parse_bounded
 
 SKIP_TAG = "skip-grading"
 # cell magics whose body is still Python; the others (%%bash, %%writefile, ...) drop the cell
@@ -87,7 +88,7 @@ def _neutralise(cell_source: str, number: int, notes: list[str]) -> str | None:
         notes.append(f"cell {number}: `%%{magic}` removed, the cell body kept")
         lines[0] = ""
     try:
-        ast.parse("\n".join(lines))
+        parse_bounded("\n".join(lines), f"cell {number}")
         return "\n".join(lines)  # plain Python: nothing to neutralise
     except SyntaxError:
         pass
@@ -102,28 +103,41 @@ def _neutralise(cell_source: str, number: int, notes: list[str]) -> str | None:
     return "\n".join(out)
 
 
+def _tags(cell) -> list:
+    meta = cell.get("metadata")
+    tags = meta.get("tags") if isinstance(meta, dict) else None
+    return tags if isinstance(tags, list) else []
+
+
+def _cell_source(cell):
+    source = cell.get("source", "")
+    if isinstance(source, list):  # tolerated: some tools write lists of lines
+        source = "".join(str(s) for s in source)
+    return source
+
+
 def notebook_to_source(nb: nbformat.NotebookNode) -> NotebookSource:
+    """The code cells as one module. Raises SourceRejected (a ValueError) for code too large or too
+    deeply nested to parse safely, before any cell is parsed."""
     result = NotebookSource("")
     chunks: list[str] = []
     line = 1
-    for number, cell in enumerate(nb.cells, start=1):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        if isinstance(source, list):  # tolerated: some tools write lists of lines
-            source = "".join(str(s) for s in source)
+    cells = [(number, cell, _cell_source(cell)) for number, cell in enumerate(nb.cells, start=1)
+             if isinstance(cell, dict) and cell.get("cell_type") == "code"]
+    check_size("".join(s for _, c, s in cells if isinstance(s, str) and SKIP_TAG not in _tags(c)),
+               "the notebook's code cells")
+    for number, cell, source in cells:
         if not isinstance(source, str):
             result.notes.append(f"cell {number}: its source is not text and was skipped")
             continue
-        tags = cell.get("metadata", {}).get("tags", []) or []
-        if SKIP_TAG in tags:
+        if SKIP_TAG in _tags(cell):
             result.notes.append(f"cell {number}: tagged `{SKIP_TAG}`, skipped")
             continue
         code = _neutralise(source, number, result.notes)
         if code is None:
             continue
         try:
-            ast.parse(code)
+            parse_bounded(code, f"cell {number}")
         except SyntaxError as e:
             result.notes.append(f"cell {number}: syntax error at line {e.lineno}: {e.msg}; the cell was skipped")
             continue

@@ -41,6 +41,7 @@ from grader.handoff import Handoff
 from grader.images import png_bytes
 from grader.notebooks import locate_line
 from grader.remote import WorkerSession
+from grader.sandbox import Isolation
 from grader.spec import load_spec
 from grader.testing import Credit
 
@@ -136,7 +137,8 @@ def _new_session(config) -> WorkerSession:
         return locate_line(starts, line, code_file)
 
     api = {sig.split("(")[0].strip(): sig for sig in spec.api}
-    session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"], sandbox=run["sandbox"],
+    session = WorkerSession(run["workspace"], spec.limits, module_file=run["module_file"],
+                            isolation=Isolation.from_json(run["isolation"]),
                             gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate,
                             scratch=run.get("scratch"))
     session.test_deadline = config.stash.get(_DEADLINE, None)
@@ -464,7 +466,8 @@ def _write_report(config: pytest.Config) -> None:
         "load": main.load_info if main else {},
         "worker_restarts": sum(s.restarts for s in sessions),
         "worker_output": main.output_text[-8000:] if main else "",
-        "isolation_warning": (main.process.isolation.warning if main and main.process else None),
+        "isolation": run["isolation"]["level"],
+        "isolation_warning": Isolation.from_json(run["isolation"]).warning,
     }
     tmp = Path(run["report"] + ".tmp")
     tmp.write_text(json.dumps(report, indent=1, default=str))

@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from grader.errors import (BadReply, MissingName, StudentCodeRaised, SubmissionUnloadable, WorkerDied,
-                           WorkerTimeout)
+from grader.errors import (BadReply, GraderError, MissingName, StudentCodeRaised, StudentError, SubmissionUnloadable,
+                           ToolkitError, WorkerDied, WorkerTimeout)
 from grader.protocol import Channel, ChannelClosed, ChannelTimeout, Handle, ProtocolError, decode, encode
-from grader.sandbox import WorkerProcess, start_worker
+from grader.sandbox import Isolation, WorkerProcess, require_isolation, start_worker
 from grader.spec import Limits
+from grader.worker import GRADER_FAULT
 
 OUTPUT_KEEP = 16 * 1024  # bytes of the worker's output kept from its start and from its end
 
@@ -79,13 +80,15 @@ class WorkerSession:
     """
 
     def __init__(self, pristine: Path, limits: Limits, *, module_file: str = "submission.py",
-                 sandbox: str = "auto", gpu: str | None = None, threads: int = 1, seed: int = 0,
+                 isolation: Isolation | None = None, gpu: str | None = None, threads: int = 1, seed: int = 0,
                  api: dict[str, str] | None = None, locate: Callable[[int], str] | None = None,
                  scratch: Path | None = None):
         self.pristine, self.limits, self.module_file = Path(pristine), limits, module_file
         self.scratch = Path(scratch) if scratch is not None else self.pristine.parent / "workers"
         self.workspace: Path | None = None   # this start's copy of `pristine`
-        self.sandbox, self.gpu, self.threads, self.seed_value = sandbox, gpu, threads, seed
+        # the rung the command probed once; a session made on its own (tests, tools) probes here
+        self.isolation = isolation or require_isolation("auto")
+        self.gpu, self.threads, self.seed_value = gpu, threads, seed
         self.api = api or {}
         self.locate = locate or (lambda line: f"line {line}")
         self.process: WorkerProcess | None = None
@@ -113,7 +116,7 @@ class WorkerSession:
         self.scratch.mkdir(parents=True, exist_ok=True)
         self.workspace = self.scratch / f"w{next(_COPIES)}"
         shutil.copytree(self.pristine, self.workspace, symlinks=True)
-        self.process = start_worker(self.workspace, self.limits, sandbox=self.sandbox, gpu=self.gpu,
+        self.process = start_worker(self.workspace, self.limits, isolation=self.isolation, gpu=self.gpu,
                                     threads=self.threads)
         self.output = OutputReader(self.process.proc.stdout, int(self.limits.max_output_mb * 2 ** 20), self._kill)
         self.output.start()
@@ -132,9 +135,18 @@ class WorkerSession:
         if self.process is None or self.process.proc.poll() is not None:
             if self.process is not None:
                 self.restarts += 1
-            self.start()
+            try:
+                self.start()
+            except (WorkerDied, WorkerTimeout) as e:  # before it said hello: maybe no worker can start here
+                raise self._start_failure(e) from None
+            except (OSError, ToolkitError) as e:  # no worker process at all (copying, spawning)
+                raise GraderError(f"the grader could not start a worker: {e}") from None
         if not self.load_info.get("loaded"):
             err = self.load_info.get("error") or {}
+            if err.get("type") == GRADER_FAULT:
+                raise self._start_failure(SubmissionUnloadable(
+                    f"the worker running your code reported a fault of the grader's ({str(err.get('message'))[:300]}), "
+                    "but a worker without your code starts normally: does your code tamper with the worker?"))
             raise SubmissionUnloadable(self._raised_message(err, "while importing your submission"),
                                        detail=self._frames(err))
 
@@ -278,6 +290,39 @@ class WorkerSession:
         return value
 
     # --- diagnosis ------------------------------------------------------------------------------
+    def _start_failure(self, student_error: StudentError) -> Exception:
+        """`student_error` if a worker that runs none of the submission's code starts normally here;
+        otherwise a GraderError: the sandbox, the disk or the grader's folders are at fault, and the
+        submission must not get a zero for it. The clean worker proves it, not the failed worker's
+        own words (the submission may have forged those)."""
+        if getattr(self, "_clean_start_ok", False):
+            return student_error
+        problem = self._clean_start_problem()
+        if problem is None:
+            self._clean_start_ok = True
+            return student_error
+        return GraderError(f"no worker can start here, not even one that runs none of the submission's code: {problem}")
+
+    def _clean_start_problem(self) -> str | None:
+        """Why a worker importing only an engine file (never the submission) fails here, or None."""
+        probe = WorkerSession(self.pristine, self.limits, module_file=str(Path(__file__).resolve().parent / "__init__.py"),
+                              isolation=self.isolation, gpu=self.gpu, threads=1, scratch=self.scratch)
+        try:
+            probe.start()
+        except StudentError as e:
+            code = probe.process.proc.poll() if probe.process else None
+            what = "it did not answer in time" if isinstance(e, WorkerTimeout) else f"it ended (exit code {code})"
+            output = " ".join(probe.output_text.split())[-300:]
+            return what + (f"; its output: {output}" if output else "")
+        except (OSError, ToolkitError) as e:
+            return f"it could not be started: {e}"
+        finally:
+            probe.close()
+        err = probe.load_info.get("error") or {}
+        if not probe.load_info.get("loaded"):
+            return str(err.get("message") or err.get("type") or "it could not import an engine file")[:500]
+        return None
+
     def _kill(self):
         if self.process is not None:
             self.process.kill()

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
+MODE_SKIP = "only graded in mode "  # how the reason of a test skipped by @pytest.mark.modes starts
+
+
 @dataclass
 class TestResult:
     """One test's outcome, as computed by the trusted side."""
@@ -26,8 +29,15 @@ class TestResult:
     metrics: dict = field(default_factory=dict)
 
     @property
+    def other_mode(self) -> bool:
+        """Skipped because it belongs to other data modes: not part of this mode's maximum."""
+        return self.status == "skipped" and self.message.startswith(MODE_SKIP)
+
+    @property
     def max_score(self) -> float:
-        return 0.0 if self.status == "skipped" else self.points
+        # any other skip (data the test could not find, a check that did not apply) still counts:
+        # the scale of a mode never shrinks with what happened to run
+        return 0.0 if self.other_mode else self.points
 
 
 @dataclass
@@ -40,10 +50,11 @@ class SubmissionResult:
     status: str = "graded"     # "graded", "rejected" (could not be read), "timeout", "error"
     reason: str = ""           # one line for the gradebook when something went wrong
     notes: list[str] = field(default_factory=list)   # what the loader skipped or neutralised
-    total_points: float = 0.0  # from the spec, so a rejected submission still shows its maximum
+    total_points: float = 0.0  # the mode's maximum (spec.max_points), fixed whatever ran; 0 = the tests' sum
     duration: float = 0.0
     worker_output: str = ""
     grader_errors: list[str] = field(default_factory=list)
+    isolation: str = ""        # the sandbox rung it was graded on (grader.sandbox.LEVELS)
     isolation_warning: str | None = None
 
     @property
@@ -52,7 +63,7 @@ class SubmissionResult:
 
     @property
     def max_score(self) -> float:
-        if not self.tests:
+        if self.total_points or not self.tests:
             return self.total_points
         return round(sum(t.max_score for t in self.tests), 4)
 

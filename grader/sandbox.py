@@ -1,36 +1,38 @@
 """Starting the worker in a sandbox: the one place that decides what student code can touch.
 
-The worker process (see `grader.worker`) is started as:
+The isolation ladder. The best rung this machine allows is probed once per command (`grade`,
+`check`, `validate`), recorded in every result, and passed down to every worker: a batch never
+mixes levels and never re-probes.
 
-    sh (waits until it is placed in its cgroup) -> prlimit (rlimits) -> bwrap (namespaces) -> python
+| rung | how | protects | does not protect |
+|---|---|---|---|
+| (a) `bwrap` | bubblewrap: user, mount, PID, network, IPC, UTS namespaces; uid 65534 | filesystem (only the system, Python, the worker's engine files and its own workspace are visible), processes, network, other submissions | kernel exploits |
+| (b) `namespaces` | the same mount view built by `grader.mountns` inside util-linux `unshare` namespaces; uid 65534 in a nested user namespace | the same as (a) | kernel exploits |
+| (c) `uid` | root only, no namespaces allowed (Docker's default profile, Gradescope): a dedicated unprivileged uid per worker that owns its workspace; the grader's folders are made unreadable to it; its processes are killed, and its files in /tmp, /var/tmp and /dev/shm deleted, by uid when it stops | the grader's files and folders (assignment, hidden tests, reference, run folder, outputs), other submissions' workspaces and processes | the network; world-readable files of the machine; world-writable folders while two workers run at once |
+| (d) `none` | nothing but rlimits (a normal user without namespaces; a student's own machine) | nothing: the code runs as the grader's user | everything; `grade` warns on every run, `--sandbox strict` refuses |
 
-What the worker CAN touch: a read-only view of the system directories and of the Python
-installation, the engine package `grader/` (read-only, it holds no tests or answers), its own
-writable workspace (a copy of the submission) mounted at the same path, a private /tmp, and one
-socket to the grader. With a GPU, the /dev/nvidia* devices.
+Every rung: a scrubbed environment, rlimits (CPU time, file size, open files, processes, address
+space when no cgroup caps memory) set by the worker's boot code before the submission is read, a
+cgroup for memory and pids where the machine allows one, a new session killed as a group (plus the
+cgroup, plus the uid on rung c), output and message sizes capped by `grader.remote`.
 
-What it CANNOT touch: the network (own network namespace), the grader's processes (own PID
-namespace; the grader's PIDs are invisible), the repository, hidden tests, reference solutions,
-other submissions, the output folder, the grader's home, the grader's environment (it gets a
-scrubbed one). Its memory, processes and threads, CPU time, file sizes and open files are
-capped; its output is capped by the reader in `grader.remote`.
-
-When bubblewrap is missing, the fallback keeps the network namespace (via `unshare`) and the
-rlimits but cannot hide the filesystem: `Isolation.warning` says so loudly, and strict mode
-refuses to run.
+    sh (waits until it is placed in its cgroup) -> [bwrap | unshare + mountns | setpriv] -> python boot
 """
 from __future__ import annotations
 
+import fcntl
 import functools
 import glob
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.errors import ToolkitError
@@ -39,59 +41,127 @@ from grader.spec import Limits
 ENGINE_DIR = Path(__file__).resolve().parent          # grader/
 NOBODY = 65534
 SANDBOX_MODES = ("auto", "strict", "off")
+LEVELS = ("bwrap", "namespaces", "uid", "none")
+STRICT_LEVELS = ("bwrap", "namespaces")
+UID_RANGE = range(61000, 61000 + 512)  # rung (c): one uid per concurrent worker
+LEVEL_TEXT = {
+    "bwrap": "sandboxed with bubblewrap (filesystem, processes, network and users isolated)",
+    "namespaces": "sandboxed with kernel namespaces (filesystem, processes, network and users isolated; "
+                  "bubblewrap not installed)",
+    "uid": "sandboxed by a separate unprivileged user only (no namespaces on this machine: the network and "
+           "world-readable files are not hidden)",
+    "none": "NOT sandboxed: student code runs as this user and can read and change anything this user can",
+    "off": "sandbox turned off (--sandbox off): student code runs as this user",
+}
 
 
 @dataclass(frozen=True)
 class Isolation:
-    """What this machine lets us do, probed once per process."""
-    bwrap: str | None
-    unshare_net: tuple[str, ...]  # the `unshare` prefix that gives a network namespace here, or ()
-    cgroup: str | None          # "v2", "v1" or None
-    warning: str | None
+    """The rung this command runs on, probed once and passed to every worker (also through the run file)."""
+    level: str                  # one of LEVELS, or "off"
+    bwrap: str | None = None
+    unshare: str | None = None
+    setpriv: str | None = None
+    cgroup: str | None = None   # "v2", "v1" or None
+    unreachable: tuple = ()     # why the higher rungs are not used, one line each
 
     @property
     def full(self) -> bool:
-        return self.bwrap is not None
+        return self.level in STRICT_LEVELS
+
+    @property
+    def warning(self) -> str | None:
+        if self.level in STRICT_LEVELS:
+            return None
+        why = "; ".join(self.unreachable)
+        return LEVEL_TEXT[self.level] + (f" ({why})" if why else "")
+
+    def describe(self) -> str:
+        return LEVEL_TEXT[self.level]
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "unreachable": list(self.unreachable)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Isolation":
+        return cls(**{**data, "unreachable": tuple(data.get("unreachable") or ())})
 
 
-def _try(argv: list[str]) -> bool:
+def _try(argv: list[str], timeout: float = 60) -> tuple[bool, str]:
     try:
-        return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        return p.returncode == 0, p.stdout.decode(errors="replace").strip().splitlines()[-1:][0] if p.stdout.strip() else ""
+    except subprocess.TimeoutExpired:
+        return False, f"timed out after {timeout:g} s"
+    except OSError as e:
+        return False, str(e)
+
+
+def _probe_dir() -> Path:
+    d = Path(tempfile.mkdtemp(prefix="dlgrade-probe-"))
+    d.chmod(0o755)
+    return d
 
 
 @functools.lru_cache(maxsize=None)
 def probe_isolation() -> Isolation:
-    bwrap = shutil.which("bwrap")
-    if bwrap and not _try([bwrap, *_bwrap_fs_args(Path("/tmp"), gpu=False), "--", sys.executable, "-I", "-c", "pass"]):
-        bwrap = None
-    unshare_net: tuple[str, ...] = ()
-    for prefix in (("unshare", "--net", "--"), ("unshare", "--user", "--map-root-user", "--net", "--")):
-        if _try([*prefix, "true"]):
-            unshare_net = prefix
-            break
+    """The best rung this machine allows, each tried for real (starting the interpreter inside it)."""
+    unreachable = []
     cgroup = _cgroup_kind()
-    warning = None
-    if bwrap is None:
-        warning = ("bubblewrap (bwrap) is not available: student code runs WITHOUT filesystem isolation and can "
-                   "read any file this user can. Install it (Debian/Ubuntu: apt-get install bubblewrap).")
-        if not unshare_net:
-            warning += " Network isolation is also unavailable."
-    return Isolation(bwrap, unshare_net, cgroup, warning)
+    setpriv = shutil.which("setpriv")
+    probe = _probe_dir()
+    try:
+        bwrap = shutil.which("bwrap")
+        if bwrap:
+            ok, out = _try([bwrap, *_bwrap_fs_args(probe, gpu=False), "--", sys.executable, "-I", "-c", "pass"])
+            if ok:
+                return Isolation("bwrap", bwrap=bwrap, unshare=shutil.which("unshare"), setpriv=setpriv, cgroup=cgroup)
+            unreachable.append(f"bubblewrap cannot start here: {out[:200]}")
+        else:
+            unreachable.append("bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+        unshare = shutil.which("unshare")
+        if unshare:
+            ok, out = _try([*_namespace_prefix(unshare, probe, gpu=False), sys.executable, "-I", "-c", "pass"])
+            if ok:
+                return Isolation("namespaces", unshare=unshare, setpriv=setpriv, cgroup=cgroup,
+                                 unreachable=tuple(unreachable))
+            unreachable.append(f"kernel namespaces are not allowed here: {out[:200]}")
+        else:
+            unreachable.append("util-linux unshare is not installed")
+        if os.geteuid() == 0 and setpriv:
+            uid = UID_RANGE[0]
+            os.chown(probe, uid, uid)
+            ok, out = _try([setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+                            sys.executable, "-I", "-c", f"import os; os.listdir({str(probe)!r}); "
+                            f"import sys; sys.path.insert(0, {str(ENGINE_DIR.parent)!r}); import grader.worker"])
+            if ok:
+                return Isolation("uid", unshare=unshare, setpriv=setpriv, cgroup=cgroup, unreachable=tuple(unreachable))
+            unreachable.append(f"an unprivileged uid cannot run this Python or read the engine ({out[:160]}); "
+                               f"make {sys.prefix} and {ENGINE_DIR} readable for all users (chmod o+rx on them and "
+                               "o+x on their parent folders)")
+        elif os.geteuid() == 0:
+            unreachable.append("util-linux setpriv is not installed")
+        else:
+            unreachable.append("a separate uid needs root")
+        return Isolation("none", unshare=unshare, setpriv=setpriv, cgroup=cgroup, unreachable=tuple(unreachable))
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
 
 
 def require_isolation(mode: str) -> Isolation:
+    """The isolation for `--sandbox mode`, probed once per process; strict refuses rungs (c) and (d)."""
     if mode not in SANDBOX_MODES:
         raise ToolkitError(f"--sandbox must be one of {', '.join(SANDBOX_MODES)} (got {mode!r})")
+    if mode == "off":
+        return Isolation("off", cgroup=None)
     iso = probe_isolation()
     if mode == "strict" and not iso.full:
-        raise ToolkitError("--sandbox strict needs full isolation, but " + (iso.warning or "it is unavailable"))
+        raise ToolkitError("--sandbox strict needs bubblewrap or kernel namespaces, but " + (iso.warning or "neither works"))
     return iso
 
 
-# --- the command line ----------------------------------------------------------------------------
+# --- what the worker sees ------------------------------------------------------------------------
 
 def _python_roots() -> list[Path]:
     """Directories the worker's Python needs: the installation, the venv, extra site dirs."""
@@ -103,17 +173,23 @@ def _python_roots() -> list[Path]:
     return sorted(r for r in roots if not any(o != r and o in r.parents for o in roots))
 
 
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
+             "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/ssl/certs")
+GPU_DIRS = ("/sys", "/usr/local/nvidia", "/usr/local/cuda", "/etc/OpenCL")
+DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+
+
 def _bwrap_fs_args(workspace: Path, *, gpu: bool) -> list[str]:
     args = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
             "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
-    for d in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+    for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
-    for f in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-              "/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/ssl/certs"):
+    for f in ETC_FILES:
         if os.path.exists(f):
             args += ["--ro-bind", f, f]
     for root in _python_roots():
@@ -122,11 +198,29 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool) -> list[str]:
     if gpu:
         for dev in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", dev, dev]
-        for d in ("/sys", "/usr/local/nvidia", "/usr/local/cuda", "/etc/OpenCL"):
+        for d in GPU_DIRS:
             if os.path.isdir(d):
                 args += ["--ro-bind", d, d]
     args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
     return args
+
+
+def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool) -> list[str]:
+    """Rung (b): unshare's namespaces, then grader.mountns builds the same view as _bwrap_fs_args."""
+    root = Path(str(workspace) + ".root")
+    root.mkdir(exist_ok=True)
+    ro = [d for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
+    ro += [str(r) for r in _python_roots()] + [str(ENGINE_DIR)]
+    files = [f for f in ETC_FILES if os.path.isfile(f)]
+    ro += [f for f in ETC_FILES if os.path.isdir(f)]
+    dev = [d for d in DEV_NODES if os.path.exists(d)]
+    if gpu:
+        dev += sorted(glob.glob("/dev/nvidia*"))
+        ro += [d for d in GPU_DIRS if os.path.isdir(d)]
+    view = {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root), "unshare": os.path.realpath(unshare),
+            "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}}
+    return [unshare, "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
+            "--kill-child", "--", sys.executable, "-I", str(ENGINE_DIR / "mountns.py"), json.dumps(view), "--"]
 
 
 def _environment(workspace: Path, threads: int, gpu: str | None) -> dict[str, str]:
@@ -150,14 +244,31 @@ def _environment(workspace: Path, threads: int, gpu: str | None) -> dict[str, st
     return env
 
 
-def _rlimits(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> list[str]:
+def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> str:
+    """The worker's first lines: rlimits (soft = hard, so the submission cannot raise them), then the
+    engine. Done in Python rather than with `prlimit`, so it also works where util-linux is missing."""
     mb = 1024 * 1024
-    args = ["prlimit", f"--cpu={limits.cpu_time_s}", f"--fsize={limits.max_file_mb * mb}",
-            "--nofile=1024", "--core=0", f"--nproc={limits.max_processes}"]
+    rl = {"RLIMIT_CPU": limits.cpu_time_s, "RLIMIT_FSIZE": limits.max_file_mb * mb, "RLIMIT_NOFILE": 1024,
+          "RLIMIT_CORE": 0, "RLIMIT_NPROC": limits.max_processes}
     # the address-space limit is a blunt fallback: CUDA maps huge virtual ranges, so skip it there
     if not memory_by_cgroup and not gpu:
-        args.append(f"--as={(limits.memory_mb + 1024) * mb}")
-    return args + ["--"]
+        rl["RLIMIT_AS"] = (limits.memory_mb + 1024) * mb
+    return "\n".join([
+        "import sys",
+        "try:",
+        "    import resource",
+        "except ImportError:",  # Windows: no rlimits
+        "    resource = None",
+        f"for name, value in ({sorted(rl.items())!r} if resource else ()):",
+        "    kind = getattr(resource, name, None)",
+        "    if kind is not None:",
+        "        hard = resource.getrlimit(kind)[1]",
+        "        value = value if hard == resource.RLIM_INFINITY else min(value, hard)",
+        "        resource.setrlimit(kind, (value, value))",
+        f"sys.path.insert(0, {str(ENGINE_DIR.parent)!r})",
+        "from grader.worker import main",
+        "main()",
+    ])
 
 
 # --- cgroups (pids and memory) -------------------------------------------------------------------
@@ -251,15 +362,105 @@ class Cgroup:
         self.dirs = []
 
 
+# --- rung (c): one unprivileged uid per running worker --------------------------------------------
+
+class UidSlot:
+    """A uid from UID_RANGE held (by an flock) for one worker; any process left with it is killed."""
+
+    LOCKS = Path(tempfile.gettempdir()) / "dlgrade-uids"
+
+    def __init__(self):
+        self.LOCKS.mkdir(mode=0o700, exist_ok=True)
+        for uid in UID_RANGE:
+            fd = os.open(self.LOCKS / str(uid), os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                continue
+            self.uid, self._fd = uid, fd
+            kill_uid(uid)  # leftovers of a grader that was itself killed
+            return
+        raise ToolkitError(f"all {len(UID_RANGE)} worker uids are in use")
+
+    def release(self) -> None:
+        kill_uid(self.uid)
+        remove_files_of(self.uid)
+        os.close(self._fd)
+
+
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_files_of(uid: int) -> None:
+    """What a rung (c) worker left in the machine's shared, world-writable folders, which it could
+    otherwise use to pass data to a later worker."""
+    for top in SHARED_DIRS:
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process whose real uid is `uid`, until none is left (they may be forking)."""
+    for _ in range(50):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    found = True
+                    os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+        if not found:
+            return
+        time.sleep(0.01)
+
+
+def own_workspace(workspace: Path, uid: int) -> None:
+    """Rung (c): the worker's uid owns its workspace (and nothing else the grader has)."""
+    for dirpath, dirnames, filenames in os.walk(workspace):
+        os.chown(dirpath, uid, uid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+def hide_from_workers(*paths: Path) -> None:
+    """Rung (c): the grader's own folders (assignment, hidden tests, output) become unreadable to other
+    users. Only the folder itself loses its 'other' bits: without them nothing inside can be reached."""
+    for path in paths:
+        if path is None or not Path(path).is_dir() or Path(path).resolve() == Path("/"):
+            continue
+        mode = Path(path).stat().st_mode & 0o7777
+        if mode & 0o002:  # a shared, world-writable folder (/tmp) is never the grader's to close
+            continue
+        if mode & 0o007:
+            os.chmod(path, mode & ~0o007)
+
+
 # --- the worker process --------------------------------------------------------------------------
 
 @dataclass
 class WorkerProcess:
-    """A started worker: its process, the grader's end of the socket, and its cgroup."""
+    """A started worker: its process, the grader's end of the socket, its cgroup, its uid slot."""
     proc: subprocess.Popen
     sock: socket.socket
-    cgroup: Cgroup
+    cgroup: "Cgroup"
     isolation: Isolation
+    slot: UidSlot | None = None
 
     def kill(self) -> None:
         try:
@@ -267,6 +468,9 @@ class WorkerProcess:
         except OSError:
             pass
         self.cgroup.kill_all()
+        if self.slot is not None:
+            self.slot.release()   # processes that left the group (setsid daemons) die by uid
+            self.slot = None
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -275,39 +479,40 @@ class WorkerProcess:
         self.sock.close()
 
 
-def start_worker(workspace: Path, limits: Limits, *, sandbox: str = "auto", gpu: str | None = None,
+def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: str | None = None,
                  threads: int = 1) -> WorkerProcess:
-    """Start a worker for the submission copied into `workspace` (which it may write to)."""
-    iso = require_isolation(sandbox)
+    """Start a worker on `workspace` (its own copy of the submission, which it may write to), on the
+    rung `isolation` names. Nothing is probed here: the command decided the rung once."""
+    iso = isolation
     workspace = Path(workspace).resolve()
     parent, child = socket.socketpair()
-    cgroup = Cgroup(iso.cgroup if sandbox != "off" else None, f"dlgrade-{os.getpid()}-{time.monotonic_ns()}", limits)
-    boot = f"import sys; sys.path.insert(0, {str(ENGINE_DIR.parent)!r}); from grader.worker import main; main()"
+    cgroup = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-{os.getpid()}-{time.monotonic_ns()}", limits)
+    boot = _boot(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None)
     python = [sys.executable, "-I", "-c", boot, str(child.fileno())]
-    if sandbox == "off":
-        inner = python
-    elif iso.bwrap:
-        env = _environment(workspace, threads, gpu)
+    env = _environment(workspace, threads, gpu)
+    slot = None
+    if iso.level == "bwrap":
         inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None), "--clearenv"]
         for k, v in env.items():
             inner += ["--setenv", k, v]
         inner += ["--", *python]
-    else:
-        if os.geteuid() == 0:
-            os.chown(workspace, NOBODY, NOBODY)
-            drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--no-new-privs"]
-        else:
-            drop = ["setpriv", "--no-new-privs"]
-        net = list(iso.unshare_net)
-        inner = [*net, *drop, *python]
-    argv = ["sh", "-c", 'read -r _; exec "$@"', "sh",
-            *_rlimits(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None), *inner]
+    elif iso.level == "namespaces":
+        inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None), *python]
+    elif iso.level == "uid":
+        slot = UidSlot()
+        own_workspace(workspace, slot.uid)
+        inner = [iso.setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}", "--clear-groups", "--no-new-privs",
+                 *python]
+    else:  # "none" and "off": the grader's own user
+        inner = ([iso.setpriv, "--no-new-privs"] if iso.setpriv else []) + python
+    argv = ["sh", "-c", 'read -r _; exec "$@"', "sh", *inner]
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=[child.fileno()], cwd=workspace, start_new_session=True,
-                                env=_environment(workspace, threads, gpu))
+                                pass_fds=[child.fileno()], cwd=workspace, start_new_session=True, env=env)
     except OSError as e:
         cgroup.remove()
+        if slot is not None:
+            slot.release()
         raise ToolkitError(f"could not start the worker: {e}") from e
     finally:
         child.close()
@@ -320,4 +525,4 @@ def start_worker(workspace: Path, limits: Limits, *, sandbox: str = "auto", gpu:
         proc.stdin.close()
     except OSError:
         pass
-    return WorkerProcess(proc, parent, cgroup, iso)
+    return WorkerProcess(proc, parent, cgroup, iso, slot)

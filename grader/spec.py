@@ -41,12 +41,20 @@ class Mode:
     """A data mode: where the data comes from and the budget and thresholds that go with it."""
     description: str = _f("", "what data this mode uses, for `list` and the README")
     requires: list = _f([], "files (relative to the data directory) that must exist; empty = embedded data")
+    requires_any: list = _f([], "alternative layouts of the data: at least one of these paths (relative to the data "
+                            "directory, globs allowed) must exist; for a data set the tests find themselves")
+    points: float = _f(0.0, "the maximum score in this mode: the points of the tests that run in it (a test marked "
+                       "@pytest.mark.modes for other modes does not); 0 = the spec's `points`. `validate` checks it")
     settings: dict = _f({}, "training budget and other knobs the tests read through the `settings` fixture")
     thresholds: dict = _f({}, "pass marks the tests read through the `thresholds` fixture")
     reference_artifacts: str = _f("", "a folder, relative to reference_solutions/<name>/, whose files (a training "
                                   "log, a write-up: what the tests read through `artifacts`) `validate` grades "
                                   "in this mode together with the solution file, as one submission folder; "
                                   "empty = the solution file alone")
+
+    @property
+    def needs_data_dir(self) -> bool:
+        return bool(self.requires or self.requires_any)
 
 
 @dataclass
@@ -85,6 +93,10 @@ class Spec:
     resources: Resources = _f(None, "what one submission reserves on a cluster node (see Resources)")
     name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
     path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
+
+    def max_points(self, mode: str | None) -> float:
+        """What a full grading (public and hidden tests) in `mode` scores out of: fixed by the spec."""
+        return self.mode(mode).points or self.points
 
     def mode(self, name: str | None) -> Mode:
         name = name or self.default_mode
@@ -157,6 +169,9 @@ def load_spec(folder: str | Path) -> Spec:
         raise SpecError(f"{path}.resources: num_cpus must be positive and num_gpus not negative")
     if spec.points <= 0:
         raise SpecError(f"{path}.points: must be positive")
+    for m, mode in spec.modes.items():
+        if mode.points < 0:
+            raise SpecError(f"{path}.modes.{m}.points: must be positive (or 0: the spec's points)")
     return spec
 
 

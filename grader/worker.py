@@ -18,6 +18,8 @@ import types
 from grader.protocol import Channel, ProtocolError, decode
 
 MODULE_NAME = "submission"
+GRADER_FAULT = "GraderFault"  # the error type of a hello reply saying the worker cannot work here
+PROBE_FILE = ".dlgrade-write-check"
 
 
 class Worker:
@@ -45,6 +47,13 @@ class Worker:
 
     def serve(self) -> None:
         hello, _ = self.channel.recv()
+        fault = preflight(hello.get("module_file", "submission.py"))
+        if fault:
+            # nothing of the submission has run yet; the trusted side confirms this with a worker that
+            # runs no submission code at all before it blames the grader (see WorkerSession.ensure_started)
+            self.channel.send_value({"ok": True}, {"loaded": False, "error": {
+                "type": GRADER_FAULT, "message": fault, "frames": []}})
+            return
         seed_everything(int(hello.get("seed", 0)))
         self.handle_for(self.module)  # handle 0 is the submission module
         info = self.load(hello.get("module_file", "submission.py"))
@@ -137,6 +146,40 @@ class MissingAttribute(Exception):
     def __init__(self, name):
         super().__init__(name)
         self.name = name
+
+
+def preflight(module_file: str) -> str | None:
+    """Why this worker cannot run a submission through no fault of the submission's, or None.
+
+    Checked before the submission is read: the workspace (readable, listable, writable, room to
+    write), the module file, and the engine files the worker may still import. Without this, a
+    sandbox that hides the workspace from its own worker makes every student's code "raise
+    PermissionError"."""
+    engine = os.path.dirname(os.path.abspath(__file__))
+    step, path = "find its working directory", "."
+    try:
+        path = os.getcwd()
+        step = "list its workspace"
+        os.listdir(path)
+        step, path = "read the submission's module", os.path.abspath(module_file)
+        with open(path, "rb") as f:
+            f.read(1)
+        step, path = "write to its workspace", os.path.join(os.getcwd(), PROBE_FILE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, bytes(4096))  # a full disk fails here, not in the student's first save
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        step, path = "read the grader's engine files", engine
+        for name in sorted(os.listdir(engine)):
+            if name.endswith(".py"):
+                path = os.path.join(engine, name)
+                with open(path, "rb") as f:
+                    f.read(1)
+    except OSError as e:
+        return f"the worker cannot {step} ({path}): {e.strerror or e}"
+    return None
 
 
 def seed_everything(seed: int) -> None:

@@ -11,15 +11,16 @@ as `Workspace.error`, a sentence for the student, and grading goes on with the n
 """
 from __future__ import annotations
 
-import ast
 import fnmatch
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.archives import ArchiveError, safe_extract
 from grader.definitions import definitions_only
 from grader.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
+from grader.source_limits import parse_bounded
 from grader.spec import Spec
 
 MODULE_FILE = "__submission__.py"
@@ -34,6 +35,7 @@ class Workspace:
     cell_starts: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    internal_error: bool = False              # `error` is the grader's fault, not the submission's
 
     @property
     def work(self) -> Path:
@@ -96,8 +98,19 @@ def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
 
 
 def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
+    """Never raises: whatever the submission holds ends as a workspace or as `Workspace.error`."""
     submission = Path(submission)
     ws = Workspace(submission_id(submission), root)
+    try:
+        return _prepare(submission, spec, ws)
+    except Exception as e:  # noqa: BLE001 - a case nobody foresaw: one rejected row, never a crashed batch
+        ws.error = (f"the grader could not read this submission ({type(e).__name__}: {str(e)[:300]}); this is a "
+                    "problem of the grader, not of your code: tell your instructor")
+        ws.internal_error = True
+        return ws
+
+
+def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
     ws.original.mkdir(parents=True, exist_ok=True)
     try:
         if submission.is_symlink():
@@ -124,14 +137,15 @@ def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
     ws.code_file = str(code.relative_to(ws.original))
     shutil.copytree(ws.original, ws.work, ignore=_private_files(ws.original, spec, code))
     try:
-        source = _to_source(code, ws)
+        # the definitions filter parses the code anyway: parsing it here too would double the cost
+        source = _to_source(code, ws, check_syntax=spec.submission.load != "definitions")
     except (NotebookError, SyntaxError, ValueError) as e:
         ws.error = _describe_error(e, ws.code_file)
         return ws
     if spec.submission.load == "definitions":
         try:
-            source, skipped = definitions_only(source)
-        except SyntaxError as e:
+            source, skipped = definitions_only(source, what=ws.code_file, locate=lambda n: _locate(ws, n))
+        except (SyntaxError, ValueError) as e:
             ws.error = _describe_error(e, ws.code_file, ws)
             return ws
         for s in skipped:
@@ -155,16 +169,28 @@ def _private_files(root: Path, spec: Spec, code: Path):
 
 
 def _strip_single_top_folder(root: Path) -> None:
-    """`hw.zip` holding one folder `hw/` is graded as that folder."""
-    entries = [p for p in root.iterdir() if p.name not in IGNORED]
-    if len(entries) == 1 and entries[0].is_dir():
+    """`hw.zip` holding one folder `hw/` is graded as that folder; `hw/hw/` (a folder zipped from
+    inside itself) as the innermost one."""
+    inner = root
+    while True:
+        entries = [p for p in inner.iterdir() if p.name not in IGNORED]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            break
         inner = entries[0]
-        for child in inner.iterdir():
-            shutil.move(str(child), root / child.name)
-        inner.rmdir()
+    if inner == root:
+        return
+    # park the innermost folder beside the others first: its children may share their names
+    parked = Path(tempfile.mkdtemp(prefix=".unwrap-", dir=root))
+    inner.rename(parked / "inner")
+    for entry in list(root.iterdir()):
+        if entry != parked:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for child in (parked / "inner").iterdir():
+        child.rename(root / child.name)
+    shutil.rmtree(parked)
 
 
-def _to_source(code: Path, ws: Workspace) -> str:
+def _to_source(code: Path, ws: Workspace, *, check_syntax: bool = True) -> str:
     raw = code.read_bytes()
     if not raw.strip():
         raise ValueError(f"{ws.code_file} is empty")
@@ -178,7 +204,8 @@ def _to_source(code: Path, ws: Workspace) -> str:
     text, note = decode_text(raw)
     if note:
         ws.notes.append(f"{ws.code_file}: {note}")
-    ast.parse(text)  # a script with a syntax error cannot be imported at all
+    if check_syntax:
+        parse_bounded(text, ws.code_file)  # a script with a syntax error cannot be imported at all
     return text
 
 
@@ -188,6 +215,8 @@ def _locate(ws: Workspace, line: int) -> str:
 
 def _describe_error(e: Exception, code_file: str, ws: Workspace | None = None) -> str:
     if isinstance(e, SyntaxError):
-        where = _locate(ws, e.lineno or 0) if ws else f"line {e.lineno}"
+        if not e.lineno:  # null bytes, a bad encoding declaration: no line to point at
+            return f"{code_file} cannot be read as Python: {e.msg}"
+        where = _locate(ws, e.lineno) if ws else f"line {e.lineno}"
         return f"{code_file} has a syntax error at {where}: {e.msg}"
     return str(e)

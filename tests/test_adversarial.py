@@ -21,6 +21,7 @@ from grader.assignments import find_assignment
 from grader.commands.grade import grade_submissions
 from grader.runner import RunOptions, grade_submission
 from grader.sandbox import probe_isolation
+from rungs import RUNGS, on_rung
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -33,7 +34,6 @@ HIDDEN_TEST = TINY / "tests" / "hidden" / "test_hidden.py"
 FORGED = "FORGED-BY-SUBMISSION"          # what fake_results.py writes into every file it forges
 FORGED_NAMES = {"results.json", "result.json", "report.json", "grades.csv"}
 SLEEP_MARKER = "31.4159"                 # fork_bomb.py's children run `sleep 31.4159`
-HAS_BWRAP = probe_isolation().bwrap is not None
 # with a memory cgroup the kernel's OOM killer ends a memory hog and says so; without one the
 # address-space rlimit makes the allocation fail inside Python
 HAS_CGROUP = probe_isolation().cgroup is not None
@@ -53,7 +53,8 @@ class Case:
     failed: dict = field(default_factory=dict)
     reason: str | tuple = ""
     notes: str = ""
-    needs_bwrap: str = ""
+    needs_mount_view: str = ""   # why rungs without a private mount view (c) do not claim to stop this
+    needs_network_namespace: str = ""
 
     @property
     def score(self) -> float:
@@ -102,10 +103,13 @@ CASES: dict[str, Case] = {
                                            "it was killed (signal 9) without reaching the 768 MB memory limit"
                                            if HAS_CGROUP else "it was killed, most likely for using more than")}),
     "network": Case(failed={"test_answer": ("exception",
-                                            "your code raised OSError: [Errno 101] Network is unreachable")}),
-    "snoop_fs": Case(needs_bwrap="without bubblewrap the worker can read the repository (see Isolation.warning)"),
+                                            "your code raised OSError: [Errno 101] Network is unreachable")},
+                    needs_network_namespace="rung (c) does not isolate the network (README: security model)"),
+    "snoop_fs": Case(needs_mount_view="on rung (c) the machine's world-readable files stay visible (the grader's "
+                                      "folders do not: see read_secrets)"),
+    "read_secrets": Case(),
     "fake_results": Case(failed={"test_answer": ("assertion", "answer() returned 0, expected the int 42")},
-                         needs_bwrap="without bubblewrap the worker shares this user's filesystem; not attempted"),
+                         needs_mount_view="on rung (c) /tmp is shared; not attempted"),
     # hostile archives and links
     "zip_ok": Case(),
     "zip_slip": Case("rejected", reason="points outside the archive (zip slip)"),
@@ -145,7 +149,7 @@ def _zip_bomb(path: Path) -> None:
                 f.write(block)
 
 
-def build_corpus(folder: Path, *, out: Path, sentinel: Path) -> None:
+def build_corpus(folder: Path, *, out: Path, sentinel: Path, rung: str) -> None:
     folder.mkdir()
     for src in sorted(CORPUS.iterdir()):
         if src.is_file():
@@ -157,10 +161,13 @@ def build_corpus(folder: Path, *, out: Path, sentinel: Path) -> None:
                str(sentinel / "keep.txt"), str(folder / "reference.py")]
     snoop = folder / "snoop_fs.py"
     snoop.write_text(_fill_targets(snoop.read_text(), secrets))
+    reader = folder / "read_secrets.py"
+    reader.write_text(_fill_targets(reader.read_text(), [str(HIDDEN_TEST), str(REFERENCE), str(TINY / "assignment.yaml"),
+                                                          str(out / "grades.csv"), str(sentinel / "keep.txt")]))
     fake = folder / "fake_results.py"
     fake.write_text(_fill_targets(fake.read_text(), [str(out), str(out / "fake_results"), str(sentinel), str(REPO)]))
     for case, want in CASES.items():
-        if want.needs_bwrap and not HAS_BWRAP:  # would really write (or read) outside: grade a harmless file
+        if _not_claimed(want, rung):  # would really write (or read) outside: grade a harmless file
             shutil.copyfile(REFERENCE, folder / f"{case}.py")
     # archives
     with zipfile.ZipFile(folder / "zip_ok.zip", "w", zipfile.ZIP_DEFLATED) as zf:
@@ -237,8 +244,15 @@ def marker_processes() -> list[str]:
     return found
 
 
+def _not_claimed(want: Case, rung: str) -> str:
+    if rung == "uid":
+        return want.needs_mount_view or want.needs_network_namespace
+    return ""
+
+
 @dataclass
 class Run:
+    rung: str
     out: Path
     rows: dict
     results: dict
@@ -250,21 +264,30 @@ class Run:
     leftover: list
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> Run:
-    tmp = tmp_path_factory.mktemp("adversarial")
+@pytest.fixture(scope="module", params=RUNGS)
+def graded(request, tmp_path_factory) -> Run:
+    """The whole corpus graded once on each rung of the isolation ladder this machine offers."""
+    rung = request.param
+    tmp = tmp_path_factory.mktemp(f"adversarial-{rung}")
+    tmp.chmod(0o755)  # rung (c): the output folder's parents must be passable (the grader hides `out` itself)
     out, corpus, sentinel = tmp / "out", tmp / "corpus", tmp / "sentinel"
-    sentinel.mkdir()
+    sentinel.mkdir(mode=0o700)
     (sentinel / "keep.txt").write_text("untouched\n")
-    build_corpus(corpus, out=out, sentinel=sentinel)
-    assert sorted(p.name.split(".")[0] for p in corpus.iterdir()) == sorted(CASES), "CASES and the corpus differ"
-    corpus_before, sentinel_before = _digest(corpus), _digest(sentinel)
-    # strict wherever full isolation exists (CI installs bubblewrap): the corpus must pass there
-    report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2,
-                               sandbox="strict" if HAS_BWRAP else "auto")
+    tiny_mode = TINY.stat().st_mode & 0o7777
+    with on_rung(rung, tmp) as iso:
+        build_corpus(corpus, out=out, sentinel=sentinel, rung=rung)
+        assert sorted(p.name.split(".")[0] for p in corpus.iterdir()) == sorted(CASES), "CASES and the corpus differ"
+        corpus_before, sentinel_before = _digest(corpus), _digest(sentinel)
+        try:
+            # strict on the rungs that claim full isolation: the corpus must pass there
+            report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2,
+                                       sandbox="strict" if iso.full else "auto")
+        finally:
+            TINY.chmod(tiny_mode)  # rung (c) made the assignment unreadable to other users
+    assert {r.isolation for r in report.results} == {rung}, "a batch must run on one rung, the probed one"
     with open(out / "grades.csv", newline="") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
-    return Run(out=out, rows=rows, results={r.submission: r for r in report.results},
+    return Run(rung=rung, out=out, rows=rows, results={r.submission: r for r in report.results},
                corpus_before=corpus_before, corpus_after=_digest(corpus),
                sentinel_before=sentinel_before, sentinel_after=_digest(sentinel),
                forged=forged_files([REPO, tmp], depth=6) + forged_files([Path("/tmp"), Path.home()], depth=1),
@@ -277,16 +300,16 @@ def graded(tmp_path_factory) -> Run:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_case(graded: Run, case: str):
     want = CASES[case]
-    if want.needs_bwrap and not HAS_BWRAP:
-        pytest.skip(want.needs_bwrap)
+    if _not_claimed(want, graded.rung):
+        pytest.skip(_not_claimed(want, graded.rung))
     row = graded.rows.get(case)
     assert row is not None, f"{case}: no row in grades.csv"
     result = graded.results[case]
     explain = json.dumps(result.to_json(), indent=1, default=str)[:6000]
     assert row["status"] == want.status, explain
     assert float(row["score"]) == want.score, explain
-    # a graded run's maximum leaves out the skipped torch-mode test; a rejected one is the spec's points
-    assert float(row["max_score"]) == (6.0 if want.status == "rejected" else 5.0), explain
+    # the embedded mode's maximum (modes.embedded.points: the torch-mode test is not part of it), graded or not
+    assert float(row["max_score"]) == 5.0, explain
     assert not result.grader_errors, explain
     # the per-submission outputs exist and agree with the gradebook
     gradescope = json.loads((graded.out / case / "results.json").read_text())

@@ -24,7 +24,8 @@ from grader.errors import EXIT_OK, EXIT_USAGE
 from tiny_batch import REFERENCE, TINY
 
 GRADE_DEFAULTS = dict(jobs=None, mode=None, data_dir=None, sandbox="auto", gpus=None, force=False, only=None,
-                      roster=None, pick=None, single=False, backend="local", address=None, similarity_threshold=0.7)
+                      roster=None, pick=None, single=False, backend="local", address=None, similarity_threshold=0.7,
+                      key=None)
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def test_gradescope_flags(capsys, monkeypatch):
     monkeypatch.setattr(gradescope_module, "gradescope_autograder",
                         lambda **kw: calls.append(kw) or GradescopeBundle(Path("x.zip"), ["setup.sh"]))
     assert cli.main(["gradescope", "tiny", "--out", "dist", "--mode", "torch", "--json"]) == EXIT_OK
-    assert calls == [{"assignment": "tiny", "out": Path("dist"), "mode": "torch"}]
+    assert calls == [{"assignment": "tiny", "out": Path("dist"), "mode": "torch", "key": None}]
     assert json.loads(capsys.readouterr().out) == {"archive": "x.zip", "files": ["setup.sh"]}
 
 

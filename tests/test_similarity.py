@@ -1,8 +1,15 @@
 """The integrity measure: renamed and reformatted copies score high, unrelated code low, starter
-code does not count, and copied training logs are found."""
+code does not count, and copied training logs are found, also when re-serialised (another format,
+reordered, fewer digits)."""
 from __future__ import annotations
 
-from grader.similarity import code_similarity, compare_submissions, fingerprints, normalized_tokens
+import csv
+import io
+import json
+import random
+
+from grader.similarity import (_artifact_lines, code_similarity, compare_submissions, fingerprints, log_records,
+                               normalized_tokens, records_match)
 
 ORIGINAL = '''
 import torch
@@ -157,3 +164,88 @@ def test_copied_training_logs_are_found():
     assert pairs[("anna", "dora")].similarity == 1.0 and "identical: log.csv = run.csv" in pairs[("anna", "dora")].detail
     assert pairs[("anna", "aron")].similarity >= 0.9
     assert all(p.similarity < 0.3 for k, p in pairs.items() if "bela" in k or "cili" in k)
+
+
+# --- training logs compared as records ---------------------------------------------------------------
+
+N_VAL = 287
+
+
+def _trials(seed: int, n: int = 60, configs_from: int | None = None) -> list[dict]:
+    """A search log's trials: sampled configs (from `configs_from`'s sampler if given) and accuracies."""
+    cfg_rng, acc_rng = random.Random(configs_from if configs_from is not None else seed), random.Random(seed + 1000)
+    out = []
+    for i in range(n):
+        config = {"width": cfg_rng.randint(8, 32), "depth": cfg_rng.randint(1, 4), "lr": 10 ** cfg_rng.uniform(-3.5, -1.5),
+                  "batch_size": cfg_rng.choice([32, 64, 128]), "dropout": cfg_rng.uniform(0, 0.5),
+                  "weight_decay": 10 ** cfg_rng.uniform(-6, -1)}
+        out.append({"type": "trial", "trial": i, "config": config, "seed": i, "params": 1000 * config["width"],
+                    "val_accuracy": acc_rng.randint(250, 286) / N_VAL, "train_seconds": round(acc_rng.uniform(1, 5), 4),
+                    "epochs": 10, "status": "complete"})
+    return out
+
+
+def _jsonl(trials: list[dict]) -> bytes:
+    header = {"type": "header", "method": "optuna-tpe", "dataset": "digits", "n_val": N_VAL}
+    return "".join(json.dumps(r) + "\n" for r in [header, *trials]).encode()
+
+
+def _as_csv(trials: list[dict], seed: int = 0) -> bytes:
+    """The same trials re-serialised: CSV, columns reordered, floats to 4 digits, rows shuffled and
+    renumbered, new timings."""
+    rng = random.Random(seed)
+    rows = [dict(t) for t in trials]
+    rng.shuffle(rows)
+    cols = ["status", "config.dropout", "val_accuracy", "config.width", "config.lr", "trial", "config.weight_decay",
+            "seed", "config.depth", "config.batch_size", "params", "train_seconds", "epochs"]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols)
+    for n, t in enumerate(rows):
+        c = t["config"]
+        w.writerow([t["status"], f"{c['dropout']:.4f}", f"{t['val_accuracy']:.4f}", c["width"], f"{c['lr']:.4g}", n,
+                    f"{c['weight_decay']:.4g}", t["seed"], c["depth"], c["batch_size"], t["params"],
+                    f"{rng.uniform(1, 5):.2f}", t["epochs"]])
+    return buf.getvalue().encode()
+
+
+def _as_optuna(trials: list[dict]) -> bytes:
+    """Optuna's trials_dataframe() CSV of the same trials."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["number", "value", "datetime_start", "duration", "params_batch_size", "params_depth", "params_dropout",
+                "params_lr", "params_weight_decay", "params_width", "user_attrs_params", "user_attrs_seed", "state"])
+    for t in reversed(trials):
+        c = t["config"]
+        w.writerow([t["trial"], repr(t["val_accuracy"]), "2026-11-23 12:07:19.123", "0 days 00:00:01.284000",
+                    c["batch_size"], c["depth"], repr(c["dropout"]), repr(c["lr"]), repr(c["weight_decay"]), c["width"],
+                    t["params"], t["seed"], "COMPLETE"])
+    return buf.getvalue().encode()
+
+
+def test_a_reserialised_copy_of_a_trial_log_is_found():
+    anna = _trials(1)
+    logs = {"anna": {"hpo_log.jsonl": _jsonl(anna)}, "aron": {"hpo_log.csv": _as_csv(anna)},
+            "emil": {"trials.csv": _as_optuna(anna)},
+            "bela": {"hpo_log.jsonl": _jsonl(_trials(2))}, "cili": {"hpo_log.jsonl": _jsonl(_trials(3))},
+            # the same sampler seed as anna (the same configs), but her own trainings: not a copy
+            "dora": {"hpo_log.jsonl": _jsonl(_trials(4, configs_from=1))},
+            "fanni": {"hpo_log.jsonl": _jsonl(_trials(5)[:30] + anna[:30])}}   # half of it copied
+    assert not set(_artifact_lines(logs["anna"])) & set(_artifact_lines(logs["aron"]))   # no line in common
+    report = compare_submissions(code={}, artifacts=logs, threshold=0.7)
+    pairs = {(p.a, p.b): p for p in report.pairs if p.kind == "artifact"}
+    flagged = sorted((p.a, p.b) for p in report.flagged)
+    assert flagged == [("anna", "aron"), ("anna", "emil"), ("aron", "emil")], flagged
+    assert pairs[("anna", "aron")].similarity == 1.0 and "60 matching records" in pairs[("anna", "aron")].detail
+    assert 0.45 <= pairs[("anna", "fanni")].similarity <= 0.55
+    assert ("anna", "dora") not in pairs or pairs[("anna", "dora")].similarity < 0.2
+    assert all(p.similarity < 0.2 for k, p in pairs.items() if "bela" in k or "cili" in k)
+
+
+def test_records_match_at_the_precision_both_were_written_with():
+    full = log_records({"a.jsonl": b'{"lr": 0.004815573400076287, "acc": 0.9825783972125436, "t_seconds": 1.2}\n'})
+    short = log_records({"b.csv": b"acc,lr,wall_time\n0.983,0.0048,9.9\n"})
+    other = log_records({"c.csv": b"acc,lr\n0.979,0.0048\n"})
+    assert full == [((0.004815573400076287, 16), (0.9825783972125436, 16))]   # the timing is left out
+    assert records_match(full[0], short[0]) and not records_match(full[0], other[0])
+    assert log_records({"d.txt": b"epoch 1: loss 0.1234, accuracy 0.5678\n"}) == []   # free text: lines only

@@ -6,7 +6,7 @@ from pathlib import Path
 from grader.assignments import find_assignment
 from grader.errors import ToolkitError
 from grader.results import SubmissionResult
-from grader.runner import RunOptions, grade_submission
+from grader.runner import RunOptions, grade_submission, require_data
 
 
 def check_submission(*, assignment: str | Path, submission: Path, mode: str | None = None,
@@ -15,12 +15,12 @@ def check_submission(*, assignment: str | Path, submission: Path, mode: str | No
     """Run the public tests of `assignment` on one submission (file, folder or zip).
 
     Returns the result (public score only). Raises ToolkitError if the assignment or the
-    submission path does not exist."""
+    submission path does not exist, or the mode's data is not in `data_dir`."""
     spec = find_assignment(assignment)
     submission = Path(submission)
     if not submission.exists():
         raise ToolkitError(f"{submission}: no such file or folder")
-    spec.mode(mode)  # an unknown mode fails before any work starts
+    require_data(spec, mode, data_dir)  # an unknown mode or missing data fails before any work starts
     options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=False, sandbox=sandbox,
                          threads=threads, gpu=gpu)
     return grade_submission(spec, submission, options)

@@ -8,12 +8,14 @@ transaction, then `OUT/grades.csv` rebuilt from the gradebook. At the end: `mood
 
 The gradebook makes runs resumable: a submission whose row has the same content hash, grader
 version and data mode is not graded again (`force` regrades; rows with an internal grading error
-are always retried). Interrupted with Ctrl-C, the running gradings are killed and dropped, the
+are always retried; when the first three all fail with the same internal error, the batch stops
+and says to suspect the grader). Interrupted with Ctrl-C, the running gradings are killed and dropped, the
 finished ones kept; killed outright, a re-run ends with exactly the gradebook an uninterrupted
 run would have written.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from concurrent.futures import Future, as_completed
@@ -25,7 +27,7 @@ from grader.assignments import find_assignment
 from grader.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
 from grader.collect import SubmissionInput, collect_submissions
 from grader.course_key import KEY_FILE, load_or_create
-from grader.errors import GradingCancelled, ToolkitError
+from grader.errors import INTERNAL_ERROR, GraderSuspect, GradingCancelled, ToolkitError
 from grader.exports import write_grades_csv, write_moodle_csv
 from grader.feedback import feedback_markdown
 from grader.fingerprints import grader_version, submission_hash
@@ -34,10 +36,12 @@ from grader.html_reports import feedback_html, summary_html
 from grader.integrity import integrity_report, write_integrity_csv
 from grader.results import SubmissionResult, write_atomic, write_json
 from grader.roster import RosterMatch, match_roster, read_roster
-from grader.runner import RunOptions
+from grader.runner import RunOptions, require_data
 from grader.sandbox import require_isolation
 from grader.similarity import IntegrityReport
 from grader.spec import Spec
+
+SUSPECT_AFTER = 3  # the first this many submissions failing alike stop the batch
 
 
 @dataclass
@@ -75,10 +79,11 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
     cluster); key: the course key file hidden data derives from (default OUT/course.key, created
     on the first run; keep it out of anything students see). on_start(n) is called with the number to grade, on_result after each one.
 
-    Returns the report; raises ToolkitError before any grading if an argument is unusable, and
-    KeyboardInterrupt (after cleaning up) when interrupted."""
+    Returns the report; raises ToolkitError before any grading if an argument is unusable or the
+    mode's data is not in `data_dir`, GraderSuspect (a ToolkitError) when the first submissions all
+    fail with the same internal error, and KeyboardInterrupt (after cleaning up) when interrupted."""
     spec = find_assignment(assignment)
-    spec.mode(mode)
+    require_data(spec, mode, data_dir)  # a full mode without its data would grade on a smaller scale
     if jobs is not None and jobs < 1:
         raise ToolkitError("-j must be at least 1")
     if backend not in BACKENDS:
@@ -114,35 +119,37 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
             for s in chosen:
                 hashes[s.id] = submission_hash(s.path, pick=pick)
                 if force or needs_grading(book.get(s.id), content_hash=hashes[s.id], grader_version=version,
-                                          mode=mode_name):
+                                          mode=mode_name, isolation=iso.level):
                     todo.append(s)
                 else:
                     report.skipped.append(s.id)
             # the runner lets a fixed `limits.threads` in the spec override this
             threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
             options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
-                                 course_key=course_key)
+                                 course_key=course_key, isolation=iso)
             if on_start:
                 on_start(len(todo))
             try:
                 _grade_all(spec, todo, options, book, report, hashes=hashes, version=version, backend=backend,
                            jobs=jobs, gpus=gpus, address=address, on_result=on_result)
             finally:  # also on Ctrl-C: the tables show every row committed so far
-                report.rows, report.roster = write_tables(book, out=out, max_points=spec.points)
+                report.rows, report.roster = write_tables(book, out=out, max_points=spec.max_points(mode))
             report.integrity = integrity_report(spec, collected.submissions, threshold=similarity_threshold)
             write_integrity_csv(out / "integrity.csv", report.integrity)
             write_atomic(out / "summary.html", summary_html(title=spec.title or spec.name, rows=report.rows,
-                                                            max_points=spec.points, roster=report.roster,
+                                                            max_points=spec.max_points(mode), roster=report.roster,
                                                             integrity=report.integrity))
     report.results.sort(key=lambda r: r.submission)
     return report
 
 
-def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version: str, mode: str) -> bool:
-    """False when `row` is a verdict on the same files, by the same grader, in the same data mode.
-    A row with an internal grading error (not the student's doing) is always graded again."""
+def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version: str, mode: str,
+                  isolation: str = "") -> bool:
+    """False when `row` is a verdict on the same files, by the same grader, in the same data mode, on the
+    same sandbox rung (so one gradebook never mixes levels). A row with an internal grading error (not the
+    student's doing) is always graded again."""
     return (row is None or row.content_hash != content_hash or row.grader_version != grader_version
-            or row.mode != mode or row.status == "error")
+            or row.mode != mode or row.status == "error" or (bool(isolation) and row.isolation != isolation))
 
 
 def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, book: Gradebook, report: GradeReport,
@@ -162,20 +169,38 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
                 continue
             except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
                 graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status="error",
-                                                 reason=f"internal grading error: {type(e).__name__}: {e}",
-                                                 total_points=spec.points))
+                                                 reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
+                                                 total_points=spec.max_points(options.mode)))
             write_outputs(graded, out=report.out / s.id, title=spec.title)
             book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
                                         name=s.name, participant=s.participant, source=str(s.path)))
-            write_tables(book, out=report.out, max_points=spec.points, moodle=False)
+            write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
             report.results.append(graded.result)
             if on_result:
                 on_result(graded.result)
+            if len(report.results) == SUSPECT_AFTER:
+                _stop_if_the_grader_is_broken(report.results)
     except BaseException:
         runner.cancel()
         raise
     finally:
         runner.close()
+
+
+def _signature(reason: str) -> str:
+    """A reason without what differs between submissions (paths, counts)."""
+    return re.sub(r"\d+", "#", re.sub(r"/[^\s:;,()'\"]+", "<path>", reason))
+
+
+def _stop_if_the_grader_is_broken(first: list[SubmissionResult]) -> None:
+    """The first submissions of a batch all ended with the same internal error: grading the rest
+    the same way would only fill the gradebook with errors (and, were they scored, zeros)."""
+    if any(r.status != "error" for r in first) or len({_signature(r.reason) for r in first}) != 1:
+        return
+    why = first[0].reason.removeprefix(INTERNAL_ERROR).lstrip(": ")
+    raise GraderSuspect(f"suspect the grader: the first {len(first)} submissions ({', '.join(r.submission for r in first)}) "
+                        f"all failed with the same internal error, so grading stopped; fix the grader and run the same "
+                        f"command again (those rows are retried): {why}")
 
 
 def write_tables(book: Gradebook, *, out: Path, max_points: float,

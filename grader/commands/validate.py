@@ -1,7 +1,8 @@
 """`validate`: an assignment is consistent and its tests discriminate.
 
 The reference solution must earn full marks; the template must earn no points without breaking
-the grader; the templates must be up to date; the spec's points must match the tests'.
+the grader; the templates must be up to date; the spec's points must match the tests', in every
+data mode (a test marked for some modes only counts in those).
 """
 from __future__ import annotations
 
@@ -12,47 +13,77 @@ from pathlib import Path
 from grader.assignments import find_assignment, reference_submission, template_dir
 from grader.commands.build import Check, build_templates
 from grader.course_key import new_key
-from grader.plugin import MODE_SKIP
-from grader.runner import RunOptions, grade_submission
+from grader.runner import RunOptions, grade_submission, require_data
 
 
-def _test_points(spec) -> tuple[float, list[str]]:
-    """Sum of @points over the test files (read statically), and the tests without points."""
-    total, missing = 0.0, []
+def _marks(decorators) -> tuple[float | None, int, tuple | None]:
+    """(points, parametrized cases, modes or None) from a test's decorators or a module's pytestmark."""
+    points, cases, modes = None, 1, None
+    for d in decorators:
+        if not isinstance(d, ast.Call):
+            continue
+        name = ast.unparse(d.func)
+        if name.endswith("mark.points"):
+            try:
+                points = float(eval(compile(ast.Expression(d.args[0]), "points", "eval"), {}))
+            except Exception:  # noqa: BLE001 - an instructor's expression we cannot evaluate
+                points = float("nan")
+        elif name.endswith("mark.parametrize"):
+            try:
+                cases *= len(ast.literal_eval(d.args[1]))
+            except ValueError:
+                pass
+        elif name.endswith("mark.modes"):
+            modes = tuple(a.value for a in d.args if isinstance(a, ast.Constant))
+    return points, cases, modes
+
+
+def _test_points(spec) -> tuple[list[tuple[str, float, tuple | None]], list[str]]:
+    """(test, points, modes or None: every mode) for each test in the test files (read statically),
+    and the tests without points."""
+    tests, missing = [], []
     for folder in (spec.public_tests, spec.hidden_tests):
         for path in sorted(folder.glob("test_*.py")) if folder.exists() else []:
             tree = ast.parse(path.read_text(encoding="utf-8"))
+            module_modes = None
+            for node in tree.body:  # pytestmark = pytest.mark.modes(...) (or a list of marks)
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
+                    marks = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+                    module_modes = _marks(marks)[2]
             for node in tree.body:
                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                    points, cases = None, 1
-                    for d in node.decorator_list:
-                        if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.points"):
-                            try:
-                                points = float(eval(compile(ast.Expression(d.args[0]), "points", "eval"), {}))
-                            except Exception:  # noqa: BLE001 - an instructor's expression we cannot evaluate
-                                points = float("nan")
-                        if isinstance(d, ast.Call) and ast.unparse(d.func).endswith("mark.parametrize"):
-                            try:
-                                cases *= len(ast.literal_eval(d.args[1]))
-                            except ValueError:
-                                pass
+                    points, cases, modes = _marks(node.decorator_list)
                     if points is None:
                         missing.append(f"{path.name}::{node.name}")
                     else:
-                        total += points * cases
-    return total, missing
+                        tests.append((f"{path.name}::{node.name}", points * cases, modes or module_modes))
+    return tests, missing
+
+
+def _mode_points(spec, tests) -> list[str]:
+    """Modes whose maximum in the spec differs from the points of the tests that run in them."""
+    wrong = []
+    for name in spec.modes:
+        got = sum(p for _, p, modes in tests if modes is None or name in modes)
+        if abs(got - spec.max_points(name)) > 1e-9:
+            wrong.append(f"{name}: spec {spec.max_points(name):g}, its tests {got:g} (set modes.{name}.points: {got:g})")
+    return wrong
 
 
 def validate_assignment(*, assignment: str | Path, mode: str | None = None, data_dir: Path | None = None,
                         sandbox: str = "auto", threads: int = 2) -> list[Check]:
     """Run every check; return them all (the caller decides the exit code from `ok`)."""
     spec = find_assignment(assignment)
-    spec.mode(mode)
+    require_data(spec, mode, data_dir)  # before anything runs: a full mode without its data is a usage error
     checks: list[Check] = []
-    total, missing = _test_points(spec)
+    tests, missing = _test_points(spec)
+    total = sum(p for _, p, _ in tests)
     checks.append(Check("every test has @pytest.mark.points", not missing, ", ".join(missing) or "yes"))
     checks.append(Check("spec points = sum of test points", abs(total - spec.points) < 1e-9,
                         f"spec {spec.points:g}, tests {total:g}"))
+    wrong = _mode_points(spec, tests)
+    checks.append(Check("each mode's points = the points of the tests that run in it", not wrong,
+                        "; ".join(wrong) or ", ".join(f"{m} {spec.max_points(m):g}" for m in spec.modes)))
     drift = [c for c in build_templates(assignment=spec.path, check_only=True) if not c.ok]
     checks.append(Check("templates are up to date", not drift, ", ".join(c.name for c in drift) or "yes"))
     template_py = template_dir(spec) / f"{spec.name}.py"
@@ -67,7 +98,7 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
     with tempfile.TemporaryDirectory(prefix="dlgrade-ref-") as tmp:
         ref = grade_submission(spec, reference_submission(spec, mode, Path(tmp)), options)
     # a test for another data mode is skipped by design; any other skip (missing data) is a failure
-    skipped = [t.name for t in ref.tests if t.status == "skipped" and not t.message.startswith(MODE_SKIP)]
+    skipped = [t.name for t in ref.tests if t.status == "skipped" and not t.other_mode]
     lost = [f"{t.name}: {t.message.splitlines()[0] if t.message else t.kind}" for t in ref.tests
             if t.status in ("failed", "partial")]
     checks.append(Check("the reference earns full marks", ref.status == "graded" and not lost and not skipped

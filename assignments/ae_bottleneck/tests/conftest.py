@@ -1,7 +1,10 @@
-"""Fixtures shared by the public and hidden tests: the grader's data and the trained models.
+"""Fixtures for the hidden tests: the grader's data and the trained models' measurements.
 
-The data stays on this (trusted) side until a call needs it; the test split is sent only when
-the trained models are evaluated. Each bottleneck is trained once per run and shared by the tests.
+Each bottleneck is trained once per run in the main worker, which never sees a test image: its
+weights are taken (`handoff.take`) right after training. The test images then go only to pristine
+workers that hold nothing but those weights: one encodes them (and computes forward(x) for
+comparison), a second one, which has never seen an image, decodes the codes after the grader has
+added noise to them. The graded loss therefore depends on the k code numbers alone.
 """
 from __future__ import annotations
 
@@ -12,24 +15,25 @@ import pytest
 import torch
 
 from grader.errors import StudentError
-from ae_metrics import bce, decode_all, encode_all, load_ae_data, reconstruct
+from ae_metrics import bce, decode_all, encode_all, load_ae_data, noisy_codes, reconstruct
 
 
 @pytest.fixture(scope="session")
-def ae_data(mode, settings, data_dir, seed):
-    """(train, test) float32 arrays (N, input_dim) in [0, 1] for the run's data mode."""
-    return load_ae_data(mode, settings, data_dir, seed)
+def ae_data(mode, settings, data_dir, course_key):
+    """(train, test) float32 arrays (N, input_dim) in [0, 1], derived from the course key."""
+    return load_ae_data(mode, settings, data_dir, course_key)
 
 
 @dataclass
 class Trained:
-    """One bottleneck's training outcome; `error` keeps a failure to re-raise in each test that needs it."""
+    """One bottleneck's outcome; `error` keeps a failure to re-raise in each test that needs it."""
     k: int
-    model: object = None
     log: object = None
-    state: dict | None = None
-    recon: np.ndarray | None = None         # forward(x) in the training worker
-    test_bce: float = float("nan")          # measured on decode(code) in a fresh worker (see below)
+    weights: object = None                  # grader.handoff.Weights, taken right after training
+    direct: np.ndarray | None = None        # forward(x) on the test images, in a pristine worker
+    recon: np.ndarray | None = None         # decode(noisy code) in another pristine worker
+    test_bce: float = float("nan")          # BCE of `recon`: the graded loss
+    direct_bce: float = float("nan")        # BCE of `direct`
     error: BaseException | None = None
 
     def get(self):
@@ -38,46 +42,68 @@ class Trained:
         return self
 
 
-@pytest.fixture(scope="session")
-def trained(student, worker, fresh_worker, ae_data, settings, device, seed) -> dict[int, Trained]:
-    """Train one autoencoder per bottleneck in the worker, then evaluate it on the test split.
+def _load_each(handoff, items: list[Trained], use) -> None:
+    """Run `use(trained, model)` for each item, all models in one pristine worker; if the handover
+    itself fails, retry one model per worker so that only the bottleneck at fault loses points."""
+    try:
+        with handoff.load(*(t.weights for t in items)) as models:
+            for t, m in zip(items, models):
+                _guarded(t, use, m)
+        return
+    except (StudentError, AssertionError) as e:
+        if len(items) == 1:
+            items[0].error = e
+            return
+    for t in items:
+        if t.error is None:
+            try:
+                with handoff.load(t.weights) as [m]:
+                    _guarded(t, use, m)
+            except (StudentError, AssertionError) as e:
+                t.error = e
 
-    The graded loss is measured on reconstructions made from the codes alone: a fresh worker that
-    holds only the trained weights decodes the codes. Whatever a submission carries around the
-    bottleneck (globals, caches) does not reach that worker, so it cannot improve the score.
-    """
+
+def _guarded(t: Trained, use, model) -> None:
+    try:
+        use(t, model)
+    except (StudentError, AssertionError) as e:
+        t.error = e
+
+
+@pytest.fixture(scope="session")
+def trained(student, worker, handoff, ae_data, settings, course_key, device, seed) -> dict[int, Trained]:
     train_x, test_x = ae_data
+    dim = train_x.shape[1]
     n_val = max(1, len(train_x) // 10)
     train_h = worker.keep(torch.from_numpy(train_x[n_val:]), "the training images")
     val_h = worker.keep(torch.from_numpy(train_x[:n_val]), "the validation images")
     results = {}
     for k in settings["bottlenecks"]:
-        t = Trained(k)
+        t = results[k] = Trained(k)
         try:
             worker.seed(seed)
-            model = student.Autoencoder(input_dim=train_x.shape[1], bottleneck_dim=k)
+            model = student.Autoencoder(input_dim=dim, bottleneck_dim=k)
             with worker.timeout(settings["train_timeout_s"]):
                 t.log = student.train_autoencoder(model, train_h, val_h, epochs=settings["epochs"],
                                                   batch_size=settings["batch_size"], lr=settings["lr"], device=device)
-            model.eval()
-            t.model = model
-            t.recon = reconstruct(model, test_x)  # the worker sees the test images only now
-            t.state = model.state_dict()
-            if not isinstance(t.state, dict):
-                raise AssertionError("Autoencoder.state_dict() did not return the model's weights")
+            t.weights = handoff.take(model, "Autoencoder", input_dim=dim, bottleneck_dim=k)
         except (StudentError, AssertionError) as e:
             t.error = e
-        results[k] = t
-    with fresh_worker() as decoder_side:
-        for k, t in results.items():
-            if t.error is not None:
-                continue
-            try:
-                codes = encode_all(t.model, test_x, k)
-                copy = decoder_side.module.Autoencoder(input_dim=test_x.shape[1], bottleneck_dim=k)
-                copy.load_state_dict(t.state)
-                copy.eval()
-                t.test_bce = bce(test_x, decode_all(copy, codes, test_x.shape[1]))
-            except (StudentError, AssertionError) as e:
-                t.error = e
+    ready = [t for t in results.values() if t.error is None]
+    codes = {}
+
+    def encode(t, m):  # the first worker to see the test images: encodes them, and forward for comparison
+        codes[t.k] = encode_all(m, test_x, t.k)
+        t.direct = reconstruct(m, test_x)
+        t.direct_bce = bce(test_x, t.direct)
+
+    def decode(t, m):  # has seen no image: only the noisy codes
+        t.recon = decode_all(m, noisy[t.k], dim)
+        t.test_bce = bce(test_x, t.recon)
+
+    _load_each(handoff, ready, encode)
+    ready = [t for t in ready if t.error is None]
+    noisy = {t.k: noisy_codes(codes[t.k], settings["code_noise"], course_key.rng("ae_bottleneck", "code noise", t.k))
+             for t in ready}
+    _load_each(handoff, ready, decode)
     return results

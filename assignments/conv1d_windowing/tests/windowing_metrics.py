@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from grader.datasets import load_csv_series, synthetic_daily_series
-from grader.errors import StudentCodeRaised
+from grader.errors import StudentCodeRaised, StudentError
 from grader.testing import as_numpy
 
 # --- windows and targets -------------------------------------------------------------------------
@@ -247,6 +247,7 @@ class DailySeries:
     values: np.ndarray        # (T,) float64, degrees C
     day_of_year: np.ndarray   # (T,) int64, 0-based
     period: int               # days in the calendar cycle (365 synthetic, 366 real dates)
+    expected: np.ndarray | None = None  # synthetic only: the generator's noise-free part (season + trend)
 
     def with_calendar(self) -> np.ndarray:
         """(T, 3) float64: temperature, sin and cos of the day of the year."""
@@ -254,10 +255,13 @@ class DailySeries:
         return np.stack([self.values, np.sin(angle), np.cos(angle)], axis=1)
 
 
-def load_daily_series(mode: str, data_dir: Path | None) -> DailySeries:
+def load_daily_series(mode: str, data_dir: Path | None, *, seed: int = 0) -> DailySeries:
+    """The series a mode grades on. Embedded: a draw of the synthetic generator with `seed` (the
+    tests pass one derived from the course key, so the series cannot be regenerated in the sandbox;
+    seed 0 is the public series the reference trains on by default)."""
     if mode == "embedded":
-        values = synthetic_daily_series()
-        return DailySeries(values, np.arange(len(values)) % 365, 365)
+        values = synthetic_daily_series(seed=seed)
+        return DailySeries(values, np.arange(len(values)) % 365, 365, synthetic_daily_series(seed=seed, noise_scale=0))
     d = load_csv_series(Path(data_dir) / "univariate" / "daily-min-temperatures.csv")
     dates = d["dates"].astype("datetime64[D]")
     return DailySeries(d["values"], (dates - dates.astype("datetime64[Y]")).astype(np.int64), 366)
@@ -275,6 +279,9 @@ class ForecastData:
     sd: float
     persistence: np.ndarray                # degrees C, per test window
     climatology: np.ndarray
+    seen_until: int                        # the last sample a train or val window uses (input or target)
+    test_from: int                         # the first sample of the first test window
+    best: np.ndarray | None                # synthetic only: the best forecast from the past, per test window
 
 
 def forecast_data(series: DailySeries, *, m: int, s: int, h: int, train: float, val: float,
@@ -298,7 +305,18 @@ def forecast_data(series: DailySeries, *, m: int, s: int, h: int, train: float, 
     clim = climatology(target_day(tr), y[tr], target_day(te), period=series.period, window=clim_window)
     return ForecastData(h, (norm(X[tr]), ((y[tr] - mu) / sd).astype(np.float32)),
                         (norm(X[va]), ((y[va] - mu) / sd).astype(np.float32)),
-                        norm(X[te]), y[te], mu, sd, X[te, -1, 0], clim)
+                        norm(X[te]), y[te], mu, sd, X[te, -1, 0], clim,
+                        int(max(tr.max(), va.max(initial=0))) * s + m - 1 + h, int(te[0]) * s,
+                        None if series.expected is None else best_forecast(series, te * s + m - 1, h))
+
+
+def best_forecast(series: DailySeries, last: np.ndarray, h: int) -> np.ndarray:
+    """The generator's own forecast h days after the samples `last`: the noise-free part plus what is
+    left of today's AR(1) anomaly, phi^h of it. No model of the past does better on average (it
+    cannot know the innovations to come); phi is read off the series (least squares, ~0.7)."""
+    a = series.values - series.expected
+    phi = float(a[1:] @ a[:-1] / (a[:-1] @ a[:-1]))
+    return series.expected[last + h] + phi ** h * a[last]
 
 
 def climatology(train_days, train_values, query_days, *, period: int, window: int) -> np.ndarray:
@@ -318,21 +336,48 @@ def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - np.asarray(truth, np.float64)) ** 2)))
 
 
+def _checked(value, xb: np.ndarray, outputs: int, name: str) -> np.ndarray:
+    want = (len(xb),) if outputs == 1 else (len(xb), outputs)
+    p = as_numpy(value, f"{name}(x)")
+    if p.shape != want:
+        raise AssertionError(f"{name}(x) for x of shape {tuple(xb.shape)} returned shape {p.shape}, expected {want}")
+    if p.dtype.kind != "f":
+        raise AssertionError(f"{name}(x) returned dtype {p.dtype}, expected a floating-point tensor")
+    if not np.isfinite(p).all():
+        raise AssertionError(f"{name}(x) returned {int((~np.isfinite(p)).sum())} NaN or infinite value(s)")
+    return p.astype(np.float64)
+
+
 def predict(model, X: np.ndarray, *, outputs: int = 1, batch: int = 1024, name: str = "Conv1dForecaster") -> np.ndarray:
-    """model(X) computed in the worker, batch by batch, checked: (N,) (or (N, outputs)), finite."""
-    out = []
-    for i in range(0, len(X), batch):
-        xb = torch.from_numpy(X[i:i + batch])
-        want = (len(xb),) if outputs == 1 else (len(xb), outputs)
-        p = as_numpy(model(xb), f"{name}(x)")
-        if p.shape != want:
-            raise AssertionError(f"{name}(x) for x of shape {tuple(xb.shape)} returned shape {p.shape}, expected {want}")
-        if p.dtype.kind != "f":
-            raise AssertionError(f"{name}(x) returned dtype {p.dtype}, expected a floating-point tensor")
-        if not np.isfinite(p).all():
-            raise AssertionError(f"{name}(x) returned {int((~np.isfinite(p)).sum())} NaN or infinite value(s)")
-        out.append(p.astype(np.float64))
-    return np.concatenate(out)
+    """model(X) computed in the worker, batch by batch, checked: (N,) (or (N, outputs)), finite.
+    Only for windows whose targets no window of the same call reveals (the past, or i.i.d. windows)."""
+    return np.concatenate([_checked(model(torch.from_numpy(X[i:i + batch])), X[i:i + batch], outputs, name)
+                           for i in range(0, len(X), batch)])
+
+
+def forecast_in_time_order(models: dict, windows: dict, *, name: str = "Conv1dForecaster") -> tuple[dict, dict]:
+    """Forecasts of windows of one series, asked one window at a time in the order of their last day.
+
+    models: {key: remote model}; windows: {key: (X (n, m, C), last_day (n,))}, last_day the index of
+    each window's last sample. A later window holds the days after an earlier one, its target among
+    them: sent together, or before the earlier one is answered, they would let a model that compares
+    windows (within a batch, or remembered across calls, even by another model in the same worker)
+    read the future instead of forecasting it. Asked in time order, the worker has seen nothing later
+    than the last day of the window it forecasts, which is what a forecaster knows in use (~1 ms a call).
+    Returns ({key: forecasts (n,)}, {key: the error that stopped that model})."""
+    order = sorted((int(day), n, key, i) for n, (key, (_, days)) in enumerate(windows.items())
+                   for i, day in enumerate(days))
+    out = {key: np.empty(len(X)) for key, (X, _) in windows.items()}
+    errors = {}
+    for _, _, key, i in order:
+        if key in errors:
+            continue
+        X = windows[key][0][i:i + 1]
+        try:
+            out[key][i] = _checked(models[key](torch.from_numpy(X)), X, 1, name)[0]
+        except (StudentError, AssertionError) as e:
+            errors[key] = e
+    return {k: v for k, v in out.items() if k not in errors}, errors
 
 
 # --- the channel-layout task ---------------------------------------------------------------------

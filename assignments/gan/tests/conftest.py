@@ -2,11 +2,14 @@
 feature classifier (cached on disk, outside the repository) and the trained GAN.
 
 Data reaches the worker only when a call needs it: the training images of the class for
-`train_gan`; the held-out images never. The samples come back as arrays and every metric is
-computed here, on the trusted side.
+`train_gan`; the held-out images never. Which real images train and which are held out derives
+from the course key (gan_data.py). After training only the weights leave the training worker
+(grader.handoff); samples are drawn in a pristine worker that holds those weights and nothing
+else, come back as arrays, and every metric is computed here, on the trusted side.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +19,10 @@ import pytest
 import torch
 
 from grader.errors import StudentError
+from grader.handoff import Handoff
 from grader.testing import expect_array
-from gan_metrics import features, load_metric_data, load_or_train_classifier
+from gan_data import keyed_split, public_sets
+from gan_metrics import features, load_metric_data, load_or_train_classifier, memorisation_ratio
 
 METRIC_DATA = {"embedded": "digits", "mnist": "mnist", "cifar10": "cifar10"}
 LATENT_DIM = 100
@@ -31,52 +36,107 @@ def cache_dir() -> Path:
 
 @dataclass
 class GanData:
-    train: np.ndarray          # (N, C, H, W) float32 in [-1, 1], the class's training images
-    test: np.ndarray           # held-out real images of the class (never sent to the worker)
+    train: np.ndarray          # (N, C, H, W) float32 in [-1, 1], the class's training images (keyed, see gan_data)
+    test: np.ndarray           # held-out real images of the class (keyed; never sent to any worker)
+    public: np.ndarray         # every public original of the class: what the copy check compares with
+    test_sources: np.ndarray   # index into `public` of each held-out image's original
     classifier: object         # the grader's FeatureClassifier
     test_features: np.ndarray
+    flips: bool = False        # colour images: mirrored real images count as copies too
+    _ratios: dict = field(default_factory=dict, repr=False)
+
+    def memorisation(self, samples: np.ndarray) -> float:
+        """Copies of any public image of the class or of the (jittered) training images score ~0."""
+        if id(samples) not in self._ratios:  # several tests ask about the same samples
+            self._ratios[id(samples)] = (samples, memorisation_ratio(
+                samples, np.concatenate([self.public, self.train]), self.test, self.test_sources, flips=self.flips))
+        return self._ratios[id(samples)][1]
+
+
+def classifier_for(mode, data_dir):
+    d = load_metric_data(METRIC_DATA[mode], data_dir)
+    return load_or_train_classifier(METRIC_DATA[mode], d["train_images"], d["train_labels"], cache_dir())
+
+
+def pytest_collection_finish(session):
+    """Load (or, the first time on this machine, train) the grader's classifier before the first test,
+    so that its training never eats into a test's time limit. Only for runs with hidden tests; any
+    failure here is left to the `gan_data` fixture, which retries and reports it."""
+    run_file = os.environ.get("DLGRADE_RUN")
+    if not run_file or not any("hidden" in Path(str(item.path)).parts for item in session.items):
+        return
+    try:
+        import json
+
+        run = json.loads(Path(run_file).read_text())
+        classifier_for(run["mode"], run.get("data_dir"))
+    except Exception:  # noqa: BLE001 - reported by the fixture, with the test that needs it
+        pass
 
 
 @pytest.fixture(scope="session")
-def gan_data(mode, settings, data_dir) -> GanData:
-    d = load_metric_data(METRIC_DATA[mode], data_dir)
+def public_data(mode, data_dir) -> dict:
+    return public_sets(METRIC_DATA[mode], data_dir)
+
+
+@pytest.fixture(scope="session")
+def gan_data(mode, settings, data_dir, course_key, public_data) -> GanData:
+    clf = classifier_for(mode, data_dir)
     c = settings["class_index"]
-    clf = load_or_train_classifier(METRIC_DATA[mode], d["train_images"], d["train_labels"], cache_dir())
-    train = np.ascontiguousarray(d["train_images"][d["train_labels"] == c])
-    test = np.ascontiguousarray(d["test_images"][d["test_labels"] == c])
-    return GanData(train, test, clf, features(clf, test))
+    split = keyed_split(public_data, c, course_key.rng("gan", mode, "class-split", c))
+    return GanData(split.train, split.test, split.public, split.test_sources, clf, features(clf, split.test),
+                   flips=split.train.shape[1] == 3)
 
 
 def fixed_latents(n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed + 12345).standard_normal((n, LATENT_DIM)).astype(np.float32)
 
 
-def get_samples(student, generator, z: np.ndarray, shape: tuple) -> np.ndarray:
-    """sample(G, z) in the worker, checked: (N, C, H, W), finite, in [-1, 1]."""
-    out = expect_array(student.sample(generator, torch.from_numpy(z)), name="sample(generator, z)",
+@contextlib.contextmanager
+def pristine(fresh_worker, *weights):
+    """(session, models): a worker on a pristine copy of the submission holding only `weights` (see
+    grader.handoff); its session.module gives the submission's sample() and gradient_penalty() there."""
+    made = []
+
+    def new_worker():
+        made.append(fresh_worker())
+        return made[-1]
+
+    with Handoff(new_worker).load(*weights) as models:
+        yield made[-1], models
+
+
+def generate(module, generator, z: np.ndarray, shape: tuple) -> np.ndarray:
+    """sample(G, z) in a pristine worker, checked: (N, C, H, W), finite, in [-1, 1]."""
+    out = expect_array(module.sample(generator, torch.from_numpy(z)), name="sample(generator, z)",
                        shape=(len(z),) + tuple(shape), low=-1.0, high=1.0)
     return out.astype(np.float32)
 
 
 @dataclass
 class Run:
-    """One training run's outcome; `error` keeps a failure to re-raise in each test that needs it."""
-    generator: object = None
-    discriminator: object = None
+    """One training run's outcome; `error` keeps a failure to re-raise in each test that needs it.
+    Only weights leave the training worker; the samples are drawn in a pristine one."""
+    discriminator: object = None  # Weights of the trained discriminator, or the error taking them
     log: object = None
     samples: np.ndarray | None = None
+    mismatch: float = 0.0        # max |sample difference|, training worker vs weights alone, on CONSISTENCY_N latents
     error: BaseException | None = None
-    extra: dict = field(default_factory=dict)
 
     def get(self):
         if self.error is not None:
             raise self.error
         return self
 
+    def discriminator_weights(self):
+        if isinstance(self.discriminator, BaseException):
+            raise self.discriminator
+        return self.discriminator
+
 
 def train(student, worker, images_h, shape, settings, device, seed, *, loss="nonsaturating", steps=None,
           lr=None, real_label=None, norm="batch", log_every=None) -> tuple:
-    """Build G and D in the worker and run the student's train_gan; (G, D, log)."""
+    """Build G and D in the worker and run the student's train_gan; (G, D, log) as remote objects."""
     channels, size = shape[0], shape[1]
     worker.seed(seed)
     G = student.Generator(LATENT_DIM, channels, size, width=settings["width"])
@@ -89,20 +149,63 @@ def train(student, worker, images_h, shape, settings, device, seed, *, loss="non
     return G, D, log
 
 
+CONSISTENCY_N = 64
+CONSISTENCY_ATOL = 1e-3  # float32 on another device or thread count differs by ~1e-6; any hidden state by far more
+
+
+def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed) -> tuple[np.ndarray, float]:
+    """(samples, mismatch): take G's weights, then draw the graded samples in a pristine worker holding
+    only them, and the first CONSISTENCY_N of them again in the training worker. An honest generator
+    is a function of its weights, so both agree; a mismatch means state outside the state_dict
+    (a global filled during training, a file, an attribute) changes what it generates."""
+    weights = take_generator(handoff, G, shape, settings)
+    z = fixed_latents(settings["n_samples"], seed)
+    worker.seed(seed)
+    here = generate(student, G, z[:CONSISTENCY_N], shape)  # z only: no evaluation data reaches this worker
+    with pristine(fresh_worker, weights) as (session, [g]):
+        session.seed(seed)  # the same calls after the same seed: generators that draw noise agree too
+        there = generate(session.module, g, z[:CONSISTENCY_N], shape)
+        session.seed(seed)
+        samples = generate(session.module, g, z, shape)
+    return samples, float(np.abs(there - here).max())
+
+
+def require_weights_only(mismatch: float) -> None:
+    assert mismatch <= CONSISTENCY_ATOL, (
+        f"your generator makes different images in the worker that trained it than from its weights alone (max "
+        f"pixel difference {mismatch:.3g} for the same z): it depends on state outside its state_dict() (a global "
+        "filled during training, a file, a plain attribute). Only what the weights generate is graded, and it must "
+        "be the model you trained: keep everything the generator needs in parameters and buffers.")
+
+
+def take_generator(handoff, G, shape, settings):
+    return handoff.take(G, "Generator", LATENT_DIM, shape[0], shape[1], width=settings["width"])
+
+
+def take_discriminator(handoff, D, shape, settings, norm="batch"):
+    return handoff.take(D, "Discriminator", shape[0], shape[1], width=settings["width"], norm=norm)
+
+
 @pytest.fixture(scope="session")
 def images_handle(worker, gan_data):
     return worker.keep(torch.from_numpy(gan_data.train), "the training images")
 
 
 @pytest.fixture(scope="session")
-def trained(student, worker, images_handle, gan_data, settings, device, seed) -> Run:
-    """The graded run: non-saturating loss with one-sided label smoothing, then fixed latents sampled."""
+def trained(student, worker, images_handle, gan_data, settings, device, seed, handoff, fresh_worker) -> Run:
+    """The graded run: non-saturating loss with one-sided label smoothing; the weights of both players
+    taken right after training; fixed latents sampled in a pristine worker holding the generator's
+    (and a few in the training worker, to check that the weights are the whole generator)."""
     run = Run()
+    shape = gan_data.train.shape[1:]
     try:
-        run.generator, run.discriminator, run.log = train(student, worker, images_handle, gan_data.train.shape[1:],
-                                                          settings, device, seed)
-        z = fixed_latents(settings["n_samples"], seed)
-        run.samples = get_samples(student, run.generator, z, gan_data.train.shape[1:])
+        G, D, run.log = train(student, worker, images_handle, shape, settings, device, seed)
+        try:
+            run.discriminator = take_discriminator(handoff, D, shape, settings)
+        except (StudentError, AssertionError) as e:  # costs the discriminator's test only
+            run.discriminator = e
+        run.samples, run.mismatch = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings,
+                                                        seed)
     except (StudentError, AssertionError) as e:
         run.error = e
     return run

@@ -1,10 +1,10 @@
 """Fixtures shared by the hpo tests: the submission's trial log (read here, never run), the grader's
-data, and the re-runs of logged trainings in the worker.
+data, and the re-runs of logged trainings.
 
-The log and the analysis are read on the trusted side through `artifacts`. Numbers in the log are
-not believed: sizes are recounted from the models the submission builds, accuracies are checked
-by re-running trainings, and the final model's test accuracy is measured here, on a test split the
-worker first sees after training.
+The log and the analysis are read on the trusted side through `artifacts` (they are private files:
+no worker ever sees them). Numbers in the log are not believed: sizes are recounted from the
+models the submission builds, and accuracies are measured here from the weights of re-run
+trainings, on the validation split and on test images no worker that trained has been given.
 """
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ import pytest
 from grader.errors import StudentError
 from grader.plugin import RUN_KEY
 from grader.remote import RemoteObject
-from hpo_support import INPUT_SHAPES, LogFile, best_trial, load_hpo_data, predict, read_log, rerun, val_digest
+from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, Retraining, best_trial, grader_seeds, load_hpo_data,
+                         predict, read_log, rerun, rerun_data, sample_trials, true_class_logprob, val_digest)
 
 
 @pytest.fixture(scope="session")
-def hpo_log(artifacts) -> LogFile:
-    """The submission's trial log (hpo_log.jsonl, or a CSV), read with grader.trial_log."""
-    return read_log(artifacts)
+def hpo_log(artifacts, settings) -> LogFile:
+    """The submission's trial log (hpo_log.jsonl, or a CSV), read with grader.trial_log; with several
+    logs, the one whose header names this mode's data set."""
+    return read_log(artifacts, settings["dataset"])
 
 
 @pytest.fixture(scope="session")
@@ -53,31 +55,31 @@ def hpo_data(mode, settings, data_dir) -> dict:
 
 @dataclass
 class Reruns:
-    """What re-running logged trials needs: the data in the worker, the device, the tolerance."""
-    data: object                 # handle of {"x_train", "y_train", "x_val", "y_val"} kept in the worker
+    """What re-running logged trials needs: where, on which device, for how long."""
     device: str
-    tolerance: float             # |logged - re-run| accuracy allowed
-    tolerance_text: str
     epochs_default: int | None   # the header's max_epochs, when it gives one
     timeout: float
     note: str = ""
-    sample_seed: int = 0         # which trials are re-run: from the spec's seed and the log's content
+    data: object = None          # handle of the re-run data in the training worker
+    seeds: object = None         # np.random.Generator (course key): global seeds before each call
 
     def epochs(self, trial: dict) -> int:
         """The epoch budget to re-run `trial` with: the search's max_epochs, else the trial's epochs."""
         return self.epochs_default if self.epochs_default is not None else int(trial.get("epochs") or 0)
 
+    def global_seed(self) -> int:
+        return int(self.seeds.integers(2 ** 62))
+
 
 @pytest.fixture(scope="session")
-def reruns(hpo_log, hpo_data, settings, thresholds, worker, device, seed) -> Reruns:
-    """Checks that the logged trainings can be re-run here and sets that up: the data kept in the
-    worker, the device and the tolerance. Skips (with the reason) when the data set or the GPU they
-    need is not available; a header whose validation split differs adds a hint to failures."""
+def reruns(hpo_log, hpo_data, settings, device, course_key) -> Reruns:
+    """Checks that the logged trainings can be re-run here: the data set, the device. Skips (with the
+    reason) when the data set or the GPU they need is not available; a header whose validation
+    split differs adds a hint to failures."""
     log = hpo_log.require()
     header = log.header
     want = settings["dataset"]
-    logged_dataset = log.dataset()
-    if header.get("dataset") is not None and logged_dataset != want:
+    if header.get("dataset") is not None and log.dataset() != want:
         pytest.skip(f"the log was made on {header.get('dataset')!r}, but this grading run re-runs trainings on "
                     f"{want!r}; grade it in the data mode for its data set")
     n_val = len(hpo_data["y_val"])
@@ -86,8 +88,7 @@ def reruns(hpo_log, hpo_data, settings, thresholds, worker, device, seed) -> Rer
     if isinstance(n_train_log, int) and isinstance(n_val_log, int) and n_train_log + n_val_log != n_total:
         pytest.skip(f"the log was made on {n_train_log + n_val_log} training + validation images, but the grader's "
                     f"{want} data has {n_total}: re-runs need the same data set")
-    logged_device = str(header.get("device") or "cpu").lower()
-    on_gpu = logged_device.startswith("cuda")
+    on_gpu = str(header.get("device") or "cpu").lower().startswith("cuda")
     if on_gpu and device != "cuda":
         pytest.skip(f"the log was recorded on a GPU (device {header.get('device')!r}); this grading run has no "
                     "GPU, so the trainings were not re-run (grade with --gpus)")
@@ -97,51 +98,69 @@ def reruns(hpo_log, hpo_data, settings, thresholds, worker, device, seed) -> Rer
         note = (" The log's header records a different validation split (val_sha256 " + digest[:16] +
                 f", the grader's is {val_digest(hpo_data)}): search with load_data's defaults "
                 f"(val_fraction={settings['val_fraction']}, seed={settings['data_seed']}).")
-    if on_gpu:
-        tolerance = float(thresholds["rerun_tolerance_gpu"])
-        text = f"{tolerance:.3f} (GPU re-runs are not bit-exact)"
-    else:
-        images = thresholds["rerun_tolerance_images"]
-        tolerance = images / n_val + 1e-9
-        text = f"{images} of the {n_val} validation images"
     max_epochs = header.get("max_epochs")
     epochs_default = max_epochs if isinstance(max_epochs, int) and not isinstance(max_epochs, bool) and max_epochs > 0 else None
-    data = worker.keep({k: hpo_data[k] for k in ("x_train", "y_train", "x_val", "y_val")},
-                       "the training and validation data")
-    return Reruns(data=data, device="cuda" if on_gpu else "cpu", tolerance=tolerance, tolerance_text=text,
-                  epochs_default=epochs_default, timeout=float(settings["rerun_timeout_s"]), note=note,
-                  sample_seed=seed * 1_000_003 + log.content_seed)
+    return Reruns(device="cuda" if on_gpu else "cpu", epochs_default=epochs_default,
+                  timeout=float(settings["rerun_timeout_s"]), note=note,
+                  seeds=course_key.rng("hpo", "global seeds", log.content_seed))
 
 
 @dataclass
-class BestRun:
-    trial: dict
-    result: dict = field(default_factory=dict)
-    test_accuracy: float = float("nan")
+class Retrained:
+    """The sampled trials re-run under their logged seed and grader-chosen seeds, every accuracy
+    measured here from the returned weights."""
+    best: dict | None = None
+    sample: list = field(default_factory=list)       # the random trials, by trial number
+    runs: list = field(default_factory=list)         # Retraining, in the order they were trained
+    n_val: int = 0
     error: BaseException | None = None
 
-    def get(self) -> "BestRun":
+    def get(self) -> "Retrained":
         if self.error is not None:
             raise self.error
         return self
 
+    def of(self, trial: dict) -> list:
+        return [r for r in self.runs if r.trial is trial]
+
 
 @pytest.fixture(scope="session")
-def best_run(student, worker, reruns, hpo_log, hpo_data) -> BestRun:
-    """The best logged configuration retrained in the worker with its seed (return_model=True); its
-    test accuracy is measured here on the test split, which the worker sees only now."""
-    b = BestRun(best_trial(hpo_log.complete()))
+def retrained(fresh_worker, handoff, reruns, hpo_log, hpo_data, settings, course_key, input_shape) -> Retrained:
+    """Re-runs the best trial and a random sample of others, each with its logged seed and with
+    `rerun_seeds` seeds the grader chooses, in a worker of their own: the same call the search made,
+    on data laid out as load_data returns it (see rerun_data for the test arrays). The weights are
+    handed over right after each training; a pristine worker holding only them gives the logits
+    from which the validation and held-out accuracies are computed here."""
+    done = hpo_log.require().complete()
+    out = Retrained(best=best_trial(done), n_val=len(hpo_data["y_val"]))
+    others = [t for t in done if t["trial"] != out.best["trial"]]
+    out.sample = sample_trials(others, settings["rerun_trials"], course_key.seed("hpo", "rerun sample", hpo_log.content_seed))
+    seeds = grader_seeds(done, settings["rerun_seeds"] * (1 + len(out.sample)),
+                         course_key.rng("hpo", "rerun seeds", hpo_log.content_seed))
+    worker_data, graded = rerun_data(hpo_data, course_key.rng("hpo", "stand-in test split"))
+    weights = []
     try:
-        b.result = rerun(student, worker, reruns, b.trial, return_model=True)
-        model = b.result.get("model")
-        if model is None or not isinstance(model, RemoteObject):
-            raise AssertionError("train_and_evaluate(..., return_model=True) should return the trained model under "
-                                 f"'model', got {type(model).__name__ if model is not None else 'nothing'}")
-        if reruns.device != "cpu":
-            model = model.cpu()  # the test images are sent as CPU tensors
-        model.eval()
-        logits = predict(model, hpo_data["x_test"])
-        b.test_accuracy = float((logits.argmax(1) == hpo_data["y_test"]).mean())
+        trainer = fresh_worker()
+        reruns.data = trainer.keep(worker_data, "the training, validation and test arrays")
+        for t in [out.best] + out.sample:
+            plan = [(t["seed"], True)] + [(seeds.pop(), False) for _ in range(settings["rerun_seeds"])]
+            for s, own in plan:
+                result = rerun(trainer.module, trainer, reruns, t, s, return_model=True)
+                model = result.get("model")
+                if not isinstance(model, RemoteObject):
+                    raise AssertionError("train_and_evaluate(..., return_model=True) should return the trained model "
+                                         f"under 'model', got {type(model).__name__ if model is not None else 'nothing'}")
+                # copied now, before any worker has seen an image it is graded on
+                weights.append(handoff.take(model, "build_model", t["config"], input_shape=input_shape,
+                                            num_classes=NUM_CLASSES))
+                out.runs.append(Retraining(t, s, own, returned=result.get("val_accuracy")))
+        trainer.close()
+        with handoff.load(*weights) as models:
+            for run, model in zip(out.runs, models):
+                for split, x, y in (("val", graded["x_val"], graded["y_val"]), ("held", graded["x_held"], graded["y_held"])):
+                    logits = predict(model, x)
+                    setattr(run, split, float((logits.argmax(1) == y).mean()))
+                    setattr(run, split + "_logp", true_class_logprob(logits, y))
     except (StudentError, AssertionError) as e:
-        b.error = e
-    return b
+        out.error = e
+    return out

@@ -12,12 +12,14 @@ import math
 import random
 import re
 import tokenize
+from decimal import Decimal
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["count_complete", "distinct_configs", "spearman", "rankdata", "english_score", "comment_ratio",
-           "param_count_from_shapes", "pick_trials", "accuracy_matches", "COMMON_ENGLISH"]
+__all__ = ["count_complete", "distinct_configs", "config_clusters", "accuracy_off_grid", "spearman", "rankdata", "english_score", "comment_ratio",
+           "param_count_from_shapes", "size_correlations", "stated_size_correlation",
+           "stated_size_strength", "strength_agrees", "strip_copied", "pearson", "kendall_tau", "pick_trials", "accuracy_matches", "COMMON_ENGLISH"]
 
 
 # --- the log -------------------------------------------------------------------------------------
@@ -61,13 +63,105 @@ def _canonical(v: Any) -> Any:
     return repr(v)
 
 
-def distinct_configs(trials: Iterable[dict]) -> int:
+# Two configs count as one training when every number in them agrees to this relative precision
+# (and every int, string and bool is equal). A search never proposes such near-twins: the reference's
+# 100 TPE configs on digits differ by at least 11 % in some float wherever their ints agree (its 20 CIFAR
+# ones by 93 %), while a 1e-7 jitter of a copied config is 1e-4 relative or less for any value in the
+# search space (lr >= 3e-4).
+CONFIG_RTOL = 1e-3
+ATOL_OF_RANGE = 1e-5  # the absolute floor, as a share of the key's largest value in the log
+MAX_COMPARED = 20_000   # configs clustered at most (min_trials is 100): bounds the grader's time on a hostile log
+
+
+def _numbers(prefix: str, v: Any, exact: list, numeric: list) -> None:
+    """Split a canonical config value into exact parts and numeric dimensions (lists and dicts flattened)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        numeric.append((prefix, float(v)))
+    elif isinstance(v, tuple):
+        items = v if not (v and all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in v)) else None
+        if items is None:   # a dict, canonicalised to sorted (key, value) pairs
+            for k, x in v:
+                _numbers(f"{prefix}.{k}", x, exact, numeric)
+        else:
+            exact.append((prefix + "#len", len(v)))
+            for i, x in enumerate(v):
+                _numbers(f"{prefix}[{i}]", x, exact, numeric)
+    else:
+        exact.append((prefix, v))
+
+
+def config_clusters(configs: Sequence[dict], *, rtol: float = CONFIG_RTOL) -> list[int]:
+    """A cluster id for every config: configs whose numbers differ by at most `rtol` (relative; plus a
+    floor of 1e-5 of the key's largest magnitude in the log, so that a weight decay of 0 or 1e-6 jittered
+    by 1e-7 still agrees in a log that searches it up to 0.1) and whose other values are equal share an id. Ints (and integral floats) must be equal.
+
+    Greedy leader clustering in a fixed order (the configs sorted by value, not by file position): a config
+    joins the first cluster whose leader it is close to, else it leads a new one. Unlike rounding, a
+    value next to a rounding boundary cannot split one config into two, and unlike a transitive merge,
+    a chain of small steps does not collapse a genuine sweep into one config.
+    """
+    rows = []
+    for c in configs:
+        exact, numeric = [], []
+        for k, v in sorted(c.items(), key=lambda kv: str(kv[0])):
+            _numbers(str(k), _canonical(v), exact, numeric)
+        rows.append((tuple(exact), tuple(k for k, _ in numeric), np.array([x for _, x in numeric], dtype=np.float64)))
+    scale: dict[str, float] = {}
+    for _, keys, vec in rows:
+        for k, x in zip(keys, vec):
+            scale[k] = max(scale.get(k, 0.0), abs(float(x)))
+    groups: dict[tuple, list[int]] = {}
+    for i, (exact, keys, _) in enumerate(rows):
+        groups.setdefault((repr(exact), keys), []).append(i)
+    ids = [-1] * len(rows)
+    next_id = 0
+    for (_, keys), members in sorted(groups.items(), key=lambda kv: kv[0]):
+        atol = np.array([ATOL_OF_RANGE * scale[k] for k in keys])
+        members = sorted(members, key=lambda i: tuple(rows[i][2]))
+        leaders: list[np.ndarray] = []
+        leader_ids: list[int] = []
+        for i in members:
+            v = rows[i][2]
+            if leaders:
+                lead = np.stack(leaders)
+                integral = (lead == np.round(lead)) & (v == np.round(v))
+                tol = np.where(integral, 0.0, rtol * np.maximum(np.abs(lead), np.abs(v)) + atol)
+                close = np.flatnonzero((np.abs(lead - v) <= tol).all(axis=1))
+                if close.size:
+                    ids[i] = leader_ids[close[0]]
+                    continue
+            leaders.append(v)
+            leader_ids.append(next_id)
+            ids[i] = next_id
+            next_id += 1
+    return ids
+
+
+def distinct_configs(trials: Iterable[dict], *, rtol: float = CONFIG_RTOL) -> int:
     """Number of different configs among `trials` (all statuses; filter first if needed).
 
-    Key order does not matter, and neither do float differences beyond 10 significant digits.
-    Trials without a dict config are not counted.
+    Key order does not matter, and configs whose numbers agree within `rtol` (relative) count once
+    (see config_clusters), so jittering a copied config by 1e-7 does not make it a new training.
+    Trials without a dict config are not counted; at most MAX_COMPARED configs are compared.
     """
-    return len({_canonical(t["config"]) for t in trials if isinstance(t, dict) and isinstance(t.get("config"), dict)})
+    configs = [t["config"] for t in trials if isinstance(t, dict) and isinstance(t.get("config"), dict)]
+    unique = list({_canonical(c): c for c in configs}.values())[:MAX_COMPARED]
+    return len(set(config_clusters(unique, rtol=rtol)))
+
+
+def accuracy_off_grid(acc: Any, n_val: int) -> bool:
+    """Whether `acc` cannot be (correct images) / n_val: acc * n_val is not within 1e-6 of an integer,
+    allowing for the rounding of the value as written (0.9826 stands for anything in [0.98255, 0.98265]).
+
+    A real accuracy on n_val images is a multiple of 1 / n_val; an edited or invented one usually is
+    not. Values written with few digits (0.98) carry too little to tell and are never off the grid.
+    """
+    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc) or n_val <= 0:
+        return False
+    exponent = Decimal(repr(float(acc))).as_tuple().exponent
+    written = 0.5 * 10.0 ** exponent if isinstance(exponent, int) and exponent < 0 else 0.0
+    x = float(acc) * n_val
+    return abs(x - round(x)) > 1e-6 + written * n_val
 
 
 def pick_trials(trials: Sequence[dict], k: int, seed: int) -> list[dict]:
@@ -130,6 +224,43 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     if denom == 0.0:
         return float("nan")
     return float(np.clip((rx @ ry) / denom, -1.0, 1.0))
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    """Pearson's correlation; nan when n < 2, either input is constant or not finite."""
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
+    if len(x) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    denom = math.sqrt(float(x @ x) * float(y @ y))
+    return float(np.clip((x @ y) / denom, -1.0, 1.0)) if denom > 0 else float("nan")
+
+
+def kendall_tau(x: Sequence[float], y: Sequence[float], *, max_n: int = 3000) -> float:
+    """Kendall's tau-b (scipy.stats.kendalltau's default), O(n^2) on the first max_n points; nan as spearman."""
+    x = np.asarray(x, dtype=np.float64).ravel()[:max_n]
+    y = np.asarray(y, dtype=np.float64).ravel()[:max_n]
+    if x.shape != y.shape or len(x) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return float("nan")
+    dx = np.sign(x[:, None] - x[None, :])
+    dy = np.sign(y[:, None] - y[None, :])
+    num = float((dx * dy).sum())
+    denom = math.sqrt(float(np.abs(dx).sum()) * float(np.abs(dy).sum()))
+    return num / denom if denom > 0 else float("nan")
+
+
+def size_correlations(params: Sequence[float], acc: Sequence[float]) -> dict[str, float]:
+    """The correlations of parameter count and accuracy a student may honestly report from the log:
+    Spearman's rho (what the assignment asks for), Kendall's tau, and Pearson's r on the raw and on
+    the log10 parameter count. A stated value is checked against all of them."""
+    params = np.asarray(params, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_params = np.log10(params)
+    return {"Spearman rho": spearman(params, acc), "Kendall tau": kendall_tau(params, acc),
+            "Pearson r": pearson(params, acc), "Pearson r on log10(parameters)": pearson(log_params, acc)}
 
 
 # --- the write-up --------------------------------------------------------------------------------
@@ -257,3 +388,126 @@ def param_count_from_shapes(shapes: dict[str, Sequence[int]], *, exclude_buffers
                 raise ValueError(f"{name}: implausibly large tensor {shape!r}"[:200])
         total += n
     return total
+
+
+# --- what the write-up claims --------------------------------------------------------------------
+
+_NUMBER = r"([+\-\u2212\u2013]?\s?(?:0?\.\d+|1\.0+|[01](?![\d.,])))"
+# a correlation keyword, up to 40 characters without digits, then a value in [-1, 1]
+_CLAIM = re.compile(r"(\brho\b|\u03c1|\bspearman|\bcorrelat\w*|\bcoefficient|\bkendall|\btau\b|\u03c4|"
+                    r"\br_?s\b|\br\s*(?=[=:\u2248~]))([^0-9\n]{0,40}?)" + _NUMBER, re.I)
+_CLAIM_AFTER = re.compile(_NUMBER + r"\s*\(\s*(?:spearman|rho|\u03c1|rank)", re.I)   # "0.44 (Spearman)"
+_PVALUE = re.compile(r"\bp\s*(?:-?\s*value)?\s*[<>=\u2264\u2265]|\bp-value|\bsignifican|\bn\s*=|%", re.I)
+_SIZE = re.compile(r"param|\bsize|width|depth|capacit|\blarg|\bbig|\bsmall|network|model", re.I)
+_OTHER_KNOB = re.compile(r"batch|learning[\s_-]*rate|\blr\b|dropout|weight[\s_-]*decay|epoch", re.I)
+_RANK = re.compile(r"rho|\u03c1|spearman|rank", re.I)
+_UNIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\[])|\n")   # sentences and lines (a table row is a line)
+
+
+def _units(text: str) -> list[str]:
+    text = re.sub(r"```.*?```", " ", text[:2_000_000], flags=re.S)
+    return [u for u in _UNIT.split(text) if u.strip()]
+
+
+def stated_size_correlation(text: str) -> tuple[float | None, str]:
+    """The correlation of network size and accuracy that `text` states, and the sentence it is in.
+
+    Values next to a correlation keyword ("Spearman rho = 0.44", "correlation of +0.44", "r=0.4",
+    "0.44 (Spearman)") count when their sentence is about size (parameters, width, depth, network...)
+    and names no other hyperparameter (batch size, learning rate, ...); rank correlations come first.
+    p-values and sample sizes next to the keyword are not claims. (None, "") when nothing is stated.
+    """
+    claims = []   # (is about size, is a rank correlation, position, value, sentence)
+    for pos, unit in enumerate(_units(text)):
+        found = []
+        for m in _CLAIM.finditer(unit):
+            if not _PVALUE.search(m.group(2)):
+                found.append((m.group(3), m.group(1)))
+        found += [(m.group(1), m.group(0)) for m in _CLAIM_AFTER.finditer(unit)]
+        for number, keyword in found:
+            try:
+                value = float(number.replace("\u2212", "-").replace("\u2013", "-").replace(" ", ""))
+            except ValueError:
+                continue
+            if not -1.0 <= value <= 1.0:
+                continue
+            size = bool(_SIZE.search(unit)) and not _OTHER_KNOB.search(unit)
+            claims.append((size, bool(_RANK.search(keyword) or _RANK.search(unit)), pos, value, unit.strip()))
+    if not claims:
+        return None, ""
+    about = [c for c in claims if c[0]] or [c for c in claims if not _OTHER_KNOB.search(c[4])]
+    if not about:
+        return None, ""
+    best = min(about, key=lambda c: (not c[1], c[2]))
+    return best[3], best[4][:200]
+
+
+_STRENGTH = re.compile(r"\b(no|not\s+any|negligible|little|weak|weakly|moderate|moderately|medium|strong|strongly|"
+                       r"high|clear|clearly)\b(?:[\s,-]+\w+){0,3}?[\s,-]+(?:(positive|negative)[\s,-]+)?"
+                       r"(?:\w+[\s-]+)?(correlat\w*|relation\w*|association|dependence|trend|link)", re.I)
+STRENGTH_CLASSES = {"none": (0.0, 0.1), "weak": (0.1, 0.3), "moderate": (0.3, 0.5), "strong": (0.5, 1.0)}
+_STRENGTH_WORD = {"no": "none", "not any": "none", "negligible": "none", "little": "none", "weak": "weak",
+                  "weakly": "weak", "moderate": "moderate", "moderately": "moderate", "medium": "moderate",
+                  "strong": "strong", "strongly": "strong", "high": "strong", "clear": "moderate",
+                  "clearly": "moderate"}
+
+
+def stated_size_strength(text: str) -> tuple[str | None, str | None, str]:
+    """(strength class, sign, sentence) of a worded claim such as "a moderate positive correlation
+    between network size and accuracy", from the first sentence about size that makes one; the sign
+    is "positive", "negative" or None. (None, None, "") when there is none."""
+    for unit in _units(text):
+        if not _SIZE.search(unit) or _OTHER_KNOB.search(unit):
+            continue
+        m = _STRENGTH.search(unit)
+        if m:
+            word = " ".join(m.group(1).lower().split())
+            sign = (m.group(2) or "").lower() or None
+            if sign is None:
+                after = unit[m.end():m.end() + 60].lower()
+                sign = "positive" if "positive" in after else "negative" if "negative" in after else None
+            return _STRENGTH_WORD.get(word), sign, unit.strip()[:200]
+    return None, None, ""
+
+
+def strength_agrees(strength: str, sign: str | None, rho: float, *, slack: float = 0.1) -> bool:
+    """Whether a worded claim fits rho: |rho| in the class's range widened by `slack`, and the same sign
+    (a sign is not needed for "no correlation")."""
+    lo, hi = STRENGTH_CLASSES[strength]
+    if not lo - slack <= abs(rho) <= hi + slack:
+        return False
+    if strength == "none" or sign is None:
+        return True
+    return (rho > 0) == (sign == "positive")
+
+
+_SHINGLE_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def strip_copied(text: str, sources: Sequence[str], *, n: int = 8) -> tuple[str, float]:
+    """`text` without the words that belong to a run of `n` words (case and punctuation ignored) also
+    found in one of `sources`, and the share of its words removed.
+
+    Used to give no credit for the assignment's own text pasted into an answer: an 8-word run is
+    practically never shared by chance (the honest example analyses share none with the README),
+    while a quoted task sentence, or the whole README, is removed."""
+    shingles = set()
+    for src in sources:
+        w = [x.lower() for x in _SHINGLE_WORD.findall(src or "")]
+        shingles.update(tuple(w[i:i + n]) for i in range(len(w) - n + 1))
+    spans = [(m.start(), m.end(), m.group(0).lower()) for m in _SHINGLE_WORD.finditer(text)]
+    words_only = [w for _, _, w in spans]
+    copied = [False] * len(spans)
+    for i in range(len(spans) - n + 1):
+        if tuple(words_only[i:i + n]) in shingles:
+            for j in range(i, i + n):
+                copied[j] = True
+    if not any(copied):
+        return text, 0.0
+    out, last = [], 0
+    for (start, end, _), c in zip(spans, copied):
+        if c:
+            out.append(text[last:start])
+            last = end
+    out.append(text[last:])
+    return "".join(out), sum(copied) / len(spans)

@@ -25,6 +25,7 @@ INPUT_SHAPES = {"digits": (1, 8, 8), "cifar10": (3, 32, 32)}
 NUM_CLASSES = 10
 LOG_PATTERNS = ("hpo_log.jsonl", "hpo_log.csv", "*.jsonl", "*.csv")
 ANALYSIS_PATTERNS = ("analysis.md", "*analysis*.md", "*analysis*.txt", "ANALYSIS*")
+MAX_CANDIDATES = 6  # logs read to find the one for this mode
 
 
 def dataset_name(value) -> str | None:
@@ -86,6 +87,24 @@ def val_digest(data: dict) -> str:
     return hashlib.sha256(data["x_val"].tobytes() + data["y_val"].tobytes()).hexdigest()[:16]
 
 
+def rerun_data(public: dict, rng: np.random.Generator) -> tuple[dict, dict]:
+    """(what the re-run worker gets, what the grade is computed on).
+
+    The worker gets the dict the template's load_data returns, key for key, shape for shape: the
+    training and validation split as they are (the logged trainings saw them), and "x_test"/"y_test"
+    of the test split's size, but filled with training images drawn with `rng` (from the course
+    key). The real test images go only to the pristine worker that holds the trained weights: a
+    submission that trains on whatever it is handed cannot have trained on them, and which images
+    stand in for them differs with every course key."""
+    n_test = len(public["y_test"])
+    stand_in = rng.choice(len(public["y_train"]), size=n_test, replace=False)
+    worker = {"x_train": public["x_train"], "y_train": public["y_train"], "x_val": public["x_val"],
+              "y_val": public["y_val"], "x_test": np.ascontiguousarray(public["x_train"][stand_in]),
+              "y_test": np.ascontiguousarray(public["y_train"][stand_in])}
+    return worker, {"x_val": public["x_val"], "y_val": public["y_val"],
+                    "x_held": public["x_test"], "y_held": public["y_test"]}
+
+
 # --- the submission's files ----------------------------------------------------------------------
 
 @dataclass
@@ -98,6 +117,7 @@ class LogFile:
     others: list = field(default_factory=list)   # further candidate files that were not read
     problem: str | None = None                    # why there is nothing to grade (no file, too big)
     content_seed: int = 0                          # from the file's bytes: an edited log gets other samples
+    choice: str = ""                               # which of several logs was graded, and why
 
     def complete(self) -> list[dict]:
         """Complete trials with a usable config and parameter count (what the checks use)."""
@@ -116,24 +136,59 @@ class LogFile:
         return dataset_name(self.header.get("dataset"))
 
 
-def read_log(artifacts) -> LogFile:
-    """Find the trial log among the submission's files and read it with grader.trial_log."""
+def read_log(artifacts, dataset: str | None = None) -> LogFile:
+    """Find the trial log among the submission's files and read it with grader.trial_log.
+
+    With several candidates (a folder holding a digits and a CIFAR log), the first one whose header
+    names `dataset` (the data set of this grading mode) is graded; `choice` says which and why."""
+    import fnmatch
+
     candidates = []
-    for pattern in LOG_PATTERNS:
-        name = artifacts.find(pattern)
-        if name and name not in candidates:
-            candidates.append(name)
+    names = artifacts.names()
+    for pattern in LOG_PATTERNS:  # in the order of the patterns, as artifacts.find tries them
+        for name in names:
+            if (fnmatch.fnmatch(name, pattern) or fnmatch.fnmatch(Path(name).name, pattern)) and name not in candidates:
+                candidates.append(name)
     if not candidates:
         return LogFile(problem="no trial log found: submit hpo_log.jsonl (or a CSV export of the trials) "
                                "next to your code")
-    name = candidates[0]
-    try:
-        raw = artifacts.read_bytes(name, max_bytes=20_000_000)
-    except AssertionError as e:
-        return LogFile(name=name, problem=str(e))
-    header, trials, errors = read_trial_log(raw)
-    return LogFile(name=name, header=header, trials=trials, errors=errors, others=candidates[1:],
-                   content_seed=int(hashlib.sha256(raw).hexdigest()[:8], 16))
+    logs = []
+    for name in candidates[:MAX_CANDIDATES]:
+        try:
+            raw = artifacts.read_bytes(name, max_bytes=20_000_000)
+        except AssertionError as e:
+            logs.append(LogFile(name=name, problem=str(e)))
+            continue
+        header, trials, errors = read_trial_log(raw)
+        logs.append(LogFile(name=name, header=header, trials=trials, errors=errors,
+                            content_seed=int(hashlib.sha256(raw).hexdigest()[:8], 16)))
+    chosen, why = logs[0], ""
+    if len(logs) > 1 and dataset is not None:
+        matching = [g for g in logs if not g.problem and g.dataset() == dataset]
+        if matching:
+            chosen = matching[0]
+            why = f"its header names the data set of this grading mode ({dataset})"
+        else:
+            why = f"none of them names this grading mode's data set ({dataset}) in its header; graded the first"
+    chosen.others = [g.name for g in logs if g is not chosen] + candidates[MAX_CANDIDATES:]
+    if chosen.others:
+        chosen.choice = f"graded {chosen.name}" + (f" because {why}" if why.startswith("its") else f" ({why})"
+                                                     if why else "") + f"; also found: {', '.join(chosen.others[:5])}"
+    return chosen
+
+
+def analysis_file(artifacts, log: LogFile | None = None) -> str | None:
+    """The write-up to grade: the first match of ANALYSIS_PATTERNS in the graded log's folder, else
+    anywhere (a folder holding a digits and a CIFAR run grades the analysis of the run it grades)."""
+    import fnmatch
+
+    names = artifacts.names()
+    folder = str(Path(log.name).parent) if log is not None and log.name else None
+    for pattern in ANALYSIS_PATTERNS:
+        for name in names:
+            if folder is not None and str(Path(name).parent) == folder and fnmatch.fnmatch(Path(name).name, pattern):
+                return name
+    return artifacts.find(*ANALYSIS_PATTERNS)
 
 
 def code_source(artifacts, code_file: str | None) -> str:
@@ -171,23 +226,130 @@ def best_trial(trials: list[dict]) -> dict:
     return max(trials, key=lambda t: (t["val_accuracy"], -t["trial"]))
 
 
-def rerun(student, worker, r, trial: dict, **extra) -> dict:
-    """train_and_evaluate(config, data, seed=..., device=..., max_epochs=...) for one logged trial."""
+def sample_trials(trials: list[dict], k: int, seed: int) -> list[dict]:
+    """k trials drawn at random with `seed` (from the course key: not predictable by the submission),
+    sorted by trial number; the order in the file does not matter."""
+    import random
+
+    pool = sorted(trials, key=lambda t: t["trial"])
+    if k >= len(pool):
+        return pool
+    return [pool[i] for i in sorted(random.Random(seed).sample(range(len(pool)), k))]
+
+
+def grader_seeds(trials: list[dict], n: int, rng: np.random.Generator) -> list[int]:
+    """n seeds for re-runs, none of them logged: drawn from the range the logged seeds span (widened
+    to at least 1,000 values), so that a seed's size does not tell a re-run from a search trial."""
+    logged = {t["seed"] for t in trials if isinstance(t.get("seed"), int) and not isinstance(t.get("seed"), bool)}
+    lo = max(0, min(logged, default=0))
+    hi = max(max(logged, default=0) + 1, lo + 1000)
+    out: list[int] = []
+    while len(out) < n:
+        s = int(rng.integers(lo, hi))
+        if s not in logged and s not in out:
+            out.append(s)
+    return out
+
+
+def rerun(student, worker, r, trial: dict, seed: int, **extra) -> dict:
+    """train_and_evaluate(config, data, seed=..., device=..., max_epochs=...) for one logged trial, the call
+    the search makes (plus return_model=True). The worker's global random state is reseeded first
+    with `r.global_seed()` (from the course key), so it matches neither the trial's seed nor anything
+    else a submission could compare it with."""
     if isinstance(trial.get("seed"), bool) or not isinstance(trial.get("seed"), int):
         raise AssertionError(f"trial {trial['trial']}: no seed logged, so the training cannot be repeated")
     if r.epochs(trial) <= 0:
         raise AssertionError(f"trial {trial['trial']}: the log gives no epoch budget (header max_epochs or the "
                              "trial's epochs), so the training cannot be repeated")
-    worker.seed(trial["seed"])  # for submissions that seed globally before calling it, as their search did
+    worker.seed(r.global_seed())
     with worker.timeout(r.timeout):
-        out = student.train_and_evaluate(trial["config"], r.data, seed=trial["seed"], device=r.device,
+        out = student.train_and_evaluate(trial["config"], r.data, seed=seed, device=r.device,
                                          max_epochs=r.epochs(trial), **extra)
     if not isinstance(out, dict) or "val_accuracy" not in out:
         raise AssertionError(f"train_and_evaluate should return a dict with 'val_accuracy', got {type(out).__name__}")
-    acc = out["val_accuracy"]
-    if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0.0 <= acc <= 1.0:
-        raise AssertionError(f"train_and_evaluate returned val_accuracy {acc!r}; expected a fraction in [0, 1]")
     return out
+
+
+def true_class_logprob(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log softmax(logits)[i, y[i]] per image: how sure the model is of the right answer."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))
+
+
+def loss_ratio(val_logp: np.ndarray, held_logp: np.ndarray, eps: float = 1e-4) -> float:
+    """log(mean cross-entropy on held-out images / on validation images): about 0 for a model that
+    saw neither, large (3-5 on the digits) for one that was trained on the validation images, whose
+    loss on them collapses to almost nothing. eps keeps two near-perfect fits from looking different."""
+    return float(math.log((float(np.mean(-held_logp)) + eps) / (float(np.mean(-val_logp)) + eps)))
+
+
+@dataclass
+class Retraining:
+    """One re-run of a logged trial, measured here from its weights."""
+    trial: dict
+    seed: int
+    logged_seed: bool              # the trial's own seed (else one the grader chose)
+    returned: object = None        # the val_accuracy train_and_evaluate returned: shown, never scored
+    val: float = float("nan")      # accuracy on the validation split, from the model's logits
+    held: float = float("nan")     # on the grader's held-out images
+    val_logp: np.ndarray | None = None   # per image log-probability of the true class
+    held_logp: np.ndarray | None = None
+
+
+@dataclass
+class RerunVerdict:
+    """How far the log sits above its re-runs, in units of the measured seed-to-seed noise."""
+    spread: float          # seed-to-seed standard deviation of a training's validation accuracy (used)
+    spread_measured: float # before the floor and the cap (nan with too few re-runs)
+    dof: int
+    excess: float          # mean of logged - re-run mean over the random sample (accuracy)
+    se: float              # its standard error under honest noise
+    z: float
+    n: int                 # trials in the statistic
+    rows: list = field(default_factory=list)   # (trial, logged, [re-run accuracies], d) per trial
+
+
+def seed_spread(groups: list[list[float]]) -> tuple[float, int]:
+    """Pooled within-trial standard deviation of re-run accuracies, and its degrees of freedom."""
+    ss, dof = 0.0, 0
+    for g in groups:
+        if len(g) >= 2:
+            g = np.asarray(g, float)
+            ss += float(((g - g.mean()) ** 2).sum())
+            dof += len(g) - 1
+    return (math.sqrt(ss / dof) if dof else float("nan")), dof
+
+
+def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float, cap: float,
+                  clip: float = 4.5) -> RerunVerdict:
+    """One-sided comparison of logged accuracies with re-runs measured by the grader.
+
+    trials: (trial, is_best, re-run validation accuracies under the logged and grader-chosen seeds).
+    The seed-to-seed spread is pooled over all re-runs and kept within [floor, cap] (a submission
+    cannot widen its own tolerance beyond what an honest training shows). The best trial enters
+    the spread but not the excess: it is the maximum of many noisy trainings and sits above its
+    re-runs even in an honest log. For the random sample, d = logged - mean(re-runs) has mean 0 for
+    an honest log (the logged training is one more draw of the same seed noise, also when it was
+    made on another machine) and variance spread^2 (1 + 1/k); each d is clipped to `clip` standard
+    deviations so that one unstable configuration cannot decide the verdict."""
+    measured, dof = seed_spread([runs for _, _, runs in trials])
+    spread = min(cap, max(floor, measured)) if math.isfinite(measured) else cap
+    rows, ds, var = [], [], []
+    for t, best, runs in trials:
+        if not runs:
+            continue
+        d = float(t["val_accuracy"]) - float(np.mean(runs))
+        rows.append((t, best, list(runs), d))
+        if best:
+            continue
+        sd = spread * math.sqrt(1 + 1 / len(runs))
+        ds.append(max(-clip * sd, min(clip * sd, d)))
+        var.append(sd ** 2)
+    n = len(ds)
+    excess = float(np.mean(ds)) if n else 0.0
+    se = math.sqrt(sum(var)) / n if n else float("inf")
+    return RerunVerdict(spread=spread, spread_measured=measured, dof=dof, excess=excess, se=se,
+                        z=excess / se if n else 0.0, n=n, rows=rows)
 
 
 def predict(model, x: np.ndarray, batch: int = 500) -> np.ndarray:

@@ -11,11 +11,12 @@ from grader.testing import expect_array, expect_log
 
 @pytest.mark.points(4)
 @pytest.mark.timeout(300)
-def test_channel_layout(student, worker, settings, thresholds, credit, device, seed):
+def test_channel_layout(student, worker, handoff, course_key, settings, thresholds, credit, device, seed):
     """the model convolves over time, not over channels: it learns a task carried by one channel"""
     cfg = settings["layout"]
     n, m, c = cfg["windows"], cfg["frame_size"], cfg["channels"]
-    X, y = layout_task(n + 1200, m, c, cfg["informative"], cfg["noise_scale"], seed)
+    X, y = layout_task(n + 1200, m, c, cfg["informative"], cfg["noise_scale"],
+                       course_key.seed("conv1d_windowing", "layout"))
     train, val, test = slice(0, n), slice(n, n + 200), slice(n + 200, n + 1200)
     worker.seed(seed)
     model = student.Conv1dForecaster(c, m)
@@ -23,8 +24,9 @@ def test_channel_layout(student, worker, settings, thresholds, credit, device, s
         student.train_forecaster(model, (torch.from_numpy(X[train]), torch.from_numpy(y[train])),
                                  (torch.from_numpy(X[val]), torch.from_numpy(y[val])), epochs=cfg["epochs"],
                                  batch_size=cfg["batch_size"], lr=cfg["lr"], device=device)
-    model.eval()
-    pred = predict(model, X[test])
+    weights = handoff.take(model, "Conv1dForecaster", c, m)  # before any test window exists in a worker
+    with handoff.load(weights) as [trained]:
+        pred = predict(trained, X[test])  # i.i.d. windows: a batch reveals nothing about another window
     unexplained = float(np.mean((pred - y[test]) ** 2) / np.var(y[test]))
     th = thresholds["layout_unexplained"]
     credit.linear(unexplained, full=th["full"], zero=th["zero"],
@@ -41,7 +43,14 @@ def test_forecast_rmse(forecasts, thresholds, credit, feedback, settings, h):
     th = thresholds["rmse"][h]
     persistence, climatology = float(np.sqrt(np.mean((d.persistence - d.test_y) ** 2))), \
         float(np.sqrt(np.mean((d.climatology - d.test_y) ** 2)))
-    credit.linear(f.rmse, full=th["full"], zero=th["zero"], what=f"test RMSE {h} day(s) ahead (deg C)")
+    assert f.rmse >= th["floor"], (
+        f"test RMSE {h} day(s) ahead = {f.rmse:.3f} deg C, below {th['floor']:g}: closer to the future than the "
+        "past can tell (see assignment.yaml for how this floor was measured). Forecasts this good come from knowing "
+        "the test period (a copy of the data, a lookup), not from a model of the windows, and earn no credit; "
+        "if your model is a genuine forecaster, show it to your instructor")
+    # no points for a forecast no better than the worse free baseline on this test period
+    credit.linear(f.rmse, full=th["full"], zero=max(persistence, climatology, th["full"] + 0.1),
+                  what=f"test RMSE {h} day(s) ahead (deg C)")
     credit.metrics.update({f"persistence RMSE h={h}": persistence, f"climatology RMSE h={h}": climatology})
     feedback.note(f"{h} day(s) ahead, test RMSE in deg C: your model {f.rmse:.3f}, persistence {persistence:.3f}, "
                   f"climatology {climatology:.3f} ({len(d.test_y)} test windows)")
@@ -55,7 +64,7 @@ def test_forecast_rmse(forecasts, thresholds, credit, feedback, settings, h):
 @pytest.mark.points(2)
 @pytest.mark.visibility("after_due_date")
 def test_training_log(forecasts, settings, feedback):
-    """the training log has one finite record per epoch, numbered from 1, and the training loss falls"""
+    """the training log has one record per epoch, numbered from 1, its training loss falls, and its validation loss is the trained model's"""
     logs = {}
     for h, f in forecasts.items():
         log = expect_log(f.get_log(), name=f"train_forecaster (horizon {h})", keys=("epoch", "train_loss", "val_loss"),
@@ -64,6 +73,14 @@ def test_training_log(forecasts, settings, feedback):
             f"horizon {h}: epochs should be numbered 1 ... {settings['epochs']}"
         first, last = log[0]["train_loss"], log[-1]["train_loss"]
         assert last < first, f"horizon {h}: the training loss did not fall ({first:.4f} -> {last:.4f})"
+        # the log's numbers must be the model's: its validation loss, recomputed here from the handed-over
+        # weights, equals the last epoch's (or, after early stopping that restores the best weights, the lowest)
+        true = f.get().val_mse
+        claimed = {r["val_loss"] for r in (log[-1], min(log, key=lambda r: r["val_loss"]))}
+        assert any(abs(v - true) <= 0.01 + 0.1 * true for v in claimed), (
+            f"horizon {h}: the log reports a final validation loss of {log[-1]['val_loss']:.4f} (lowest "
+            f"{min(r['val_loss'] for r in log):.4f}), but the trained weights have a validation MSE of {true:.4f} "
+            "(computed by the grader): the log must report the model's own losses")
         logs[h] = [r["train_loss"] for r in log]
     feedback.image("training loss per epoch (blue: 1 day, orange: 7 days, green: 30 days ahead)", line_plot(logs))
 

@@ -1,13 +1,15 @@
 """Hidden checks after training on the grader's images of one class: sample quality measured here
 (Frechet distance in the grader's classifier's features, class fidelity, diversity), that samples
-are new images and not copies, the training log, the minimax generator loss's saturation and a
-short WGAN-GP run."""
+are new images and not copies of any public image, the training log, the minimax generator loss's
+saturation and a short WGAN-GP run. Trained models are evaluated only in pristine workers that
+hold their weights and nothing else (grader.handoff)."""
 import numpy as np
 import pytest
 import torch
-from conftest import fixed_latents, get_samples, train
-from gan_metrics import (class_fidelity, diversity, features, frechet_distance, load_metric_data, memorisation_ratio,
-                         mode_coverage)
+from conftest import (fixed_latents, pristine, require_weights_only, sample_weights_only, take_discriminator,
+                      take_generator, train)
+from gan_data import keyed_split
+from gan_metrics import class_fidelity, diversity, features, frechet_distance, memorisation_ratio, mode_coverage
 
 from grader.images import grid, line_plot
 from grader.testing import expect_array, expect_log
@@ -21,14 +23,16 @@ def _pictures(images: np.ndarray, columns: int = 16) -> np.ndarray:
 
 
 def _memorisation(trained, gan_data) -> float:
-    return memorisation_ratio(trained.samples, gan_data.train, gan_data.test)
+    return gan_data.memorisation(trained.samples)
 
 
 def _require_new_images(trained, gan_data, thresholds):
+    require_weights_only(trained.mismatch)
     ratio = _memorisation(trained, gan_data)
     assert ratio >= thresholds["memorisation"], (
-        f"the samples are (near) copies of training images (memorisation ratio {ratio:.3g} < "
-        f"{thresholds['memorisation']:g}); quality is only credited for new images")
+        f"the samples are (near) copies of real images of the data set (memorisation ratio {ratio:.3g} < "
+        f"{thresholds['memorisation']:g}: they lie closer to real images than real images lie to each other); "
+        "quality is only credited for new images your generator makes from z")
 
 
 @pytest.mark.points(4)
@@ -37,8 +41,8 @@ def _require_new_images(trained, gan_data, thresholds):
 def test_sample_quality(trained, gan_data, thresholds, credit, feedback):
     """Frechet distance of the samples to held-out real images (grader's classifier features)"""
     t = trained.get()
-    feedback.image("your samples (fixed z, eval mode; first two rows) and real images of the class (last row)",
-                   _pictures(np.concatenate([t.samples[:32], gan_data.test[:16]])))
+    feedback.image("your samples (fixed z, eval mode; first two rows) and training images of the class (last row)",
+                   _pictures(np.concatenate([t.samples[:32], gan_data.train[:16]])))
     _require_new_images(t, gan_data, thresholds)
     fd = frechet_distance(features(gan_data.classifier, t.samples), gan_data.test_features)
     th = thresholds["frechet"]
@@ -71,21 +75,22 @@ def test_diversity(trained, gan_data, thresholds, credit):
 def test_samples_are_not_copies(trained, gan_data, thresholds, feedback):
     """samples are new images: as far from the training set as held-out real images are"""
     t = trained.get()
-    feedback.note(f"memorisation ratio {_memorisation(t, gan_data):.3g} (1: as new as held-out real images, 0: copies)")
+    feedback.note(f"memorisation ratio {_memorisation(t, gan_data):.3g} (1: as new as held-out real images, 0: copies "
+                  "of real images)")
     _require_new_images(t, gan_data, thresholds)
 
 
 @pytest.mark.points(1)
-def test_discriminator_returns_logits(trained, gan_data, student):
+def test_discriminator_returns_logits(trained, gan_data, fresh_worker):
     """the trained Discriminator returns logits (not probabilities)"""
     t = trained.get()
     rng = np.random.default_rng(5)
-    inputs = np.concatenate([gan_data.train[:64], t.samples[:64],
+    inputs = np.concatenate([gan_data.test[:64], t.samples[:64],
                              rng.uniform(-1, 1, (16,) + gan_data.train.shape[1:]).astype(np.float32),
                              np.full((4,) + gan_data.train.shape[1:], -1, np.float32),
                              np.full((4,) + gan_data.train.shape[1:], 1, np.float32)])
-    t.discriminator.eval()
-    out = expect_array(t.discriminator(torch.from_numpy(inputs)), name="trained Discriminator(x)", shape=(len(inputs),))
+    with pristine(fresh_worker, t.discriminator_weights()) as (_, [d]):
+        out = expect_array(d(torch.from_numpy(inputs)), name="trained Discriminator(x)", shape=(len(inputs),))
     assert out.min() < -0.01 or out.max() > 1.01, (
         f"the trained Discriminator's outputs all lie in [0, 1] (min {out.min():.3g}, max {out.max():.3g}) on real, "
         "generated, noise and constant images: it seems to return probabilities. Return raw logits (no sigmoid); "
@@ -136,29 +141,31 @@ def test_minimax_loss_saturates(student, worker, images_handle, gan_data, settin
 
 @pytest.mark.points(2)
 @pytest.mark.timeout(900)
-def test_wgan_gp_critic(student, worker, images_handle, gan_data, settings, thresholds, device, seed, feedback):
+def test_wgan_gp_critic(student, worker, images_handle, gan_data, settings, thresholds, device, seed, handoff,
+                        fresh_worker, feedback):
     """a short WGAN-GP run: finite log, the critic separates real from fake, gradient norm close to 1"""
-    G, D, log = train(student, worker, images_handle, gan_data.train.shape[1:], settings, device, seed,
+    shape = gan_data.train.shape[1:]
+    G, D, log = train(student, worker, images_handle, shape, settings, device, seed,
                       loss="wgan-gp", steps=settings["wgan_steps"], lr=settings["wgan_lr"], real_label=1.0,
                       norm="layer", log_every=10)
     expect_log(log, name="train_gan(..., loss='wgan-gp')", keys=KEYS)
-    # the critic is judged on fakes like those it trained against: the generator in train mode
-    real = gan_data.train[:64]
-    G.train()
-    fake = expect_array(G(torch.from_numpy(fixed_latents(len(real), seed + 1))), name="Generator(z) in train mode",
-                        shape=real.shape, low=-1.0, high=1.0)
-    G.eval()
-    D.eval()
-    real_s = expect_array(D(torch.from_numpy(real)), name="critic(real)", shape=(len(real),))
-    fake_s = expect_array(D(torch.from_numpy(fake)), name="critic(fake)", shape=(len(fake),))
-    gap = float(real_s.mean() - fake_s.mean())
-    assert gap >= thresholds["wgan_gap"], (
-        f"after {settings['wgan_steps']} WGAN-GP steps the critic scores real images only {gap:.3g} above "
-        f"generated ones (expected >= {thresholds['wgan_gap']:g}): is the critic trained to maximise "
-        "mean f(real) - mean f(fake)?")
-    worker.seed(seed)
-    pen = student.gradient_penalty(D, torch.from_numpy(real), torch.from_numpy(fake))
-    pen = float(expect_array(pen, name="gradient_penalty(trained critic, real, fake)").reshape(-1)[0])
+    weights = take_generator(handoff, G, shape, settings), take_discriminator(handoff, D, shape, settings, "layer")
+    # judged on held-out real images and on fakes like those the critic trained against (generator in train mode)
+    real = gan_data.test[:64]
+    with pristine(fresh_worker, *weights) as (session, [g, d]):
+        g.train()
+        fake = expect_array(g(torch.from_numpy(fixed_latents(len(real), seed + 1))), name="Generator(z) in train mode",
+                            shape=real.shape, low=-1.0, high=1.0)
+        real_s = expect_array(d(torch.from_numpy(real)), name="critic(real)", shape=(len(real),))
+        fake_s = expect_array(d(torch.from_numpy(fake)), name="critic(fake)", shape=(len(fake),))
+        gap = float(real_s.mean() - fake_s.mean())
+        assert gap >= thresholds["wgan_gap"], (
+            f"after {settings['wgan_steps']} WGAN-GP steps the critic scores real images only {gap:.3g} above "
+            f"generated ones (expected >= {thresholds['wgan_gap']:g}): is the critic trained to maximise "
+            "mean f(real) - mean f(fake)?")
+        session.seed(seed)
+        pen = session.module.gradient_penalty(d, torch.from_numpy(real), torch.from_numpy(fake))
+        pen = float(expect_array(pen, name="gradient_penalty(trained critic, real, fake)").reshape(-1)[0])
     feedback.note(f"critic: mean score of real minus generated images {gap:.3g}, gradient penalty {pen:.3g}")
     assert pen <= thresholds["wgan_penalty"], (
         f"the trained critic's gradient penalty is {pen:.3g} (mean (||grad||-1)^2 on interpolates; expected <= "
@@ -169,16 +176,20 @@ def test_wgan_gp_critic(student, worker, images_handle, gan_data, settings, thre
 @pytest.mark.points(1)
 @pytest.mark.modes("embedded")
 @pytest.mark.timeout(900)
-def test_unconditional_mode_coverage(student, worker, gan_data, settings, thresholds, device, seed, credit, feedback):
+def test_unconditional_mode_coverage(student, worker, gan_data, public_data, settings, thresholds, device, seed,
+                                     course_key, handoff, fresh_worker, credit, feedback):
     """trained on all ten digits, the samples cover (almost) every digit"""
-    d = load_metric_data("digits")
-    images = worker.keep(torch.from_numpy(d["train_images"]), "all training digits")
-    G, _, _ = train(student, worker, images, d["train_images"].shape[1:], settings, device, seed, real_label=1.0)
-    samples = get_samples(student, G, fixed_latents(settings["n_samples"], seed), d["train_images"].shape[1:])
+    classes = sorted(int(c) for c in np.unique(public_data["labels"]))
+    split = keyed_split(public_data, classes, course_key.rng("gan", "all-classes-split"))
+    shape = split.train.shape[1:]
+    images = worker.keep(torch.from_numpy(split.train), "all training digits")
+    G, _, _ = train(student, worker, images, shape, settings, device, seed, real_label=1.0)
+    samples, mismatch = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed)
+    require_weights_only(mismatch)
     feedback.image("samples of a GAN trained on all ten digits", _pictures(samples[:48]))
-    ratio = memorisation_ratio(samples, d["train_images"], d["test_images"])
+    ratio = memorisation_ratio(samples, np.concatenate([split.public, split.train]), split.test, split.test_sources)
     assert ratio >= thresholds["memorisation"], (
-        f"the samples are (near) copies of training images (memorisation ratio {ratio:.3g} < "
+        f"the samples are (near) copies of real digits (memorisation ratio {ratio:.3g} < "
         f"{thresholds['memorisation']:g}); coverage is only credited for new images")
     th = thresholds["coverage"]
     credit.linear(mode_coverage(gan_data.classifier, samples), full=th["full"], zero=th["zero"],

@@ -1,11 +1,34 @@
 """Hidden checks on the log's content: enough trainings, varied configs, an automatic method, and
-parameter counts that match the models the submission builds."""
+parameter counts that match the models the submission builds. Counting is robust to cheap padding:
+near-identical configs (numbers nudged by 1e-7) count once, and an accuracy that is not a whole
+number of validation images was not measured, so its trial does not count."""
 import pytest
 from hpo_support import shapes_of, trial_label
-from hpo_checks import distinct_configs, param_count_from_shapes, pick_trials
+from hpo_checks import accuracy_off_grid, distinct_configs, param_count_from_shapes, pick_trials
 
 SALT = 0x2B7E_1516  # mixed into the sample's seed; this file is not released
 MANUAL = {"manual", "by hand", "hand", "hand-tuned", "handtuned", "none", "unknown", "n/a", "na", "-", "todo"}
+
+
+def validation_size(log, settings) -> tuple[int | None, str]:
+    """How many validation images the logged accuracies were measured on, and where that comes from.
+
+    The grader's own split size (settings n_val) wins over the header's n_val: a header is written by
+    the student. A log made on another data set than this mode's is judged by its header alone."""
+    known = settings.get("n_val")
+    known = [known] if isinstance(known, int) else list(known or [])
+    header = log.header.get("n_val")
+    header = header if isinstance(header, int) and not isinstance(header, bool) and header > 0 else None
+    if known and log.dataset() in (None, settings["dataset"]):
+        if header in known:
+            return header, f"the {header} images of the validation split"
+        if len(known) == 1:
+            return known[0], f"the {known[0]} images of the grader's validation split"
+        fits = min(known, key=lambda n: sum(accuracy_off_grid(t["val_accuracy"], n) for t in log.complete()))
+        return fits, f"the {fits} images of the validation split the log fits best"
+    if header:
+        return header, f"the {header} validation images the log's header gives"
+    return None, ""
 
 
 @pytest.mark.points(2)
@@ -14,13 +37,25 @@ def test_enough_trainings(hpo_log, settings, credit):
     """at least the required number of complete trainings (distinct config and seed)"""
     log = hpo_log.require()
     done = log.complete()
-    # a copied line is not another training: count distinct (config, seed) pairs
-    distinct = distinct_configs([{"config": {**t["config"], "__seed__": t["seed"]}} for t in done])
+    # an accuracy on n images is k / n: a value between two such steps was not measured
+    n_val, where = validation_size(log, settings)
+    off_grid = [t for t in done if n_val and accuracy_off_grid(t["val_accuracy"], n_val)]
+    counted = [t for t in done if not (n_val and accuracy_off_grid(t["val_accuracy"], n_val))]
+    # a copied line is not another training, nor is a copy with its numbers nudged by 1e-7:
+    # count distinct (config, seed) pairs, configs equal to 0.1 % in every number counting once
+    distinct = distinct_configs([{"config": {**t["config"], "__seed__": t["seed"]}} for t in counted])
     need = settings["min_trials"]
     credit.linear(distinct, full=need, zero=settings["min_trials_zero"], what="complete trainings")
-    if distinct < len(done):
-        credit.message += (f"{len(done)} complete trials in the log, but only {distinct} different "
-                           "(config, seed) pairs: repeated lines count once\n")
+    if off_grid:
+        shown = "; ".join(f"{trial_label(t)}: {t['val_accuracy']!r} x {n_val} = {t['val_accuracy'] * n_val:.3f}"
+                          for t in off_grid[:5])
+        credit.message += (f"not counted: {len(off_grid)} complete trials whose val_accuracy is not a whole number of "
+                           f"{where} ({shown}{'; ...' if len(off_grid) > 5 else ''}); a measured accuracy is "
+                           f"correct / {n_val}, so these numbers were not measured on that split\n")
+    if distinct < len(counted):
+        credit.message += (f"{len(counted)} complete trials counted, but only {distinct} different (config, seed) "
+                           "pairs: repeated lines, and configs that differ by less than 0.1 % in every number, "
+                           "count once\n")
     pruned = sum(t["status"] == "pruned" for t in log.trials)
     failed = sum(t["status"] == "failed" for t in log.trials)
     if pruned or failed:
@@ -38,7 +73,8 @@ def test_configs_vary(hpo_log, thresholds):
     want_configs = thresholds["min_distinct_fraction"] * n
     assert n >= 2 and configs >= want_configs, (
         f"only {configs} different configs among {n} complete trainings (at least "
-        f"{thresholds['min_distinct_fraction']:.0%} should differ): a search tries new configurations")
+        f"{thresholds['min_distinct_fraction']:.0%} should differ; configs whose numbers all agree to 0.1 % count "
+        "as one): a search tries new configurations")
     assert sizes >= thresholds["min_distinct_sizes"], (
         f"only {sizes} different network sizes (parameter counts) in the log; the analysis of size versus "
         f"accuracy needs at least {thresholds['min_distinct_sizes']}: search width and depth too")

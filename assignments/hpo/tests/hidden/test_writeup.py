@@ -1,12 +1,14 @@
 """Hidden checks on the write-up and the code: the analysis is English prose of some length about
-size and accuracy; the code is commented. The grader's own size-accuracy statistics go into the
-feedback, so a human grader can compare them with the analysis."""
+size and accuracy, in the student's own words (text copied from the assignment does not count), and
+the size-accuracy correlation it states agrees with the one the grader computes from the log; the
+code is commented. The grader's statistics and a scatter plot go into the feedback as well."""
 import re
 
 import numpy as np
 import pytest
 from hpo_support import best_trial
-from hpo_checks import comment_ratio, english_score, spearman
+from hpo_checks import (comment_ratio, english_score, size_correlations, stated_size_correlation,
+                        stated_size_strength, strength_agrees, strip_copied)
 from hpo_support import ANALYSIS_PATTERNS, code_source, scatter_plot, words
 
 SIZE_WORDS = re.compile(r"param|size|width|depth|capacit|larg|small|big", re.I)
@@ -14,45 +16,88 @@ ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
 CLAIMED_RHO = re.compile(r"(?:rho|ρ|spearman|correlation)[^0-9\n]{0,40}?([+\-−]?\s?[01]?\.\d+)", re.I)
 
 
-def size_accuracy_feedback(hpo_log, feedback) -> None:
-    """The grader's Spearman rho (parameters vs validation accuracy) and a scatter plot of the log."""
+def assignment_texts(spec) -> list[str]:
+    """The text every student is given: the assignment's README and the template (its comments and
+    markdown say what the analysis should cover). Read here, on the trusted side."""
+    from grader.assignments import template_dir
+
+    paths = [spec.path / "README.md"]
+    folder = template_dir(spec)
+    if folder.is_dir():
+        paths += sorted(p for p in folder.iterdir() if p.suffix in (".py", ".md"))  # the notebook holds the same text
+    return [p.read_text(encoding="utf-8", errors="replace") for p in paths if p.is_file()]
+
+
+def size_accuracy_feedback(hpo_log, feedback) -> dict | None:
+    """The grader's Spearman rho (parameters vs validation accuracy) and a scatter plot of the log.
+    Returns the correlations the analysis is checked against, or None when the log gives none."""
     if hpo_log.problem:
         feedback.note(f"no size-accuracy figure: {hpo_log.problem}")
-        return
+        return None
     done = [t for t in hpo_log.complete() if t["params"] is not None and t["params"] > 0]
     if len(done) < 3:
         feedback.note("no size-accuracy figure: fewer than 3 complete trials with a parameter count")
-        return
+        return None
     params = np.array([t["params"] for t in done], dtype=np.float64)
     acc = np.array([t["val_accuracy"] for t in done])
-    rho = spearman(params, acc)
+    rhos = size_correlations(params, acc)
+    rho = rhos["Spearman rho"]
     best = best_trial(done)
     feedback.note(f"the grader's Spearman rho between parameter count and validation accuracy: {rho:+.2f} "
                   f"(n = {len(done)} complete trials; parameters {int(params.min()):,} to {int(params.max()):,})")
     feedback.image(f"validation accuracy (y) against parameter count (x, log scale), rho = {rho:+.2f}; "
                    "orange: the best trial", scatter_plot(params, acc, highlight=done.index(best)))
+    return rhos if np.isfinite(rho) else None
 
 
 @pytest.mark.points(2)
 @pytest.mark.visibility("after_due_date")
-def test_analysis(artifacts, hpo_log, settings, thresholds, feedback):
-    """analysis.md discusses network size versus accuracy, in English, at the required length"""
-    size_accuracy_feedback(hpo_log, feedback)
+def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, credit):
+    """analysis.md discusses network size versus accuracy, in English, at the required length, and the
+    correlation it states is the one the log shows"""
+    rhos = size_accuracy_feedback(hpo_log, feedback)
     name = artifacts.find(*ANALYSIS_PATTERNS)
     assert name, "no analysis found: hand in analysis.md next to your code"
     text = artifacts.read_text(name, max_bytes=2_000_000)
-    claimed = [m.group(1).replace("−", "-").replace(" ", "") for m in CLAIMED_RHO.finditer(text)][:5]
-    feedback.note(f"{name} states these correlation values: {', '.join(claimed)}" if claimed else
-                  f"{name} states no correlation value that the grader could find")
-    n_words = words(text)
-    assert n_words >= settings["min_words"], \
-        f"{name} has {n_words} words; the analysis should have at least {settings['min_words']}"
-    score = english_score(text)
+    # the assignment's own sentences are not the student's analysis: they earn nothing
+    own, copied = strip_copied(text, assignment_texts(spec))
+    if copied:
+        feedback.note(f"{copied:.0%} of the words of {name} repeat the assignment's text (runs of 8 or more words "
+                      "from the README or the template); they are not counted")
+    n_words = words(own)
+    assert n_words >= settings["min_words"], (
+        f"{name} has {n_words} words of its own" + (" (text copied from the assignment is not counted)" if copied else "")
+        + f"; the analysis should have at least {settings['min_words']}")
+    score = english_score(own)
     assert score >= thresholds["min_english"], (
         f"{name} does not read as English (common-word score {score:.2f}, at least {thresholds['min_english']:.2f} "
         "expected): the analysis must be written in English")
-    assert SIZE_WORDS.search(text) and ACCURACY_WORDS.search(text), \
+    assert SIZE_WORDS.search(own) and ACCURACY_WORDS.search(own), \
         f"{name} should discuss how the network size (parameter count) relates to the accuracy"
+    claimed = [m.group(1).replace("\u2212", "-").replace(" ", "") for m in CLAIMED_RHO.finditer(own)][:5]
+    feedback.note(f"{name} states these correlation values: {', '.join(claimed)}" if claimed else
+                  f"{name} states no correlation value that the grader could find")
+    if rhos is None:
+        feedback.note("the log gives no size-accuracy correlation (fewer than 3 trials, or one size only), so the "
+                      "one the analysis states was not checked")
+        return
+    rho, tol = rhos["Spearman rho"], thresholds["rho_tolerance"]
+    found = "; ".join(f"{k} {v:+.2f}" for k, v in rhos.items() if np.isfinite(v))
+    value, sentence = stated_size_correlation(own)
+    if value is not None:
+        assert any(np.isfinite(v) and abs(v - value) <= tol for v in rhos.values()), (
+            f"{name} states a size-accuracy correlation of {value:+.2f} (\"{sentence}\"), but the log it was handed "
+            f"in with gives {found} (within {tol:g} expected): the analysis must describe this log")
+        return
+    strength, sign, sentence = stated_size_strength(own)
+    if strength is not None:
+        assert strength_agrees(strength, sign, rho), (
+            f"{name} describes the size-accuracy relation as {strength}{' ' + sign if sign else ''} "
+            f"(\"{sentence}\"), but the log gives Spearman rho = {rho:+.2f}: the analysis must describe this log")
+        return
+    credit.fraction = 0.5
+    credit.message += (f"{name} does not state the correlation between network size and accuracy (the assignment "
+                       f"asks for the rank correlation; the log gives Spearman rho = {rho:+.2f}): half of the points\n")
 
 
 @pytest.mark.points(1)

@@ -1,0 +1,126 @@
+"""Rung (b) of the isolation ladder: bubblewrap's filesystem view, built with the kernel's namespaces.
+
+Run by `grader.sandbox` as the first process inside fresh user, mount, PID, network, IPC and UTS
+namespaces (`unshare --user --map-root-user --mount --pid --net --ipc --uts --fork --kill-child`),
+before any student code exists in the process tree. As root of those namespaces (and of nothing
+outside them) it:
+
+1. mounts an empty tmpfs as the new root and bind-mounts into it, read-only, exactly what
+   bubblewrap would: the system directories, the Python installation, the worker's engine files
+   and a few /etc files; then the worker's own workspace read-write, a private /tmp and /dev/shm,
+   a /proc of the new PID namespace, and the harmless /dev nodes;
+2. makes it the root (pivot_root, the host's tree detached), sets no_new_privs and a parent-death
+   signal;
+3. execs the worker through a second, nested user namespace that maps uid/gid 65534 (nobody)
+   onto this one's root, so the worker holds no capability at all, not even in its own namespaces.
+
+Usage (argv): mountns.py SPEC_JSON -- COMMAND...   where SPEC_JSON holds {"ro": [...paths],
+"ro_files": [...], "dev": [...], "rw": workspace, "root": an empty folder to build the view on,
+"symlinks": {link: target}, "unshare": the util-linux unshare binary}. Standard library only.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import sys
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+NOBODY = 65534
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if _libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                   data.encode() if data else None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _bind(root: str, path: str, *, readonly: bool, is_file: bool = False) -> None:
+    target = root + path
+    if is_file:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    else:
+        os.makedirs(target, exist_ok=True)
+    _mount(path, target, None, MS_BIND | MS_REC)
+    if readonly:  # a bind mount becomes read-only only on a remount
+        _mount(path, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def build_root(spec: dict, root: str) -> None:
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates to the host
+    os.makedirs(root, exist_ok=True)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
+    for link, target in spec.get("symlinks", {}).items():
+        os.symlink(target, root + link)
+    for path in spec["ro"]:
+        _bind(root, path, readonly=True)
+    for path in spec.get("ro_files", []):
+        _bind(root, path, readonly=True, is_file=True)
+    for sub in ("tmp", "dev/shm"):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+        _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    for dev in spec.get("dev", []):
+        _bind(root, dev, readonly=False, is_file=True)
+    os.makedirs(root + "/proc", exist_ok=True)
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _bind(root, spec["rw"], readonly=False)
+    _mount("none", root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton itself
+
+
+def _pivot_root(root: str) -> None:
+    """Make `root` the root of this mount namespace and drop the old one entirely. (A chroot would
+    leave the host's tree reachable underneath, and the kernel refuses new user namespaces in one.)"""
+    os.chdir(root)
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None or _libc.syscall(number, b".", b".") != 0:
+        raise OSError(ctypes.get_errno(), f"pivot_root on {platform.machine()}")
+    if _libc.umount2(b".", MNT_DETACH) != 0:  # the old root, stacked on top by pivot_root(".", ".")
+        raise OSError(ctypes.get_errno(), "umount2 of the old root")
+    os.chdir("/")
+
+
+def main(argv: list[str]) -> None:
+    spec = json.loads(argv[0])
+    command = argv[argv.index("--") + 1:]
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the worker dies with the grader's launcher
+    root = spec["root"]  # an empty folder the grader made; what we mount on it exists only in here
+    build_root(spec, root)
+    _pivot_root(root)
+    os.chdir(spec["rw"])
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    # This process stays PID 1 of the namespace, as bubblewrap's init does: the kernel keeps signals
+    # from inside the namespace away from it, and when it exits every process in there dies.
+    child = os.fork()
+    if child == 0:
+        # a nested user namespace in which the worker is nobody, with no capabilities
+        os.execv(spec["unshare"], [spec["unshare"], f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--", *command])
+    os._exit(_reap_until(child))
+
+
+def _reap_until(child: int) -> int:
+    """Reap every orphan the namespace hands to PID 1; return the worker's exit status as a shell would."""
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return 1
+        if pid == child:
+            return os.waitstatus_to_exitcode(status) % 256 if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except OSError as e:  # the grader reads this line as a grader-side failure, never the student's
+        print(f"dlgrade-sandbox-error: {e}", file=sys.stderr, flush=True)
+        os._exit(125)

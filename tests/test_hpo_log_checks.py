@@ -1,0 +1,224 @@
+"""The hpo log-content and analysis checks on hand-made variants of the reference's log and analysis:
+padding a log with jittered copies or unmeasured accuracies does not earn trainings, and an analysis
+earns its points only in its own words and with the correlation its log really shows. The hidden test
+functions are called directly with the fixtures' real classes (no worker: these tests read files only)."""
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import warnings
+
+from grader.assignments import find_assignment
+from grader.plugin import Artifacts, Feedback
+from grader.testing import Credit
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "assignments" / "hpo" / "tests"
+REFERENCE = REPO / "reference_solutions" / "hpo" / "example_output"
+sys.path[:0] = [str(TESTS), str(TESTS / "hidden")]
+
+import hpo_checks  # noqa: E402
+import hpo_support  # noqa: E402
+
+with warnings.catch_warnings():   # the grading marks (points, visibility) are registered only when grading
+    warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+    import test_log_content as log_tests  # noqa: E402
+    import test_writeup as writeup_tests  # noqa: E402
+
+SPEC = find_assignment("hpo")
+N_VAL = 287   # the digits validation split the reference log was made on
+
+
+def lines(path: Path) -> tuple[dict, list[dict]]:
+    header, *trials = [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+    return header, trials
+
+
+def submission(tmp_path: Path, header: dict, trials: list[dict], analysis: str | None = None) -> Artifacts:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "hpo_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [header, *trials]))
+    if analysis is not None:
+        (tmp_path / "analysis.md").write_text(analysis)
+    return Artifacts(tmp_path)
+
+
+def enough(artifacts: Artifacts, mode: str = "embedded") -> Credit:
+    credit = Credit()
+    log_tests.test_enough_trainings(hpo_support.read_log(artifacts), SPEC.mode(mode).settings, credit)
+    return credit
+
+
+def analysis_credit(artifacts: Artifacts, tmp_path: Path, mode: str = "embedded") -> tuple[Credit, Feedback]:
+    credit, feedback = Credit(), Feedback(tmp_path / "images", "analysis")
+    writeup_tests.test_analysis(artifacts, hpo_support.read_log(artifacts), SPEC, SPEC.mode(mode).settings,
+                                SPEC.mode(mode).thresholds, feedback, credit)
+    return credit, feedback
+
+
+# --- distinct trainings ----------------------------------------------------------------------------
+
+def jittered(trials: list[dict], copies: int, seed: int = 0) -> list[dict]:
+    """Each trial `copies` times, every float of its config nudged by up to 1e-7, renumbered."""
+    rng = random.Random(seed)
+    out = []
+    for t in trials:
+        for _ in range(copies):
+            config = {k: v + rng.uniform(-1e-7, 1e-7) if isinstance(v, float) else v for k, v in t["config"].items()}
+            out.append({**t, "trial": len(out), "seed": t["seed"], "config": config})
+    return out
+
+
+def test_jittered_copies_of_ten_configs_count_as_ten(tmp_path):
+    header, trials = lines(REFERENCE / "digits" / "hpo_log.jsonl")
+    padded = jittered(trials[:10], 10)
+    assert len({json.dumps(t["config"], sort_keys=True) for t in padded}) == 100   # 100 different lines ...
+    assert hpo_checks.distinct_configs(padded) == 10                                # ... ten trainings
+    art = submission(tmp_path, header, padded)
+    credit = enough(art)
+    assert credit.fraction == 0.0 and "only 10 different (config, seed) pairs" in credit.message
+    with pytest.raises(AssertionError, match="only 10 different configs among 100"):
+        log_tests.test_configs_vary(hpo_support.read_log(art), SPEC.mode("embedded").thresholds)
+
+
+def test_the_reference_log_keeps_every_training(tmp_path):
+    header, trials = lines(REFERENCE / "digits" / "hpo_log.jsonl")
+    assert hpo_checks.distinct_configs(trials) == 100
+    art = submission(tmp_path, header, trials)
+    assert enough(art).fraction == 1.0
+    log_tests.test_configs_vary(hpo_support.read_log(art), SPEC.mode("embedded").thresholds)
+
+
+def test_near_twins_merge_but_real_neighbours_and_sweeps_do_not():
+    base = {"width": 16, "depth": 2, "lr": 1e-3, "dropout": 0.0, "weight_decay": 1e-6}
+    twins = [base, {**base, "lr": 1e-3 + 1e-7, "dropout": 1e-7, "weight_decay": 1e-6 + 1e-7},
+             {"weight_decay": 1e-6, "lr": 1e-3, "dropout": 0.0, "depth": 2.0, "width": 16}]  # key order, 2.0
+    # the absolute floor scales with the range the log searches (here dropout up to 0.5, weight decay to 0.1)
+    other = {**base, "lr": 3e-2, "dropout": 0.5, "weight_decay": 0.1}
+    assert hpo_checks.distinct_configs([{"config": c} for c in twins + [other]]) == 2
+    assert hpo_checks.distinct_configs([{"config": {**base, "lr": 1.02e-3}}, {"config": base}]) == 2  # 2 % apart
+    assert hpo_checks.distinct_configs([{"config": {**base, "width": 17}}, {"config": base}]) == 2   # ints exact
+    # a fine sweep in steps of 0.09 %: a transitive merge would make it one config; leaders keep about half
+    sweep = [{"config": {**base, "lr": 1e-3 * 1.0009 ** i}} for i in range(100)]
+    assert 45 <= hpo_checks.distinct_configs(sweep) <= 55
+
+
+# --- accuracies that were not measured -------------------------------------------------------------
+
+def test_accuracies_between_validation_steps_do_not_count(tmp_path):
+    header, trials = lines(REFERENCE / "digits" / "hpo_log.jsonl")
+    edited = [{**t, "val_accuracy": round(t["val_accuracy"] + 0.0021, 6)} if t["trial"] % 10 == 3 else t
+              for t in trials]
+    credit = enough(submission(tmp_path / "edited", header, edited))
+    assert credit.fraction == pytest.approx(0.8)   # 90 of the 100 count: (90 - 50) / (100 - 50)
+    assert "not counted: 10 complete trials whose val_accuracy is not a whole number of the 287" in credit.message
+    assert "trial 3 (seed 3)" in credit.message
+    # the header cannot move the grid: the grader knows its own split
+    lying = {**header, "n_val": 10 ** 6}
+    assert enough(submission(tmp_path / "lying", lying, edited)).fraction == pytest.approx(0.8)
+
+
+def test_rounded_accuracies_are_still_measured_ones(tmp_path):
+    header, trials = lines(REFERENCE / "digits" / "hpo_log.jsonl")
+    for digits in (4, 6):
+        rounded = [{**t, "val_accuracy": round(t["val_accuracy"], digits)} for t in trials]
+        assert enough(submission(tmp_path / str(digits), header, rounded)).fraction == 1.0
+    assert not hpo_checks.accuracy_off_grid(282 / 287, N_VAL)
+    assert hpo_checks.accuracy_off_grid(282 / 287 + 1e-7, N_VAL)
+    assert hpo_checks.accuracy_off_grid(0.9836, N_VAL) and not hpo_checks.accuracy_off_grid(0.9826, N_VAL)
+
+
+def test_the_cifar_log_is_checked_against_the_split_its_header_names(tmp_path):
+    header, trials = lines(REFERENCE / "cifar10_subset" / "hpo_log.jsonl")
+    assert enough(submission(tmp_path / "ok", header, trials), "full").fraction == 1.0
+    nudged = [{**t, "val_accuracy": t["val_accuracy"] + 0.0004} for t in trials]   # a third of an image
+    credit = enough(submission(tmp_path / "nudged", header, nudged), "full")
+    assert credit.fraction == 0.0 and "not counted: 20 complete trials" in credit.message
+
+
+# --- the analysis --------------------------------------------------------------------------------
+
+def reference(name: str = "digits") -> tuple[dict, list[dict], str]:
+    header, trials = lines(REFERENCE / name / "hpo_log.jsonl")
+    return header, trials, (REFERENCE / name / "analysis.md").read_text()
+
+
+@pytest.mark.parametrize("name, mode", [("digits", "embedded"), ("cifar10_subset", "full")])
+def test_honest_analyses_earn_full_marks(tmp_path, name, mode):
+    header, trials, text = reference(name)
+    credit, feedback = analysis_credit(submission(tmp_path, header, trials, text), tmp_path, mode)
+    assert credit.fraction is None, credit.message       # passed, nothing withheld
+    assert any("the grader's Spearman rho" in n for n in feedback.notes)
+
+
+def test_the_readme_pasted_as_the_analysis_earns_nothing(tmp_path):
+    header, trials, _ = reference()
+    readme = (SPEC.path / "README.md").read_text()
+    assert hpo_support.words(readme) > 600 and hpo_checks.english_score(readme) > 0.3   # it would pass on length
+    art = submission(tmp_path, header, trials, readme)
+    with pytest.raises(AssertionError, match="words of its own .text copied from the assignment is not counted"):
+        analysis_credit(art, tmp_path)
+
+
+def test_an_honest_analysis_that_quotes_the_task_keeps_its_marks(tmp_path):
+    header, trials, text = reference()
+    task = "how does the network size (parameter count) relate to the accuracy? Give the rank correlation"
+    credit, feedback = analysis_credit(submission(tmp_path, header, trials, f"> {task}\n\n{text}"), tmp_path)
+    assert credit.fraction is None
+    assert any("repeat the assignment's text" in n for n in feedback.notes)
+
+
+def test_a_correlation_the_log_does_not_show_earns_nothing(tmp_path):
+    header, trials, text = reference()   # the log gives rho = +0.44
+    invented = text.replace("rho = +0.44", "rho = -0.35").replace("moderate positive", "moderate negative")
+    with pytest.raises(AssertionError, match=r"states a size-accuracy correlation of -0.35 .* Spearman rho \+0.44"):
+        analysis_credit(submission(tmp_path / "a", header, trials, invented), tmp_path)
+    # the same analysis handed in with another log (the other trials' accuracies reversed in rank)
+    accs = sorted(t["val_accuracy"] for t in trials)
+    by_size = sorted(trials, key=lambda t: t["params"])
+    other = [{**t, "val_accuracy": a} for t, a in zip(by_size, reversed(accs))]
+    with pytest.raises(AssertionError, match="the analysis must describe this log"):
+        analysis_credit(submission(tmp_path / "b", header, other, text), tmp_path)
+
+
+def drop_sentences(text: str, pattern: str) -> str:
+    return "\n".join(ln for ln in text.splitlines() if not re.search(pattern, ln, re.I))
+
+
+def test_a_worded_claim_is_checked_by_sign_and_strength(tmp_path):
+    header, trials, text = reference()
+    numberless = drop_sentences(text, r"rho|correlation|relation")
+    assert hpo_checks.stated_size_correlation(numberless)[0] is None
+    worded = numberless + "\nNetwork size and accuracy show a moderate positive correlation in this search.\n"
+    credit, _ = analysis_credit(submission(tmp_path / "ok", header, trials, worded), tmp_path)
+    assert credit.fraction is None
+    wrong = numberless + "\nNetwork size and accuracy show a strong negative correlation in this search.\n"
+    with pytest.raises(AssertionError, match="describes the size-accuracy relation as strong negative"):
+        analysis_credit(submission(tmp_path / "wrong", header, trials, wrong), tmp_path)
+    credit, _ = analysis_credit(submission(tmp_path / "none", header, trials, numberless), tmp_path)
+    assert credit.fraction == 0.5 and "does not state the correlation" in credit.message
+
+
+@pytest.mark.parametrize("sentence, value", [
+    ("The Spearman ρ = 0.44 between parameter count and accuracy.", 0.44),
+    ("Network size has a correlation of +0.44 with accuracy.", 0.44),
+    ("For the parameter count, r=0.4.", 0.4),
+    ("Parameters vs accuracy: 0.44 (Spearman).", 0.44),
+    ("The rank correlation of size and accuracy is −0.21 (p < 0.05).", -0.21),
+    ("Batch size has the largest correlation (rho = -0.52). Network size: rho = 0.44.", 0.44),
+    ("The correlation with network size is significant (p < 0.001).", None),
+])
+def test_stated_correlations_are_read(sentence, value):
+    assert hpo_checks.stated_size_correlation(sentence)[0] == value
+
+
+def test_the_reference_analyses_state_the_correlation_their_logs_show():
+    for folder in sorted(REFERENCE.iterdir()):
+        _, trials = lines(folder / "hpo_log.jsonl")
+        stated, sentence = hpo_checks.stated_size_correlation((folder / "analysis.md").read_text())
+        rho = hpo_checks.spearman([t["params"] for t in trials], [t["val_accuracy"] for t in trials])
+        assert stated == round(rho, 2) and "parameter count" in sentence, (folder.name, stated, rho)
