@@ -32,9 +32,13 @@ def all_assignments() -> list[Spec]:
     return [load_spec(d) for d in sorted(ASSIGNMENTS_DIR.iterdir()) if (d / SPEC_FILE).is_file()]
 
 
+def reference_dir(spec: Spec) -> Path:
+    """reference_solutions/<name>/ beside the assignment's folder."""
+    return spec.path.parent.parent / "reference_solutions" / spec.name
+
+
 def reference_file(spec: Spec) -> Path:
-    folder = spec.path.parent.parent / "reference_solutions" / spec.name
-    path = folder / (spec.solution or f"{spec.name}.py")
+    path = reference_dir(spec) / (spec.solution or f"{spec.name}.py")
     if not path.is_file():
         raise ToolkitError(f"{spec.name}: reference solution {path} not found (spec key `solution`)")
     return path

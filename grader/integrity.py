@@ -1,7 +1,8 @@
 """The integrity report of a `grade` run: every submission's code file and logs read exactly as
 grading reads them (zips unpacked safely, notebooks converted, the same code-file globs), compared
-pair by pair (`grader.similarity`), and written to `OUT/integrity.csv`. The template students
-started from is the base whose code does not count."""
+pair by pair (`grader.similarity`: code as token fingerprints, logs as parsed records, so that a
+log re-serialised in another format or order is still recognised), and written to
+`OUT/integrity.csv`. The template students started from is the base whose code does not count."""
 from __future__ import annotations
 
 import csv

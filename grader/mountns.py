@@ -44,7 +44,10 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 
 
 def _bind(root: str, path: str, *, readonly: bool, is_file: bool = False) -> None:
-    target = root + path
+    _bind_at(path, root + path, readonly=readonly, is_file=is_file)
+
+
+def _bind_at(path: str, target: str, *, readonly: bool, is_file: bool = False) -> None:
     if is_file:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
@@ -65,14 +68,22 @@ def build_root(spec: dict, root: str) -> None:
         _bind(root, path, readonly=True)
     for path in spec.get("ro_files", []):
         _bind(root, path, readonly=True, is_file=True)
+    size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
     for sub in ("tmp", "dev/shm"):
         os.makedirs(f"{root}/{sub}", exist_ok=True)
-        _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+        _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     for dev in spec.get("dev", []):
         _bind(root, dev, readonly=False, is_file=True)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _bind(root, spec["rw"], readonly=False)
+    quota = spec.get("disk_mb")
+    if quota:
+        # the workspace is a tmpfs of the quota's size; the boot code fills it from a read-only view
+        _bind_at(spec["rw"], root + spec["submission_view"], readonly=True)
+        os.makedirs(root + spec["rw"], exist_ok=True)
+        _mount("tmpfs", root + spec["rw"], "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={quota}m")
+    else:
+        _bind(root, spec["rw"], readonly=False)
     _mount("none", root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton itself
 
 

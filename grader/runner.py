@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.assignments import TOOLKIT_ROOT
+from grader.assignments import reference_dir
 from grader.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
 from grader.results import SubmissionResult, TestResult
 from grader.sandbox import ENGINE_DIR, Isolation, hide_from_workers, require_isolation
@@ -75,8 +75,7 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
     iso = options.isolation or require_isolation(options.sandbox)
     result.isolation = iso.level
     if iso.level == "uid":  # rung (c): other users must not reach the assignment, the reference or the outputs
-        hide_from_workers(spec.path, TOOLKIT_ROOT / "reference_solutions" / spec.name,
-                          options.keep.parent if options.keep else None)
+        hide_from_workers(spec.path, reference_dir(spec), options.keep.parent if options.keep else None)
     try:
         with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp, _worker_scratch() as scratch:
             tmp = Path(tmp)

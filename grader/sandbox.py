@@ -177,13 +177,15 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
              "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/ssl/certs")
 GPU_DIRS = ("/sys", "/usr/local/nvidia", "/usr/local/cuda", "/etc/OpenCL")
+SUBMISSION_VIEW = "/.dlgrade-submission"   # where a namespace rung shows the worker's copy read-only, for the boot code
 DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 
 
-def _bwrap_fs_args(workspace: Path, *, gpu: bool) -> list[str]:
+def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None) -> list[str]:
+    tmp_size = ["--size", str(disk_mb * 2 ** 20)] if disk_mb else []
     args = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+            *tmp_size, "--tmpfs", "/tmp", *tmp_size, "--tmpfs", "/dev/shm"]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -201,11 +203,15 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool) -> list[str]:
         for d in GPU_DIRS:
             if os.path.isdir(d):
                 args += ["--ro-bind", d, d]
-    args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
-    return args
+    if disk_mb is None:  # the probe: no quota, the folder itself
+        return args + ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
+    # the workspace is a tmpfs of the quota's size (charged to the worker's memory too), which the
+    # boot code fills from a read-only view of the copy: a submission that fills it harms nobody
+    return args + ["--ro-bind", str(workspace), SUBMISSION_VIEW, "--size", str(disk_mb * 2 ** 20),
+                   "--tmpfs", str(workspace), "--chdir", str(workspace)]
 
 
-def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool) -> list[str]:
+def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None) -> list[str]:
     """Rung (b): unshare's namespaces, then grader.mountns builds the same view as _bwrap_fs_args."""
     root = Path(str(workspace) + ".root")
     root.mkdir(exist_ok=True)
@@ -218,6 +224,7 @@ def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool) -> list[str]:
         dev += sorted(glob.glob("/dev/nvidia*"))
         ro += [d for d in GPU_DIRS if os.path.isdir(d)]
     view = {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root), "unshare": os.path.realpath(unshare),
+            "disk_mb": disk_mb, "submission_view": SUBMISSION_VIEW,
             "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}}
     return [unshare, "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
             "--kill-child", "--", sys.executable, "-I", str(ENGINE_DIR / "mountns.py"), json.dumps(view), "--"]
@@ -244,7 +251,7 @@ def _environment(workspace: Path, threads: int, gpu: str | None) -> dict[str, st
     return env
 
 
-def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> str:
+def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str | None = None) -> str:
     """The worker's first lines: rlimits (soft = hard, so the submission cannot raise them), then the
     engine. Done in Python rather than with `prlimit`, so it also works where util-linux is missing."""
     mb = 1024 * 1024
@@ -253,7 +260,9 @@ def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> str:
     # the address-space limit is a blunt fallback: CUDA maps huge virtual ranges, so skip it there
     if not memory_by_cgroup and not gpu:
         rl["RLIMIT_AS"] = (limits.memory_mb + 1024) * mb
+    fill = [f"import shutil; shutil.copytree({fill_from!r}, '.', dirs_exist_ok=True)"] if fill_from else []
     return "\n".join([
+        *fill,  # the submission into the quota'd workspace, before any of its code runs
         "import sys",
         "try:",
         "    import resource",
@@ -487,17 +496,20 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
     workspace = Path(workspace).resolve()
     parent, child = socket.socketpair()
     cgroup = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-{os.getpid()}-{time.monotonic_ns()}", limits)
-    boot = _boot(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None)
+    quota = iso.level in STRICT_LEVELS and limits.max_disk_mb > 0
+    boot = _boot(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None,
+                 fill_from=SUBMISSION_VIEW if quota else None)
     python = [sys.executable, "-I", "-c", boot, str(child.fileno())]
+    disk_mb = limits.max_disk_mb if quota else None
     env = _environment(workspace, threads, gpu)
     slot = None
     if iso.level == "bwrap":
-        inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None), "--clearenv"]
+        inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None, disk_mb=disk_mb), "--clearenv"]
         for k, v in env.items():
             inner += ["--setenv", k, v]
         inner += ["--", *python]
     elif iso.level == "namespaces":
-        inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None), *python]
+        inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None, disk_mb=disk_mb), *python]
     elif iso.level == "uid":
         slot = UidSlot()
         own_workspace(workspace, slot.uid)

@@ -153,7 +153,7 @@ def _artifact_lines(files: dict[str, bytes]) -> set[str]:
 
 # --- logs as records -------------------------------------------------------------------------------
 
-Value = tuple   # (the number, its significant digits as written)
+Value = tuple   # (the number, half a unit in the last digit it was written with, at most MATCH_DIGITS)
 
 
 def _sig_digits(x: float) -> int:
@@ -196,7 +196,7 @@ def _informative(fields: dict) -> tuple[Value, ...]:
         if isinstance(v, float) and math.isfinite(v) and not v.is_integer():
             digits = _sig_digits(v)
             if digits >= 2:
-                out.append((v, digits))
+                out.append((v, 0.5 * 10.0 ** (math.floor(math.log10(abs(v))) - min(MATCH_DIGITS, digits) + 1)))
     return tuple(sorted(out))
 
 
@@ -244,16 +244,10 @@ def log_records(files: dict[str, bytes]) -> list[tuple[Value, ...]]:
     return records
 
 
-def _half_unit(v: Value) -> float:
-    """Half a unit in the last digit `v` was written with (at most MATCH_DIGITS significant digits)."""
-    digits = min(MATCH_DIGITS, v[1])
-    return 0.5 * 10.0 ** (math.floor(math.log10(abs(v[0]))) - digits + 1)
-
-
 def _same_number(a: Value, b: Value) -> bool:
     """Whether two written numbers can stand for the same value: their rounding intervals overlap
     (0.98257 and 0.9826 and 0.983 agree; 0.979 and 0.983 do not)."""
-    return abs(a[0] - b[0]) <= _half_unit(a) + _half_unit(b) + 1e-12 * abs(a[0])
+    return abs(a[0] - b[0]) <= a[1] + b[1] + 1e-12 * abs(a[0])
 
 
 def records_match(a: tuple[Value, ...], b: tuple[Value, ...]) -> bool:
@@ -279,9 +273,9 @@ def _bucket(x: float, shift: int = 0) -> tuple:
 def _record_matches(records: dict[str, list[tuple[Value, ...]]]) -> dict[tuple[str, int], set[str]]:
     """(submission, record index) -> the other submissions holding a matching record.
 
-    Candidates come from an index on two-digit buckets: each record looks up its two rarest numbers
-    in their bucket and the two next to it (rounding may have moved a copy's number across), so a
-    copy printed with fewer digits is found. A match counts for both records."""
+    Candidates come from an index on two-digit buckets: the records holding, in its bucket or the two
+    next to it (rounding may have moved a copy's number across), both of a record's two rarest numbers.
+    A copy that dropped one of them is found from its own side; a match counts for both records."""
     index: dict[tuple, list[tuple[str, int]]] = {}
     for sid, recs in records.items():
         for i, rec in enumerate(recs):
@@ -291,16 +285,11 @@ def _record_matches(records: dict[str, list[tuple[Value, ...]]]) -> dict[tuple[s
     for sid, recs in records.items():
         for i, rec in enumerate(recs):
             rarest = sorted({_bucket(v[0]) for v in rec}, key=lambda k: (len(index[k]), k))[:2]
-            seen = set()
-            for sign, e, m in rarest:
-                for shift in (0, -1, 1):
-                    for other, j in index.get((sign, e, m + shift), ()):
-                        if other == sid or (other, j) in seen:
-                            continue
-                        seen.add((other, j))
-                        if records_match(rec, records[other][j]):
-                            found.setdefault((sid, i), set()).add(other)
-                            found.setdefault((other, j), set()).add(sid)
+            near = [{c for shift in (0, -1, 1) for c in index.get((sign, e, m + shift), ())} for sign, e, m in rarest]
+            for other, j in set.intersection(*near):   # a copy holds both numbers (or is found from its side)
+                if other != sid and records_match(rec, records[other][j]):
+                    found.setdefault((sid, i), set()).add(other)
+                    found.setdefault((other, j), set()).add(sid)
     return found
 
 

@@ -31,6 +31,8 @@ class Limits:
     cpu_time_s: int = _f(3600, "CPU-time limit of the worker process, in seconds")
     max_processes: int = _f(256, "processes and threads the worker may have at once (torch needs a few dozen)")
     max_file_mb: int = _f(512, "largest file the worker may write, in MB")
+    max_disk_mb: int = _f(1024, "what the worker may store in its workspace and /tmp together, in MB (a tmpfs of "
+                          "this size on the namespace rungs, charged to its memory; unbounded on rungs c and d)")
     max_output_mb: float = _f(8.0, "stdout+stderr the worker may print before it is stopped, in MB")
     max_message_mb: int = _f(1024, "largest single message between grader and worker, in MB")
     threads: int = _f(0, "torch/OpenMP threads in the worker; 0 = the CPU cores divided by the parallel jobs")

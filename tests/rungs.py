@@ -50,6 +50,26 @@ def _parents_without_search(path: Path) -> list[Path]:
     return [p for p in Path(path).resolve().parents if p != Path("/") and not p.stat().st_mode & stat.S_IXOTH]
 
 
+def open_python_to_all() -> list[tuple[Path, int]]:
+    """o+x on the folders above this Python and this checkout that lack it; returns what to give back."""
+    changed = []
+    for p in _parents_without_search(Path(sys.prefix)) + _parents_without_search(Path(__file__)):
+        changed.append((p, p.stat().st_mode & 0o7777))
+        p.chmod((p.stat().st_mode & 0o7777) | stat.S_IXOTH)
+    return changed
+
+
+@contextlib.contextmanager
+def python_reachable_by_all():
+    """Within the block another user can run this Python and read this checkout."""
+    changed = open_python_to_all() if os.geteuid() == 0 else []
+    try:
+        yield
+    finally:
+        for p, mode in reversed(changed):
+            p.chmod(mode)
+
+
 @contextlib.contextmanager
 def on_rung(rung: str, scratch: Path):
     """Within the block, the grader probes and lands on `rung`; skips when this machine cannot offer it."""
@@ -63,9 +83,7 @@ def on_rung(rung: str, scratch: Path):
         if rung == "uid":
             if os.geteuid() != 0:
                 pytest.skip("rung (c) drops to a separate uid, which needs root")
-            for p in _parents_without_search(Path(sys.prefix)) + _parents_without_search(Path(__file__)):
-                changed.append((p, p.stat().st_mode & 0o7777))
-                p.chmod((p.stat().st_mode & 0o7777) | stat.S_IXOTH)
+            changed = open_python_to_all()
         probe_isolation.cache_clear()
         iso = probe_isolation()
         if iso.level != rung:
@@ -77,3 +95,14 @@ def on_rung(rung: str, scratch: Path):
         for p, mode in reversed(changed):
             p.chmod(mode)
         probe_isolation.cache_clear()
+
+
+@contextlib.contextmanager
+def keep_modes(*paths: Path):
+    """Give `paths` their permission bits back afterwards (rung (c) closes the grader's folders to other users)."""
+    saved = [(p, p.stat().st_mode & 0o7777) for p in paths]
+    try:
+        yield
+    finally:
+        for p, mode in saved:
+            p.chmod(mode)

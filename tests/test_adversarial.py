@@ -21,7 +21,7 @@ from grader.assignments import find_assignment
 from grader.commands.grade import grade_submissions
 from grader.runner import RunOptions, grade_submission
 from grader.sandbox import probe_isolation
-from rungs import RUNGS, on_rung
+from rungs import RUNGS, keep_modes, on_rung
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -96,6 +96,8 @@ CASES: dict[str, Case] = {
     "thread_flood": Case(failed={"test_answer": ("exception",
                                                  "your code raised RuntimeError: can't start new thread")}),
     "stdout_flood": Case(failed={"test_answer": ("crashed", "printed more than 1 MB of output")}),
+    # answers only if its writes stop at the quota (rungs a, b: a tmpfs of limits.max_disk_mb)
+    "disk_fill": Case(needs_mount_view="rung (c) has no disk quota: not attempted (it would fill the disk)"),
     "huge_file": Case(failed={"test_answer": ("exception", "your code raised OSError: [Errno 27] File too large")}),
     # attacks on the grader
     "kill_parent": Case(),
@@ -273,17 +275,13 @@ def graded(request, tmp_path_factory) -> Run:
     out, corpus, sentinel = tmp / "out", tmp / "corpus", tmp / "sentinel"
     sentinel.mkdir(mode=0o700)
     (sentinel / "keep.txt").write_text("untouched\n")
-    tiny_mode = TINY.stat().st_mode & 0o7777
-    with on_rung(rung, tmp) as iso:
+    with on_rung(rung, tmp) as iso, keep_modes(TINY, REFERENCE.parent):
         build_corpus(corpus, out=out, sentinel=sentinel, rung=rung)
         assert sorted(p.name.split(".")[0] for p in corpus.iterdir()) == sorted(CASES), "CASES and the corpus differ"
         corpus_before, sentinel_before = _digest(corpus), _digest(sentinel)
-        try:
-            # strict on the rungs that claim full isolation: the corpus must pass there
-            report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2,
-                                       sandbox="strict" if iso.full else "auto")
-        finally:
-            TINY.chmod(tiny_mode)  # rung (c) made the assignment unreadable to other users
+        # strict on the rungs that claim full isolation: the corpus must pass there
+        report = grade_submissions(assignment=TINY, submissions=[corpus], out=out, jobs=2,
+                                   sandbox="strict" if iso.full else "auto")
     assert {r.isolation for r in report.results} == {rung}, "a batch must run on one rung, the probed one"
     with open(out / "grades.csv", newline="") as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}

@@ -21,15 +21,22 @@ KEY = bytes(range(32))
 
 # a TCN (causal dilated convolutions, last step + global average pooling), a notebook with DataLoader
 HONEST = ["julia_dilated_tcn.ipynb"]
-FORECASTS = {"test_forecast_rmse[1]", "test_forecast_rmse[7]", "test_forecast_rmse[30]"}
-# cheat -> the tests it must lose points on (it may lose more), and a phrase the forecast message must hold
+R1, R7, R30 = "test_forecast_rmse[1]", "test_forecast_rmse[7]", "test_forecast_rmse[30]"
+WHY = "must not remember"  # the message of a forecaster caught answering from what it was shown
+# cheat -> {test it must lose points on: a phrase its message must hold, or None}; it may lose more
 CHEATS = {
-    # regenerates the public synthetic series: nothing matches a keyed series, persistence is left
-    "ferenc_public_lookup.py": ({"test_forecast_rmse[7]", "test_forecast_rmse[30]", "test_channel_layout"}, None),
-    # remembers every window (module global, file): fed in time order it finds nothing, asked again it changes
-    "gizella_window_stash.py": (FORECASTS | {"test_training_log"}, "must not remember"),
-    # the same memory in a registered buffer: passes the schema check, but forward changes the state
-    "hugo_forward_buffer.py": (FORECASTS | {"test_training_log"}, "must not remember"),
+    # regenerates the public synthetic series: nothing matches a keyed draw, persistence is left
+    # (which keeps most of the h=1 points: one day ahead persistence is nearly as good as a model)
+    "ferenc_public_lookup.py": {R7: None, R30: None, "test_channel_layout": None},
+    # remembers every window (a module global, a file) and answers with the window h days later: fed
+    # in time order it finds nothing, asked again it changes; persistence where windows h apart do
+    # not overlap (h = 30)
+    "gizella_window_stash.py": {R1: WHY, R7: WHY, R30: None, "test_channel_layout": None,
+                                "test_training_log": None},
+    # the same memory in a registered buffer (it passes the schema check) in front of an honest
+    # network: forward changes the state and answers differently when asked again; its val loss in
+    # the pristine worker (found in memory) is not the logged one
+    "hugo_forward_buffer.py": {R1: WHY, R7: WHY, "test_training_log": None},
 }
 
 
@@ -57,7 +64,7 @@ def test_honest_forecasters_keep_full_marks(graded):
     for name in HONEST:
         lost = _lost(results[name])
         assert results[name].score >= spec.points - 1, f"{name}: {results[name].score}/{spec.points}, lost {lost}"
-        assert not FORECASTS & set(lost), f"{name} lost forecast points: {lost}"
+        assert not {R1, R7, R30} & set(lost), f"{name} lost forecast points: {lost}"
 
 
 @pytest.mark.slow
@@ -65,12 +72,13 @@ def test_cheats_score_below_every_honest_forecaster(graded):
     spec, results = graded
     floor = min(results[name].score for name in HONEST)
     problems = []
-    for name, (must_lose, phrase) in CHEATS.items():
+    for name, expected in CHEATS.items():
         result, lost = results[name], _lost(results[name])
         if result.score >= floor:
             problems.append(f"{name}: {result.score} >= {floor} (honest), lost {lost}")
-        if must_lose - set(lost):
-            problems.append(f"{name}: kept the points of {sorted(must_lose - set(lost))}")
-        if phrase and not all(phrase in lost.get(t, (0, ""))[1] for t in FORECASTS):
-            problems.append(f"{name}: the forecast messages do not say why: {[lost.get(t) for t in sorted(FORECASTS)]}")
+        for test, phrase in expected.items():
+            if test not in lost:
+                problems.append(f"{name}: kept the points of {test}")
+            elif phrase and phrase not in lost[test][1]:
+                problems.append(f"{name}: {test} does not say why: {lost[test][1][:200]}")
     assert not problems, "\n".join(problems)

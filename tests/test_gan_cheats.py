@@ -1,7 +1,12 @@
-"""The gan grader catches broken and cheating generators: each example in examples/gan/ is the
-reference solution with one change, and must lose exactly the points this table lists (embedded
-mode: 8x8 digits). Losses beyond the check that is about the change are real consequences of it,
-explained in the comments.
+"""The gan grader catches broken and cheating generators and keeps honest ones at (near) full marks.
+
+Each example in examples/gan/ is graded once (embedded mode: 8x8 digits, a fixed course key), then:
+
+- every broken or cheating one loses the points this table lists, and no others (losses beyond the
+  check that is about the change are real consequences of it, explained in the comments; a check
+  whose outcome depends on the machine's arithmetic is listed as one it *may* lose);
+- every one of them scores strictly below every honest example, and the honest ones stay within a
+  point of full marks, although they are written differently from the reference.
 
     python cli.py grade gan examples/gan --out graded/     # the same, by hand
 """
@@ -17,15 +22,23 @@ from grader.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "gan"
+COURSE_KEY = bytes(range(32))  # fixed, so a failure here can be re-run; `validate` draws a new key every time
 
 QUALITY = {"test_sample_quality": 4, "test_class_fidelity": 2, "test_diversity": 2}
+COPIED = {**QUALITY, "test_samples_are_not_copies": 1, "test_unconditional_mode_coverage": 1}
 
 # submission -> {test function: points lost}; every other test must earn its full points
 EXPECTED_LOSS = {
-    # returns training images (kept by train_gan) in eval mode: memorisation ratio 0, no quality or coverage credit
-    "memoriser": {**QUALITY, "test_samples_are_not_copies": 1, "test_unconditional_mode_coverage": 1},
-    # every z gives the same (good) image: Frechet distance ~25, diversity 0, one digit of ten covered;
-    # the image is a 3 (fidelity kept)
+    # keeps the training images in a module global and returns them in eval mode: the global never crosses the
+    # weights-only handoff, and the training worker's samples then differ from the weights' (no quality credit)
+    "memoriser": COPIED,
+    # a fixed-size buffer declared in __init__ crosses the handoff, filled with training images: copies, ratio 0
+    "buffer_bank": COPIED,
+    # scikit-learn's digits of the class (held-out ones included) looked up in the pristine worker: ratio 0
+    "sklearn_lookup": COPIED,
+    # cross-fades of two real digits: new pixels, but each lies on a segment between two real images: ratio 0
+    "blend": COPIED,
+    # every z gives the same (good) image: Frechet distance ~10, diversity 0, one digit of ten covered
     "collapsed": {"test_sample_quality": 4, "test_diversity": 2, "test_unconditional_mode_coverage": 1},
     # uniform noise: Frechet distance ~110, fidelity 0 (diversity is high), 2 digits "covered";
     # D wins outright (log check)
@@ -40,26 +53,59 @@ EXPECTED_LOSS = {
     "probabilities": {"test_discriminator_returns_logits": 1, "test_minimax_loss_saturates": 2,
                       "test_wgan_gp_critic": 2},
 }
+# the collapsed image is one sample of a trained generator: whether the classifier calls it a 3 depends on the
+# machine's floating-point arithmetic; what matters is that it loses the quality and diversity points above
+MAY_ALSO_LOSE = {"collapsed": {"test_class_fidelity"}}
+HONEST = ("honest_upsample",)  # written independently of the reference
+
+
+@pytest.fixture(scope="module")
+def graded():
+    spec = find_assignment("gan")
+    names = sorted(EXPECTED_LOSS) + list(HONEST)
+    options = RunOptions(mode="embedded", include_hidden=True, threads=1, course_key=COURSE_KEY)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = dict(zip(names, pool.map(lambda n: grade_submission(spec, EXAMPLES / f"{n}.py", options), names)))
+    return spec, results
+
+
+def _lost(result) -> dict:
+    return {t.nodeid.rsplit("::", 1)[-1]: round(t.points - t.score, 4) for t in result.tests if t.score < t.points}
+
+
+def _detail(result) -> dict:
+    return {t.nodeid.rsplit("::", 1)[-1]: (t.status, t.message[:160]) for t in result.tests if t.score < t.points}
 
 
 @pytest.mark.slow
-def test_broken_generators_lose_exactly_their_points():
-    spec = find_assignment("gan")
-    assert sorted(p.stem for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED_LOSS)
-    options = RunOptions(mode="embedded", include_hidden=True, threads=1)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(EXPECTED_LOSS, pool.map(lambda name: grade_submission(spec, EXAMPLES / f"{name}.py", options),
-                                                    EXPECTED_LOSS)))
+def test_every_example_is_graded_here():
+    assert sorted(p.stem for p in EXAMPLES.glob("*.py")) == sorted(list(EXPECTED_LOSS) + list(HONEST))
+
+
+@pytest.mark.slow
+def test_broken_generators_lose_exactly_their_points(graded):
+    _, results = graded
     problems = []
-    for name, result in results.items():
+    for name, expected in EXPECTED_LOSS.items():
+        result = results[name]
         if result.status != "graded" or result.grader_errors:
             problems.append(f"{name}: {result.status} {result.reason} {result.grader_errors[:1]}")
             continue
-        lost = {t.nodeid.rsplit("::", 1)[-1]: round(t.points - t.score, 4) for t in result.tests if t.score < t.points}
-        if lost != EXPECTED_LOSS[name]:
-            detail = {t.nodeid.rsplit("::", 1)[-1]: (t.status, t.message[:160]) for t in result.tests if t.score < t.points}
-            problems.append(f"{name}: lost {lost}, expected {EXPECTED_LOSS[name]}; {detail}")
-        expected_score = spec.points - sum(EXPECTED_LOSS[name].values())
-        if abs(result.score - expected_score) > 1e-6:
-            problems.append(f"{name}: score {result.score}, expected {expected_score}")
+        lost = _lost(result)
+        optional = MAY_ALSO_LOSE.get(name, set())
+        if {k: v for k, v in lost.items() if k not in optional} != expected:
+            problems.append(f"{name}: lost {lost}, expected {expected} (may also lose {sorted(optional)}); "
+                            f"{_detail(result)}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_cheats_score_below_honest_solutions(graded):
+    spec, results = graded
+    honest = {n: results[n] for n in HONEST}
+    for name, result in honest.items():
+        assert result.status == "graded" and not result.grader_errors, (name, result.reason, result.grader_errors[:1])
+        assert result.score >= spec.points - 1, f"honest {name} scored {result.score}: lost {_detail(result)}"
+    floor = min(r.score for r in honest.values())
+    above = {n: results[n].score for n in EXPECTED_LOSS if results[n].score >= floor}
+    assert not above, f"broken or cheating examples at or above the honest ones ({floor}): {above}"

@@ -86,11 +86,20 @@ def test_verdict_is_one_sided_and_caps_the_spread():
     assert hs.rerun_verdict(exact, floor=1 / N_VAL, cap=0.03).spread == pytest.approx(1 / N_VAL)
 
 
-def test_loss_ratio_separates_a_validation_fit():
+def test_leak_fraction_separates_a_validation_fit():
+    """0 when validation images fare like held-out ones, 1 when they fare like training images,
+    whatever the model's overall fit; no verdict without a generalisation gap."""
+    from types import SimpleNamespace as Run
+
     rng = np.random.default_rng(2)
-    held = -rng.exponential(0.03, 359)
-    assert abs(hs.loss_ratio(-rng.exponential(0.03, 287), held)) < 0.5
-    assert hs.loss_ratio(-rng.exponential(0.0005, 287), held) > EMBEDDED.thresholds["leak_loss_ratio"]["zero"]
+    loss = lambda mean, n: -rng.exponential(mean, n)  # noqa: E731  (per-image log-probabilities)
+    for fit, unseen in ((0.001, 0.03), (0.02, 0.09)):   # a CNN that fits hard, an MLP that fits less
+        honest = [Run(fit_logp=loss(fit, 359), val_logp=loss(unseen, 287), held_logp=loss(unseen, 359)) for _ in range(8)]
+        leaked = [Run(fit_logp=loss(fit, 359), val_logp=loss(fit, 287), held_logp=loss(unseen, 359)) for _ in range(8)]
+        assert hs.leak_fraction(honest)[0] < EMBEDDED.thresholds["leak_fraction"]["full"]
+        assert hs.leak_fraction(leaked)[0] > EMBEDDED.thresholds["leak_fraction"]["zero"]
+    flat = [Run(fit_logp=np.full(9, -2.3), val_logp=np.full(9, -2.3), held_logp=np.full(9, -2.3))]
+    assert hs.leak_fraction(flat)[0] == 0.0
 
 
 def test_re_run_data_looks_like_load_data_but_holds_no_test_image():

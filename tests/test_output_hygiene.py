@@ -130,6 +130,14 @@ def test_render_result_shows_hostile_text_as_text(monkeypatch):
     assert "[/] [bold red]not markup[/bold red]" in plain and "\\x1b]52;c;" in plain
 
 
+def test_an_error_quoting_a_zip_member_is_inert(monkeypatch):
+    """A Moodle export whose member is named `a[/]b` (folders `a[` and `]b`) with OSC 52 in it."""
+    out = _terminal(monkeypatch)
+    render.render_error(f"submissions.zip: the zip member 'a[/]b{CLIPBOARD}' is encrypted")
+    _assert_inert(out.getvalue())
+    assert "the zip member 'a[/]b\\x1b]52;c;" in SGR.sub("", out.getvalue())
+
+
 # --- one grading run of hostile submissions --------------------------------------------------------
 
 MESSAGE_SUBMISSION = REF.replace("return 42", f"raise ValueError({HOSTILE!r})")

@@ -399,7 +399,7 @@ class Conv1dForecaster(Conv1dForecaster):
     def forward(self, x):
         out = super().forward(x)
         L, n = int(self.lag), int(self.filled)
-        if self.training or self.horizon_outputs > 1 or L < 1:
+        if self.training or self.horizon_outputs > 1 or not 1 <= L < self.frame_size:  # windows h apart must overlap
             return out
         x = x.to(self.memory.dtype)
         k = min(len(x), len(self.memory) - n)

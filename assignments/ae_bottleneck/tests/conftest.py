@@ -34,6 +34,7 @@ class Trained:
     recon: np.ndarray | None = None         # decode(noisy code) in another pristine worker
     test_bce: float = float("nan")          # BCE of `recon`: the graded loss
     direct_bce: float = float("nan")        # BCE of `direct`
+    train_bce: float = float("nan")         # forward's BCE on (up to 1,024) training images: checks the log
     error: BaseException | None = None
 
     def get(self):
@@ -92,10 +93,13 @@ def trained(student, worker, handoff, ae_data, settings, course_key, device, see
     ready = [t for t in results.values() if t.error is None]
     codes = {}
 
+    seen = train_x[n_val:][:1024]
+
     def encode(t, m):  # the first worker to see the test images: encodes them, and forward for comparison
         codes[t.k] = encode_all(m, test_x, t.k)
         t.direct = reconstruct(m, test_x)
         t.direct_bce = bce(test_x, t.direct)
+        t.train_bce = bce(seen, reconstruct(m, seen))
 
     def decode(t, m):  # has seen no image: only the noisy codes
         t.recon = decode_all(m, noisy[t.k], dim)

@@ -157,10 +157,12 @@ def retrained(fresh_worker, handoff, reruns, hpo_log, hpo_data, settings, course
         trainer.close()
         with handoff.load(*weights) as models:
             for run, model in zip(out.runs, models):
-                for split, x, y in (("val", graded["x_val"], graded["y_val"]), ("held", graded["x_held"], graded["y_held"])):
+                for split in ("val", "held", "fit"):
+                    x, y = graded["x_" + split], graded["y_" + split]
                     logits = predict(model, x)
-                    setattr(run, split, float((logits.argmax(1) == y).mean()))
                     setattr(run, split + "_logp", true_class_logprob(logits, y))
+                    if split != "fit":
+                        setattr(run, split, float((logits.argmax(1) == y).mean()))
     except (StudentError, AssertionError) as e:
         out.error = e
     return out

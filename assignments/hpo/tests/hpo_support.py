@@ -101,8 +101,10 @@ def rerun_data(public: dict, rng: np.random.Generator) -> tuple[dict, dict]:
     worker = {"x_train": public["x_train"], "y_train": public["y_train"], "x_val": public["x_val"],
               "y_val": public["y_val"], "x_test": np.ascontiguousarray(public["x_train"][stand_in]),
               "y_test": np.ascontiguousarray(public["y_train"][stand_in])}
+    fit = np.sort(rng.choice(len(public["y_train"]), size=min(n_test, len(public["y_train"])), replace=False))
     return worker, {"x_val": public["x_val"], "y_val": public["y_val"],
-                    "x_held": public["x_test"], "y_held": public["y_test"]}
+                    "x_held": public["x_test"], "y_held": public["y_test"],
+                    "x_fit": public["x_train"][fit], "y_fit": public["y_train"][fit]}
 
 
 # --- the submission's files ----------------------------------------------------------------------
@@ -276,11 +278,20 @@ def true_class_logprob(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))
 
 
-def loss_ratio(val_logp: np.ndarray, held_logp: np.ndarray, eps: float = 1e-4) -> float:
-    """log(mean cross-entropy on held-out images / on validation images): about 0 for a model that
-    saw neither, large (3-5 on the digits) for one that was trained on the validation images, whose
-    loss on them collapses to almost nothing. eps keeps two near-perfect fits from looking different."""
-    return float(math.log((float(np.mean(-held_logp)) + eps) / (float(np.mean(-val_logp)) + eps)))
+def leak_fraction(runs) -> tuple[float, float, float]:
+    """How far the validation images sit from unseen images towards trained-on ones, by the models'
+    mean cross-entropy: 1 - (val - train) / (held-out - train), pooled over the re-run models.
+
+    About 0 (or below: the digits' validation split is a little harder than the test split) when the
+    validation images were not trained on, about 1 when they were: it measures the part of the
+    model's own generalisation gap that the validation images have closed, so it does not depend on
+    how well a model family generalises. Returns (fraction, pooled val - train, pooled held-out -
+    train); the fraction is 0 when the models show no gap at all (nothing to tell)."""
+    val = sum(float(np.mean(-r.val_logp)) - float(np.mean(-r.fit_logp)) for r in runs)
+    held = sum(float(np.mean(-r.held_logp)) - float(np.mean(-r.fit_logp)) for r in runs)
+    if held <= 1e-3 * len(runs):
+        return 0.0, val, held
+    return 1.0 - val / held, val, held
 
 
 @dataclass
@@ -294,6 +305,7 @@ class Retraining:
     held: float = float("nan")     # on the grader's held-out images
     val_logp: np.ndarray | None = None   # per image log-probability of the true class
     held_logp: np.ndarray | None = None
+    fit_logp: np.ndarray | None = None   # on a sample of the training images (the fit a trained-on image gets)
 
 
 @dataclass

@@ -29,9 +29,14 @@ def test_reconstruction_loss(trained, thresholds, credit, feedback, ae_data, k):
 
 
 @pytest.mark.points(2)
-def test_smaller_bottleneck_loses_more(trained, thresholds):
+def test_smaller_bottleneck_loses_more(trained, thresholds, ae_data):
     """the test loss grows as the bottleneck shrinks: loss(8) > loss(16) > loss(32)"""
     losses = {k: trained[k].get().test_bce for k in (32, 16, 8)}
+    floor = bce(ae_data[1], ae_data[1])
+    pass_mark = thresholds["excess_bce"][32]["zero"]
+    assert losses[32] - floor < pass_mark, (  # a model that reconstructs nothing has no meaningful order
+        f"loss(32) is {losses[32] - floor:.4f} above a perfect copy's, not below the pass mark {pass_mark:g}: "
+        "the models reconstruct too poorly for their order to mean anything")
     tol = thresholds["ordering_tolerance"]  # differences inside the reference's seed-to-seed noise are ties
     assert losses[8] > losses[16] - tol and losses[16] > losses[32] - tol, (
         "expected loss(8) > loss(16) > loss(32) (within " + f"{tol:g}), got "
@@ -52,13 +57,19 @@ def test_bottleneck_is_real(trained, thresholds):
 
 @pytest.mark.points(2)
 @pytest.mark.visibility("after_due_date")
-def test_training_log(trained, settings, feedback):
-    """the training log has one finite record per epoch and the training loss falls"""
+def test_training_log(trained, settings, thresholds, feedback):
+    """the training log has one finite record per epoch, the training loss falls, and the trained weights bear it out"""
     for k in (32, 16, 8):
-        log = expect_log(trained[k].get().log, name=f"train_autoencoder (bottleneck {k})",
+        t = trained[k].get()
+        log = expect_log(t.log, name=f"train_autoencoder (bottleneck {k})",
                          keys=("epoch", "train_loss", "val_loss"), length=settings["epochs"])
         first, last = log[0]["train_loss"], log[-1]["train_loss"]
         assert last < first, f"bottleneck {k}: the training loss did not fall ({first:.4f} -> {last:.4f})"
+        # the log is the submission's own claim: the handed-over weights must reach what it says
+        assert last >= t.train_bce - thresholds["log_tolerance"], (
+            f"bottleneck {k}: the log's last train_loss is {last:.4f}, but the trained weights reconstruct the "
+            f"training images with BCE {t.train_bce:.4f} (recomputed by the grader): the log must report the "
+            "loss the training really reached")
     feedback.image("training loss per epoch (blue: 32, orange: 16, green: 8)",
                    line_plot({k: [r["train_loss"] for r in trained[k].log] for k in (32, 16, 8)}))
 

@@ -1,0 +1,170 @@
+"""The isolation ladder (grader.sandbox): every rung this machine can offer is reached the way a real
+machine reaches it (tests/rungs.py), probed once per command, recorded in every result, and used by
+every worker of the batch; strict mode refuses the weak rungs; `check` works on a student's machine
+that has none of the sandbox tools. The hostile corpus on each rung is tests/test_adversarial.py."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.assignments import find_assignment
+from grader.commands import gradescope as gradescope_module
+from grader.commands.grade import grade_submissions
+from grader.errors import ToolkitError
+from grader.gradebook import GRADEBOOK_FILE, Gradebook
+from grader.runner import RunOptions, grade_submission
+from grader.sandbox import LEVEL_TEXT, Isolation, probe_isolation, require_isolation
+from rungs import RUNGS, keep_modes, on_rung, python_reachable_by_all, shim_path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+TINY = HERE / "fixtures" / "assignments" / "tiny"
+REFERENCE = HERE / "fixtures" / "reference_solutions" / "tiny" / "tiny.py"
+HIDDEN_TEST = TINY / "tests" / "hidden" / "test_hidden.py"
+READS = '''
+def answer():
+    """42 only if none of PATHS can be read from inside the worker."""
+    read = []
+    for path in PATHS:
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+            read.append(path)
+        except OSError:
+            pass
+    return 42 if not read else read
+'''
+
+
+def _reader(paths: list[str]) -> str:
+    """The tiny reference with an answer() that reports which of `paths` it could read."""
+    source = REFERENCE.read_text()
+    return source.split("def answer")[0] + f"PATHS = {paths!r}\n" + READS + \
+        "\n\ndef add" + source.split("def add", 1)[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rung", RUNGS)
+def test_each_rung_is_recorded_in_every_output(rung, tmp_path):
+    tmp_path.chmod(0o755)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ref.py").write_text(REFERENCE.read_text())
+    (subs / "reader.py").write_text(_reader([str(HIDDEN_TEST), str(tmp_path / "out" / "grades.csv")]))
+    with on_rung(rung, tmp_path) as iso, keep_modes(TINY, REFERENCE.parent):
+        report = grade_submissions(assignment=TINY, submissions=[subs], out=tmp_path / "out", jobs=2)
+    assert [r.isolation for r in report.results] == [rung, rung]
+    assert all(r.score == r.max_score == 5 for r in report.results), [r.to_json() for r in report.results]
+    for sid in ("ref", "reader"):
+        saved = json.loads((tmp_path / "out" / sid / "result.json").read_text())
+        assert saved["isolation"] == rung and saved["isolation_warning"] == iso.warning
+    with Gradebook(tmp_path / "out" / GRADEBOOK_FILE) as book:
+        assert {row.isolation for row in book.rows()} == {rung}
+    assert (rung in ("bwrap", "namespaces")) == (iso.warning is None)
+
+
+def test_the_trusted_side_uses_the_rung_it_is_given(tmp_path):
+    """No re-probe after the command decided: a run told 'none' really runs unsandboxed (its worker
+    reads the hidden test), although this machine offers more."""
+    submission = tmp_path / "reader.py"
+    submission.write_text(_reader([str(HIDDEN_TEST)]))
+    told = Isolation("none", unreachable=("told so by the test",))
+    result = grade_submission(find_assignment(TINY), submission, RunOptions(isolation=told))
+    assert result.isolation == "none" and "NOT sandboxed" in result.isolation_warning
+    answer = next(t for t in result.tests if t.nodeid.endswith("test_answer"))
+    assert str(HIDDEN_TEST) in answer.message  # unsandboxed, the worker could read it
+
+
+def test_strict_refuses_the_weak_rungs(tmp_path, monkeypatch):
+    bare = shim_path(tmp_path / "bin", hide=("bwrap", "unshare", "setpriv", "prlimit"))
+    monkeypatch.setenv("PATH", bare)
+    probe_isolation.cache_clear()
+    try:
+        iso = require_isolation("auto")
+        assert iso.level == "none"
+        assert any("bubblewrap" in why for why in iso.unreachable)
+        assert any("unshare is not installed" in why for why in iso.unreachable)
+        with pytest.raises(ToolkitError, match="--sandbox strict needs bubblewrap or kernel namespaces"):
+            require_isolation("strict")
+    finally:
+        probe_isolation.cache_clear()
+
+
+@pytest.mark.slow
+def test_check_runs_where_no_sandbox_tool_exists(tmp_path):
+    """A student's own machine: no bubblewrap, unshare, setpriv or prlimit. The public tests run,
+    and the output says plainly that the code is not sandboxed."""
+    bare = shim_path(tmp_path / "bin", hide=("bwrap", "unshare", "setpriv", "prlimit"))
+    env = {**os.environ, "PATH": bare}
+    p = subprocess.run([sys.executable, str(REPO / "cli.py"), "check", str(TINY), str(REFERENCE)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr  # check exits 0 only on full marks
+    assert "NOT sandboxed" in p.stdout + p.stderr
+
+
+SETPRIV = shutil.which("setpriv") or "setpriv"
+
+
+def _as_user(uid: int, argv: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([SETPRIV, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rung", ["namespaces", "none"])
+def test_check_as_a_normal_user(rung):
+    """A normal user (not root): kernel namespaces where the machine allows them (rung b), else
+    nothing; the reference passes either way."""
+    if os.geteuid() != 0:
+        pytest.skip("becoming another user needs root")
+    home = Path(tempfile.mkdtemp(prefix="dlgrade-user-"))  # pytest's tmp_path root is closed to other users
+    try:
+        home.chmod(0o777)
+        hide = ("bwrap",) if rung == "namespaces" else ("bwrap", "unshare", "setpriv")
+        env = {**os.environ, "PATH": shim_path(home / "bin", hide=hide), "HOME": str(home), "TMPDIR": str(home)}
+        with python_reachable_by_all():
+            p = _as_user(1000, [sys.executable, str(REPO / "cli.py"), "check", str(TINY), str(REFERENCE), "--json"],
+                         env, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    result = json.loads(p.stdout)
+    assert result["isolation"] == rung and result["score"] == result["max_score"]
+
+
+@pytest.mark.slow
+def test_the_gradescope_autograder_on_rung_c_hides_the_hidden_tests(tmp_path):
+    """Gradescope's container: root, no bubblewrap, no namespaces. The reference gets full marks and a
+    submission cannot read the hidden tests the autograder carries."""
+    if os.geteuid() != 0:
+        pytest.skip("rung (c) needs root")
+    tmp_path.chmod(0o755)
+    bundle = gradescope_module.gradescope_autograder(assignment=TINY, out=tmp_path / "dist")
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle.archive) as zf:
+        zf.extractall(root / "source")
+    hidden = root / "source" / "assignments" / "tiny" / "tests" / "hidden" / "test_hidden.py"
+    key = root / "source" / "course.key"
+    assert hidden.is_file() and key.is_file()
+    (root / "submission").mkdir(parents=True)
+    (root / "submission" / "tiny.py").write_text(_reader([str(hidden), str(key)]))
+    with on_rung("uid", tmp_path):
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
+        subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True,
+                       timeout=600)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 5, results
+    assert not hidden.parent.parent.parent.stat().st_mode & stat.S_IROTH  # the grader closed its folder
+
+
+def test_every_level_has_a_sentence():
+    assert set(LEVEL_TEXT) >= {"bwrap", "namespaces", "uid", "none", "off"}
