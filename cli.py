@@ -21,8 +21,9 @@ from pathlib import Path
 
 from grader.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ToolkitError
 
-SANDBOX_HELP = ("isolation of student code: 'auto' (bubblewrap when available, else a loud warning), "
-                "'strict' (refuse to run without full isolation), 'off' (no sandbox: only for code you trust)")
+SANDBOX_HELP = ("isolation of student code: 'auto' (the best rung this machine allows: bubblewrap, else kernel "
+                "namespaces, else (as root) a separate uid, else none, with a warning below the first two), "
+                "'strict' (refuse to run without bubblewrap or namespaces), 'off' (no sandbox: only for code you trust)")
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -256,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ToolkitError as e:
-        from grader.render import err_console
-        err_console.print(f"[bold red]error:[/] {e}")
+        from grader.render import render_error
+        render_error(e)  # paths and names in the message may come from students: printed inert
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

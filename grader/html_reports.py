@@ -11,12 +11,14 @@ import base64
 import html
 import re
 import statistics
+from collections import Counter
 from string import Template
 
 from grader.feedback import shows_details
 from grader.gradebook import GradebookRow
 from grader.results import SubmissionResult
 from grader.roster import RosterMatch
+from grader.sandbox import LEVEL_TEXT
 from grader.similarity import IntegrityReport
 
 STATUS_TEXT = {"passed": "passed", "partial": "partial", "failed": "failed", "skipped": "skipped"}
@@ -60,6 +62,7 @@ SECTION = Template("<h2>$title</h2>\n$content")
 
 SUMMARY = Template("""<h1>$title</h1>
 <p class="muted">$count submissions in the gradebook · $statuses</p>
+<p class="muted">Isolation: $isolation</p>
 <p>Mean score $mean / $max_score · median $median</p>
 $histogram
 $tests
@@ -243,6 +246,8 @@ def summary_html(*, title: str, rows: list[GradebookRow], max_points: float, ros
         statuses["missing"] = len(roster.missing)
     body = SUMMARY.substitute(
         title=_e(f"{title}: grading summary"), count=_e(len(rows)),
+        isolation=_e("; ".join(f"{LEVEL_TEXT.get(level, level)} ({n} submissions)" for level, n in
+                               sorted(Counter(r.isolation or "not recorded" for r in rows).items())) or "–"),
         statuses=_e(", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "nothing graded yet"),
         mean=_e(f"{statistics.fmean(scores):.2f}" if scores else "–"), max_score=_e(f"{max_points:g}"),
         median=_e(f"{statistics.median(scores):g}" if scores else "–"),

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.feedback import shows_details
+from grader.sandbox import LEVEL_TEXT
 from grader.results import SubmissionResult
 from grader.safe_text import printable
 
@@ -66,6 +67,8 @@ def render_result(result: SubmissionResult, *, title: str, after_due_date: bool 
                             border_style="magenta"))
     if result.isolation_warning:
         err_console.print(f"[bold yellow]warning:[/] {_t(result.isolation_warning)}")
+    elif result.isolation:
+        console.print(f"[dim]{_t(LEVEL_TEXT.get(result.isolation, result.isolation))}[/]")
     style = "green" if result.score == result.max_score else "yellow" if result.score > 0 else "red"
     console.print(f"[bold {style}]Score: {result.score:g} / {result.max_score:g}[/]  ({result.duration:.1f} s)")
 
