@@ -34,7 +34,8 @@ class Limits:
     max_disk_mb: int = _f(1024, "what the worker may store in its workspace and /tmp together, in MB (a tmpfs of "
                           "this size on the namespace rungs, charged to its memory; unbounded on rungs c and d)")
     max_output_mb: float = _f(8.0, "stdout+stderr the worker may print before it is stopped, in MB")
-    max_message_mb: int = _f(1024, "largest single message between grader and worker, in MB")
+    max_message_mb: int = _f(256, "largest reply the grader accepts from the worker, in MB (checked before it is "
+                             "read, so a hostile reply cannot make the trusted side allocate more)")
     threads: int = _f(0, "torch/OpenMP threads in the worker; 0 = the CPU cores divided by the parallel jobs")
 
 

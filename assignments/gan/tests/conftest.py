@@ -120,7 +120,7 @@ class Run:
     discriminator: object = None  # Weights of the trained discriminator, or the error taking them
     log: object = None
     samples: np.ndarray | None = None
-    mismatch: float = 0.0        # max |sample difference|, training worker vs weights alone, on CONSISTENCY_N latents
+    mismatch: float = 0.0        # mean |sample difference|, training worker vs weights alone, on CONSISTENCY_N latents
     error: BaseException | None = None
 
     def get(self):
@@ -150,7 +150,9 @@ def train(student, worker, images_h, shape, settings, device, seed, *, loss="non
 
 
 CONSISTENCY_N = 64
-CONSISTENCY_ATOL = 1e-3  # float32 on another device or thread count differs by ~1e-6; any hidden state by far more
+# mean |pixel difference|: the same weights on the CPU here and on a GPU (TF32 convolutions) there differ by
+# ~1e-3; generators with hidden state (the memoriser, a lookup) by ~0.5-1, on a range of 2
+CONSISTENCY_ATOL = 0.02
 
 
 def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed) -> tuple[np.ndarray, float]:
@@ -167,12 +169,12 @@ def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settin
         there = generate(session.module, g, z[:CONSISTENCY_N], shape)
         session.seed(seed)
         samples = generate(session.module, g, z, shape)
-    return samples, float(np.abs(there - here).max())
+    return samples, float(np.abs(there - here).mean())
 
 
 def require_weights_only(mismatch: float) -> None:
     assert mismatch <= CONSISTENCY_ATOL, (
-        f"your generator makes different images in the worker that trained it than from its weights alone (max "
+        f"your generator makes different images in the worker that trained it than from its weights alone (mean "
         f"pixel difference {mismatch:.3g} for the same z): it depends on state outside its state_dict() (a global "
         "filled during training, a file, a plain attribute). Only what the weights generate is graded, and it must "
         "be the model you trained: keep everything the generator needs in parameters and buffers.")
