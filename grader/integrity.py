@@ -5,14 +5,13 @@ log re-serialised in another format or order is still recognised), and written t
 `OUT/integrity.csv`. The template students started from is the base whose code does not count."""
 from __future__ import annotations
 
-import csv
 import fnmatch
-import io
 import tempfile
 from pathlib import Path
 
 from grader.assignments import template_dir
 from grader.collect import SubmissionInput
+from grader.exports import csv_text
 from grader.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
 from grader.results import write_atomic
 from grader.similarity import ARTIFACT_SUFFIXES, MAX_ARTIFACT_BYTES, IntegrityReport, compare_submissions
@@ -68,10 +67,7 @@ def integrity_report(spec: Spec, submissions: list[SubmissionInput], *, threshol
 
 
 def write_integrity_csv(path: Path, report: IntegrityReport) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(INTEGRITY_COLUMNS)
-    for p in report.pairs:
-        writer.writerow([p.kind, p.a, p.b, f"{p.similarity:.3f}", p.shared,
-                         "yes" if p.similarity >= report.threshold else "", p.detail])
-    write_atomic(path, buf.getvalue())
+    """One row per pair; cells through grader.exports.csv_text (submission ids are students' file names)."""
+    rows = [INTEGRITY_COLUMNS] + [[p.kind, p.a, p.b, f"{p.similarity:.3f}", p.shared,
+                                   "yes" if p.similarity >= report.threshold else "", p.detail] for p in report.pairs]
+    write_atomic(path, csv_text(rows))

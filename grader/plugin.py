@@ -410,6 +410,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             record["message"] = c.message.strip()
             record["metrics"] = {k: (v if v is None or abs(v) != float("inf") else str(v)) for k, v in c.metrics.items()}
             record["status"] = "passed" if c.fraction >= 1.0 else "failed" if c.fraction == 0 else "partial"
+            record["kind"] = "" if c.fraction >= 1.0 else "credit"  # it ran to the end: never "not-run"
     if call.when == "teardown":
         if record["status"] == "running":
             record.update(status="passed", kind="", message=record["message"] if record.get("metrics") else "")

@@ -312,8 +312,8 @@ class WorkerSession:
         except StudentError as e:
             code = probe.process.proc.poll() if probe.process else None
             what = "it did not answer in time" if isinstance(e, WorkerTimeout) else f"it ended (exit code {code})"
-            output = " ".join(probe.output_text.split())[-300:]
-            return what + (f"; its output: {output}" if output else "")
+            lines = [line.strip() for line in probe.output_text.splitlines() if line.strip()]
+            return what + (f"; its last words: {lines[-1][:200]}" if lines else "")  # a traceback's last line says why
         except (OSError, ToolkitError) as e:
             return f"it could not be started: {e}"
         finally:

@@ -12,13 +12,16 @@ as `Workspace.error`, a sentence for the student, and grading goes on with the n
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
+import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.archives import ArchiveError, safe_extract
-from grader.definitions import definitions_only
+from grader.definitions import api_coverage, filter_definitions
 from grader.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
 from grader.source_limits import parse_bounded
 from grader.spec import Spec
@@ -77,24 +80,108 @@ def _copy_tree(src: Path, dest: Path, spec: Spec, notes: list[str]) -> None:
                                f"or {spec.submission.max_files} files")
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest / rel)
+        st = path.stat()  # the modification time tells the file the student edited (see _pick_code)
+        os.utime(dest / rel, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _api_names(spec: Spec) -> list[tuple[str, str | None]]:
+    """'Autoencoder.encode(x)' -> ("Autoencoder", "encode"); 'train(model, ...)' -> ("train", None)."""
+    out = []
+    for entry in spec.api:
+        m = re.match(r"\s*([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?", str(entry))
+        if m and (m.group(1), m.group(2)) not in out:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _coverage(path: Path, api) -> tuple[set[str], set[str]]:
+    """What of the API a candidate code file defines and implements; nothing for one that cannot be read."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix.lower() == ".ipynb":
+            text = notebook_to_source(read_notebook(raw)).source
+        else:
+            text = decode_text(raw)[0]
+        return api_coverage(parse_bounded(text, path.name), api)
+    except Exception:  # noqa: BLE001 - a file that cannot be read is reported if it is picked, not here
+        return set(), set()
 
 
 def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
+    """The file that defines the spec's API: a folder often holds the untouched template beside the
+    solved file, or a helper module beside the notebook. Most API names defined first, then most
+    implemented (not a `raise NotImplementedError` stub), then the file edited last, then the
+    shallowest, then the order of the spec's globs."""
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MODULE_FILE
              and not any(part in IGNORED for part in p.relative_to(folder).parts)]
-    for pattern in spec.submission.code:
+    candidates: list[tuple[Path, int]] = []
+    for order, pattern in enumerate(spec.submission.code):
         # a glob with a folder in it ('hw2/*.ipynb') matches the path inside the submission
         if "/" in pattern:
             matches = [p for p in files if fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern)]
         else:
             matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
-        if matches:
-            matches.sort(key=lambda p: (len(p.relative_to(folder).parts), str(p)))  # shallowest first
-            if len(matches) > 1:
-                notes.append(f"several files match {pattern!r}; graded {matches[0].relative_to(folder)} "
-                             f"(others: {', '.join(str(m.relative_to(folder)) for m in matches[1:4])})")
-            return matches[0]
-    return None
+        candidates += [(p, order) for p in matches if p not in {c for c, _ in candidates}]
+    if len(candidates) <= 1:
+        return candidates[0][0] if candidates else None
+    api = _api_names(spec)
+    scored = []
+    for path, order in candidates:
+        defined, implemented = _coverage(path, api) if api else (set(), set())
+        # zip members carry 2-second times: closer than that is a tie
+        scored.append(((-len(defined), -len(implemented), -int(path.stat().st_mtime // 2),
+                        len(path.relative_to(folder).parts), order, str(path)), path, defined, implemented))
+    scored.sort(key=lambda s: s[0])
+    best = scored[0]
+
+    def summary(defined, implemented) -> str:
+        if not api:
+            return ""
+        names = sorted(defined) or ["none"]
+        return f"defines {', '.join(names)} of the API, implements {len(implemented)} of {len(api)} parts"
+    rel = lambda p: p.relative_to(folder).as_posix()  # noqa: E731
+    why = "edited last" if scored[1][0][:2] == best[0][:2] and scored[1][0][2] != best[0][2] else ""
+    others = "; ".join(f"{rel(p)} ({summary(d, i) or 'not the first match'})" for _, p, d, i in scored[1:6])
+    notes.append(f"several code files: graded {rel(best[1])} ({summary(best[2], best[3]) or 'the first match'}"
+                 f"{', ' + why if why else ''}); not graded: {others}"
+                 f"{f' and {len(scored) - 6} more' if len(scored) > 6 else ''}")
+    return best[1]
+
+
+def _local_modules(work: Path, code: Path) -> tuple[set[str], list[str]]:
+    """The modules the submission ships beside its code file or at its root (model.py, utils/), and
+    those folders relative to the workspace: `from model import Net` must import them."""
+    folders = [code.parent.relative_to(work).as_posix() or "."]
+    folders += ["."] if folders[0] != "." else []
+    names = set()
+    for rel in folders:
+        for entry in (work / rel).iterdir():
+            stem = entry.name[:-3] if entry.name.endswith(".py") and entry.is_file() else entry.name
+            if (entry.is_dir() or entry.name.endswith(".py")) and stem.isidentifier() and entry.name != MODULE_FILE \
+                    and entry.name not in IGNORED:
+                names.add(stem)
+    return names, folders
+
+
+def _stand_in_notes(stand_ins, ws: Workspace) -> list[str]:
+    """Which third-party imports bind a stand-in if the package is missing where grading runs."""
+    if not stand_ins:
+        return []
+    from grader.definitions import NOT_PYTORCH
+    tops = {name.split(".")[0].split(" ")[0] for _, name in stand_ins}
+    notes = []
+    keras = sorted(t for t in tops if t in NOT_PYTORCH)
+    if keras:
+        notes.append(f"{', '.join(keras)} imported: this assignment is graded in PyTorch; Keras/TensorFlow code cannot be "
+                     "graded (its imports bind a stand-in, and graded code that uses them fails)")
+    listed = [f"{name} ({_locate(ws, line)})" for line, name in stand_ins if name.split(".")[0].split(" ")[0] not in keras]
+    if listed:
+        absent = sorted(t for t in tops - set(keras) if importlib.util.find_spec(t) is None)
+        notes.append(f"third-party imports that bind a stand-in if the package is missing when grading: "
+                     f"{', '.join(listed)}" + (f" (not installed here: {', '.join(absent)})" if absent else "") +
+                     "; the graded functions must not need them (plots, progress bars and data loading are fine "
+                     "outside them)")
+    return notes
 
 
 def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
@@ -143,13 +230,18 @@ def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
         ws.error = _describe_error(e, ws.code_file)
         return ws
     if spec.submission.load == "definitions":
+        local, folders = _local_modules(ws.work, ws.work / ws.code_file)
         try:
-            source, skipped = definitions_only(source, what=ws.code_file, locate=lambda n: _locate(ws, n))
+            out = filter_definitions(source, what=ws.code_file, locate=lambda n: _locate(ws, n),
+                                     local_modules=local, code_dirs=folders)
         except (SyntaxError, ValueError) as e:
             ws.error = _describe_error(e, ws.code_file, ws)
             return ws
-        for s in skipped:
-            ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}")
+        source = out.source
+        for s in out.skipped:
+            ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}" + (f" -- {s.reason}" if s.reason else ""))
+        ws.notes.extend(_stand_in_notes(out.stand_ins, ws))
+        ws.notes.extend(out.warnings)
     (ws.work / MODULE_FILE).write_text(source, encoding="utf-8")
     return ws
 

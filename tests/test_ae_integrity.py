@@ -25,21 +25,24 @@ HONEST = {
     "anna_good.ipynb",              # the reference as a notebook, a 200-epoch run at the top level
     "kata_colab_batchnorm.ipynb",   # Colab style: BatchNorm + LeakyReLU, deeper, AdamW, DataLoader
 }
-# cheat -> the defence that stops it
+QUALITY = {"test_reconstruction_loss[32]", "test_reconstruction_loss[16]", "test_reconstruction_loss[8]"}
+NOTHING = QUALITY | {"test_smaller_bottleneck_loses_more", "test_bottleneck_is_real", "test_training_log"}
+# cheat -> (the defence that stops it, the tests it must score nothing on)
 CHEATS = {
-    "bence_bypass.ipynb": "decode returns the input encode kept in a global: decoded in another process",
-    "erik_buffer_memory.py": "a buffer remembers forward's big batch: weights taken before any test image",
-    "ferenc_workspace_file.py": "encode leaves the images in a file: every worker on a pristine copy",
-    "gizi_sklearn_lookup.py": "decode returns the nearest public digit: test images distorted with the key",
-    "hugo_low_bits.py": "the image bit-packed into the codes' low bits: noise on the codes",
-    "ivan_train_index.py": "the code is a noise-proof index into the memorised training set: new, distorted images",
-    "julia_global_cache.py": "forward returns the input from a global: decoded in another process",
+    "bence_bypass.ipynb": ("trains honestly, but decode returns the input encode kept in a global: decoded in "
+                           "another process", {"test_bottleneck_is_real"}),
+    "erik_buffer_memory.py": ("a buffer remembers forward's big batch: weights taken before any test image", NOTHING),
+    "ferenc_workspace_file.py": ("encode leaves the images in a file: every worker on a pristine copy", NOTHING),
+    "gizi_sklearn_lookup.py": ("decode returns the nearest public digit: test images distorted with the key", NOTHING),
+    "hugo_low_bits.py": ("the image bit-packed into the codes' low bits: noise on the codes", NOTHING),
+    "ivan_train_index.py": ("a noise-proof index into the training set memorised in a buffer: new, distorted test "
+                            "images", QUALITY | {"test_smaller_bottleneck_loses_more", "test_training_log"}),
+    "julia_global_cache.py": ("forward returns the input from a global: decoded in another process", NOTHING),
 }
 BROKEN = {
     "csaba_no_sigmoid.ipynb": "no sigmoid: outputs outside [0, 1]",
     "dora_syntax_error.py": "does not parse",
 }
-QUALITY = ("test_reconstruction_loss[32]", "test_reconstruction_loss[16]", "test_reconstruction_loss[8]")
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +76,14 @@ def test_honest_submissions_keep_full_marks(graded):
 
 
 @pytest.mark.slow
-def test_cheats_earn_nothing_for_reconstruction(graded):
-    for name, defence in sorted(CHEATS.items()):
+def test_cheats_earn_nothing_where_they_cheat(graded):
+    for name, (defence, tests) in sorted(CHEATS.items()):
         r = graded[name]
         assert r.status == "graded" and not r.grader_errors, f"{name}: {r.status} {r.reason}"
-        earned = {t: s for t, s in _scores(r).items() if t in QUALITY and s > 0}
-        assert not earned, f"{name} ({defence}) still earns reconstruction points {earned}: {_explain(r)}"
+        scores = _scores(r)
+        assert tests <= set(scores), f"{name}: no such tests {sorted(tests - set(scores))}"
+        earned = {t: scores[t] for t in sorted(tests) if scores[t] > 0}
+        assert not earned, f"{name} ({defence}) still earns {earned}: {_explain(r)}"
 
 
 @pytest.mark.slow

@@ -21,8 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "hpo"
 
 # submission -> {test function: points lost}; every other test must earn its full points. The re-run
-# verdict depends on float noise of the grading machine: eszter must lose at least 2.5 of its 3 points.
-AT_LEAST = {("eszter_inflated_accuracy", "test_log_reproduces"): 2.5}
+# verdict is statistical and depends on the float noise of the grading machine, so where it judges a
+# forgery the loss is a range: (at least, at most). gabor's one training, copied 100 times, is the
+# reference's best (a lucky 286/287): every sampled trial is that lucky draw, so its log may sit
+# above its re-runs as well.
+# eszter's edited accuracies are also no whole number of validation images (test_enough_trainings does
+# not count such trials).
+RANGES = {("eszter_inflated_accuracy", "test_log_reproduces"): (2.5, 3),
+          ("eszter_inflated_accuracy", "test_enough_trainings"): (0, 2),
+          ("gabor_copied_trial", "test_log_reproduces"): (0, 3)}
 OTHER_EXAMPLES = {"jozsef_trains_on_validation", "kinga_seed_sniffer", "lena_mlp_random_search"}
 EXPECTED_LOSS = {
     "eszter_inflated_accuracy": {"test_log_reproduces": 3},          # accuracies edited up by 3 points
@@ -49,8 +56,10 @@ def test_forged_logs_lose_exactly_their_points():
             continue
         lost = {t.nodeid.rsplit("::", 1)[-1]: round(t.points - t.score, 4) for t in result.tests if t.score < t.points}
         want = EXPECTED_LOSS[name]
-        ok = set(lost) == set(want) and all(
-            AT_LEAST.get((name, test), points) - 1e-6 <= lost[test] <= points + 1e-6 for test, points in want.items())
+        allowed = {test: (points, points) for test, points in want.items()}
+        allowed.update({test: r for (n, test), r in RANGES.items() if n == name})
+        ok = set(lost) <= set(allowed) and all(
+            lo - 1e-6 <= lost.get(test, 0.0) <= hi + 1e-6 for test, (lo, hi) in allowed.items())
         if not ok:
             detail = {t.nodeid.rsplit("::", 1)[-1]: (t.status, t.message[:160]) for t in result.tests if t.score < t.points}
             problems.append(f"{name}: lost {lost}, expected {want}; {detail}")

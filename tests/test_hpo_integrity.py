@@ -63,12 +63,12 @@ def test_honest_logs_keep_their_re_run_points_under_seed_noise():
 
 
 def test_inflated_logs_lose_their_re_run_points():
-    """A log 3 points (8.6 images) above its trainings loses all the points most of the time and some
-    always; 5 images loses some most of the time."""
+    """With a seed noise of 1.5 images, a log 3 points (8.6 images) above its trainings loses all the
+    points most of the time and some almost always; 5 images loses some most of the time."""
     z = EMBEDDED.thresholds["rerun_z"]
     rng = np.random.default_rng(1)
     big = np.array([_scenario(rng, inflate_images=8.6).z for _ in range(300)])
-    assert np.median(big) >= z["zero"] and np.all(big > z["full"])
+    assert np.median(big) >= z["zero"] and np.mean(big > z["full"]) > 0.99
     assert np.median([_scenario(rng, inflate_images=5.0).z for _ in range(300)]) > z["full"]
 
 
@@ -82,6 +82,9 @@ def test_verdict_is_one_sided_and_caps_the_spread():
     wild = [(_trial(i, 0.97), False, [0.97 - 0.3 * (i % 2), 0.97 + 0.0]) for i in range(1, 5)]
     v = hs.rerun_verdict(wild, floor=1 / N_VAL, cap=th["rerun_spread_cap"])
     assert v.spread_measured > th["rerun_spread_cap"] and v.spread == th["rerun_spread_cap"]
+    one_unstable = [(_trial(i, 0.97), False, [0.97, 0.97 + (0.5 if i == 1 else 1) / N_VAL]) for i in range(1, 5)]
+    one_unstable[0] = (_trial(1, 0.97), False, [0.97, 0.12])    # a configuration at the edge of divergence
+    assert hs.rerun_verdict(one_unstable, floor=1 / N_VAL, cap=th["rerun_spread_cap"]).spread < 1.5 / N_VAL
     exact = [(_trial(i, 0.97), False, [0.97, 0.97]) for i in range(1, 5)]
     assert hs.rerun_verdict(exact, floor=1 / N_VAL, cap=0.03).spread == pytest.approx(1 / N_VAL)
 

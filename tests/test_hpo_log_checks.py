@@ -10,8 +10,10 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
 import warnings
+
+import numpy as np
+import pytest
 
 from grader.assignments import find_assignment
 from grader.plugin import Artifacts, Feedback
@@ -127,6 +129,10 @@ def test_rounded_accuracies_are_still_measured_ones(tmp_path):
     for digits in (4, 6):
         rounded = [{**t, "val_accuracy": round(t["val_accuracy"], digits)} for t in trials]
         assert enough(submission(tmp_path / str(digits), header, rounded)).fraction == 1.0
+    # (pred == y).float().mean().item(): correct / 287 rounded to a float32, written with 17 digits
+    as_float32 = [{**t, "val_accuracy": float(np.float32(t["val_accuracy"]))} for t in trials]
+    assert as_float32[0]["val_accuracy"] != trials[0]["val_accuracy"]
+    assert enough(submission(tmp_path / "float32", header, as_float32)).fraction == 1.0
     assert not hpo_checks.accuracy_off_grid(282 / 287, N_VAL)
     assert hpo_checks.accuracy_off_grid(282 / 287 + 1e-7, N_VAL)
     assert hpo_checks.accuracy_off_grid(0.9836, N_VAL) and not hpo_checks.accuracy_off_grid(0.9826, N_VAL)
@@ -167,9 +173,11 @@ def test_the_readme_pasted_as_the_analysis_earns_nothing(tmp_path):
 def test_an_honest_analysis_that_quotes_the_task_keeps_its_marks(tmp_path):
     header, trials, text = reference()
     task = "how does the network size (parameter count) relate to the accuracy? Give the rank correlation"
-    credit, feedback = analysis_credit(submission(tmp_path, header, trials, f"> {task}\n\n{text}"), tmp_path)
+    quoted = f"> {task}\n\n{text}"
+    credit, _ = analysis_credit(submission(tmp_path, header, trials, quoted), tmp_path)
     assert credit.fraction is None
-    assert any("repeat the assignment's text" in n for n in feedback.notes)
+    own, share = hpo_checks.strip_copied(quoted, writeup_tests.assignment_texts(SPEC))
+    assert "Give the rank correlation" not in own and 0.01 < share < 0.05   # the quote goes, the analysis stays
 
 
 def test_a_correlation_the_log_does_not_show_earns_nothing(tmp_path):
@@ -208,6 +216,8 @@ def test_a_worded_claim_is_checked_by_sign_and_strength(tmp_path):
     ("Network size has a correlation of +0.44 with accuracy.", 0.44),
     ("For the parameter count, r=0.4.", 0.4),
     ("Parameters vs accuracy: 0.44 (Spearman).", 0.44),
+    ("Spearman's ρ_s between log10(parameters) and accuracy is 0.44.", 0.44),
+    ("R² of a linear fit of accuracy on log10 parameters is 0.19; the rank correlation is 0.44.", 0.44),
     ("The rank correlation of size and accuracy is −0.21 (p < 0.05).", -0.21),
     ("Batch size has the largest correlation (rho = -0.52). Network size: rho = 0.44.", 0.44),
     ("The correlation with network size is significant (p < 0.001).", None),

@@ -189,8 +189,6 @@ def test_grades_and_moodle_csv_hold_no_formula(graded: Run):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="integrity.csv is written by grader/integrity.py (not yet through "
-                   "grader.exports.csv_text); remove this mark with that fix")
 def test_integrity_csv_holds_no_formula(graded: Run):
     rows = _cells(graded.out / "integrity.csv")
     assert any(FORMULA_NAMES[0] in c for r in rows for c in r)

@@ -13,7 +13,8 @@ Train it:
 # EXAMPLE SUBMISSION (conv1d_windowing): forward returns (N, 1) instead of (N,) for one output, and
 #   train_forecaster has no shape check, so F.mse_loss broadcasts (N, 1) against (N,) to (N, N) and
 #   the model learns the mean; expected to lose the shape tests (public 1, hidden 1), the channel
-#   layout (4) and the forecasts (9), but not the log's format.
+#   layout (4), the forecasts (9) and the hidden log check (2: its validation loss cannot be
+#   checked against the weights when their forecasts have the wrong shape), but not the log's format.
 
 # %% [markdown]
 # # 1-D convolutions on a time series

@@ -15,9 +15,13 @@ model and its training are graded here; the windowing functions have tests of th
   train_forecaster(model, (X_tr, y_tr), (X_va, y_va), ...) in the main worker, horizons 30, 7, 1
   in that order: each model is trained, and its weights taken, before that worker has seen a day
   of its test period (the validation blocks of shorter horizons end later);
-- the trained weights, and nothing else, go to a pristine worker per horizon (the `handoff`
-  fixture), which forecasts the validation windows and then the test windows one at a time in
-  time order; the forecasts are de-standardised and scored here.
+- the trained weights, and nothing else, go to one pristine worker (the `handoff` fixture), which
+  forecasts the validation windows and then the test windows of all horizons one at a time, in the
+  order of their last day (windowing_metrics.forecast_in_time_order): when a model forecasts a
+  window, that worker has seen nothing later than the window's last day;
+- then it is asked for all test windows again, at once: a forecaster that remembers what it was
+  shown (a global, a buffer written in forward) answers differently, or has changed its state
+  dict, and earns nothing; the forecasts are de-standardised and scored here.
 """
 from __future__ import annotations
 

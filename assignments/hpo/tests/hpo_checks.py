@@ -149,19 +149,38 @@ def distinct_configs(trials: Iterable[dict], *, rtol: float = CONFIG_RTOL) -> in
     return len(set(config_clusters(unique, rtol=rtol)))
 
 
+def _binary_half_ulp(x: float) -> float:
+    """Half a unit in the last place of the narrowest float type that holds x exactly (float16,
+    bfloat16, float32), or 0 for a genuine float64: an accuracy computed as a float32 mean is
+    correct / n rounded to 24 bits, which JSON then writes with 17 digits."""
+    for dtype, mantissa in ((np.float16, 11), (None, 8), (np.float32, 24)):
+        if dtype is None:   # bfloat16: a float32 whose low 16 bits are zero
+            f32 = np.float32(x)
+            exact = float(f32) == x and (f32.view(np.uint32) & 0xFFFF) == 0
+        else:
+            with np.errstate(over="ignore"):
+                exact = float(dtype(x)) == x
+        if exact and x != 0:
+            return 2.0 ** (math.floor(math.log2(abs(x))) - mantissa)
+    return 0.0
+
+
 def accuracy_off_grid(acc: Any, n_val: int) -> bool:
     """Whether `acc` cannot be (correct images) / n_val: acc * n_val is not within 1e-6 of an integer,
-    allowing for the rounding of the value as written (0.9826 stands for anything in [0.98255, 0.98265]).
+    allowing for how the value was stored: the rounding of the decimals as written (0.9826 stands for
+    anything in [0.98255, 0.98265]) or of a float32 / float16 / bfloat16 result (0.888501763343811
+    is 255 / 287 as a float32).
 
     A real accuracy on n_val images is a multiple of 1 / n_val; an edited or invented one usually is
-    not. Values written with few digits (0.98) carry too little to tell and are never off the grid.
+    not. Values stored with little precision (0.98, a bfloat16) carry too little to tell and pass.
     """
     if isinstance(acc, bool) or not isinstance(acc, (int, float)) or not math.isfinite(acc) or n_val <= 0:
         return False
-    exponent = Decimal(repr(float(acc))).as_tuple().exponent
+    acc = float(acc)
+    exponent = Decimal(repr(acc)).as_tuple().exponent
     written = 0.5 * 10.0 ** exponent if isinstance(exponent, int) and exponent < 0 else 0.0
-    x = float(acc) * n_val
-    return abs(x - round(x)) > 1e-6 + written * n_val
+    x = acc * n_val
+    return abs(x - round(x)) > 1e-6 + max(written, _binary_half_ulp(acc)) * n_val
 
 
 def pick_trials(trials: Sequence[dict], k: int, seed: int) -> list[dict]:
@@ -393,13 +412,14 @@ def param_count_from_shapes(shapes: dict[str, Sequence[int]], *, exclude_buffers
 # --- what the write-up claims --------------------------------------------------------------------
 
 _NUMBER = r"([+\-\u2212\u2013]?\s?(?:0?\.\d+|1\.0+|[01](?![\d.,])))"
-# a correlation keyword, up to 40 characters without digits, then a value in [-1, 1]
+# a correlation keyword, up to 60 characters without digits, then a value in [-1, 1]
 _CLAIM = re.compile(r"(\brho\b|\u03c1|\bspearman|\bcorrelat\w*|\bcoefficient|\bkendall|\btau\b|\u03c4|"
-                    r"\br_?s\b|\br\s*(?=[=:\u2248~]))([^0-9\n]{0,40}?)" + _NUMBER, re.I)
+                    r"\br_?s\b|\br\s*(?=[=:\u2248~]))([^0-9\n]{0,60}?)" + _NUMBER, re.I)
 _CLAIM_AFTER = re.compile(_NUMBER + r"\s*\(\s*(?:spearman|rho|\u03c1|rank)", re.I)   # "0.44 (Spearman)"
 _PVALUE = re.compile(r"\bp\s*(?:-?\s*value)?\s*[<>=\u2264\u2265]|\bp-value|\bsignifican|\bn\s*=|%", re.I)
 _SIZE = re.compile(r"param|\bsize|width|depth|capacit|\blarg|\bbig|\bsmall|network|model", re.I)
 _OTHER_KNOB = re.compile(r"batch|learning[\s_-]*rate|\blr\b|dropout|weight[\s_-]*decay|epoch", re.I)
+_LOG_BASE = re.compile(r"\blog_?\{?(?:10|2)\}?|\b(?:1e|10\^)[+\-]?\d+", re.I)
 _RANK = re.compile(r"rho|\u03c1|spearman|rank", re.I)
 _UNIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\[])|\n")   # sentences and lines (a table row is a line)
 
@@ -419,6 +439,7 @@ def stated_size_correlation(text: str) -> tuple[float | None, str]:
     """
     claims = []   # (is about size, is a rank correlation, position, value, sentence)
     for pos, unit in enumerate(_units(text)):
+        unit = _LOG_BASE.sub("log", unit)   # "log10(params)" must not end the search for the value
         found = []
         for m in _CLAIM.finditer(unit):
             if not _PVALUE.search(m.group(2)):
@@ -484,13 +505,14 @@ def strength_agrees(strength: str, sign: str | None, rho: float, *, slack: float
 _SHINGLE_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def strip_copied(text: str, sources: Sequence[str], *, n: int = 8) -> tuple[str, float]:
+def strip_copied(text: str, sources: Sequence[str], *, n: int = 6) -> tuple[str, float]:
     """`text` without the words that belong to a run of `n` words (case and punctuation ignored) also
     found in one of `sources`, and the share of its words removed.
 
-    Used to give no credit for the assignment's own text pasted into an answer: an 8-word run is
-    practically never shared by chance (the honest example analyses share none with the README),
-    while a quoted task sentence, or the whole README, is removed."""
+    Used to give no credit for the assignment's own text pasted into an answer. Six-word runs: the
+    reference's analyses share 1.6 % of their words with the README and the template that way (two
+    stock phrases such as "networks tend to be more accurate"; 5-word runs: 3 %, 8-word runs: none),
+    while a pasted README goes entirely and a paraphrase must change every fifth word to survive."""
     shingles = set()
     for src in sources:
         w = [x.lower() for x in _SHINGLE_WORD.findall(src or "")]

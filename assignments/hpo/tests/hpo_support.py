@@ -321,15 +321,26 @@ class RerunVerdict:
     rows: list = field(default_factory=list)   # (trial, logged, [re-run accuracies], d) per trial
 
 
+# median of chi-square(k) / k: turns a median of variance estimates into a variance estimate
+_CHI2_MEDIAN = {1: 0.4549, 2: 0.6931, 3: 0.7887, 4: 0.8392, 5: 0.8703}
+
+
 def seed_spread(groups: list[list[float]]) -> tuple[float, int]:
-    """Pooled within-trial standard deviation of re-run accuracies, and its degrees of freedom."""
-    ss, dof = 0.0, 0
+    """Standard deviation of one training's accuracy from seed to seed, estimated from the re-runs
+    of several trials (each group: the re-runs of one trial), and its degrees of freedom.
+
+    The median of the per-trial variances (scaled to be unbiased for normal noise), not their mean:
+    a configuration at the edge of divergence, whose re-runs land anywhere, must not widen the
+    tolerance for all the others."""
+    estimates, dof = [], 0
     for g in groups:
         if len(g) >= 2:
             g = np.asarray(g, float)
-            ss += float(((g - g.mean()) ** 2).sum())
-            dof += len(g) - 1
-    return (math.sqrt(ss / dof) if dof else float("nan")), dof
+            k = len(g) - 1
+            median = _CHI2_MEDIAN.get(k, (1 - 2 / (9 * k)) ** 3)
+            estimates.append(float(((g - g.mean()) ** 2).sum()) / k / median)
+            dof += k
+    return (math.sqrt(float(np.median(estimates))) if estimates else float("nan")), dof
 
 
 def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float, cap: float,
@@ -337,8 +348,8 @@ def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float,
     """One-sided comparison of logged accuracies with re-runs measured by the grader.
 
     trials: (trial, is_best, re-run validation accuracies under the logged and grader-chosen seeds).
-    The seed-to-seed spread is pooled over all re-runs and kept within [floor, cap] (a submission
-    cannot widen its own tolerance beyond what an honest training shows). The best trial enters
+    The seed-to-seed spread is estimated from all re-runs (seed_spread) and kept within [floor, cap]
+    (a submission cannot widen its own tolerance beyond what an honest training shows). The best trial enters
     the spread but not the excess: it is the maximum of many noisy trainings and sits above its
     re-runs even in an honest log. For the random sample, d = logged - mean(re-runs) has mean 0 for
     an honest log (the logged training is one more draw of the same seed noise, also when it was

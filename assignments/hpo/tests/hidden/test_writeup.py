@@ -13,7 +13,6 @@ from hpo_support import ANALYSIS_PATTERNS, code_source, scatter_plot, words
 
 SIZE_WORDS = re.compile(r"param|size|width|depth|capacit|larg|small|big", re.I)
 ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
-CLAIMED_RHO = re.compile(r"(?:rho|ρ|spearman|correlation)[^0-9\n]{0,40}?([+\-−]?\s?[01]?\.\d+)", re.I)
 
 
 def assignment_texts(spec) -> list[str]:
@@ -61,12 +60,12 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
     text = artifacts.read_text(name, max_bytes=2_000_000)
     # the assignment's own sentences are not the student's analysis: they earn nothing
     own, copied = strip_copied(text, assignment_texts(spec))
-    if copied:
-        feedback.note(f"{copied:.0%} of the words of {name} repeat the assignment's text (runs of 8 or more words "
+    if copied >= 0.05:   # honest analyses share a stock phrase or two (the reference: 1.6 %)
+        feedback.note(f"{copied:.0%} of the words of {name} repeat the assignment's text (runs of 6 or more words "
                       "from the README or the template); they are not counted")
     n_words = words(own)
     assert n_words >= settings["min_words"], (
-        f"{name} has {n_words} words of its own" + (" (text copied from the assignment is not counted)" if copied else "")
+        f"{name} has {n_words} words of its own" + (" (text copied from the assignment is not counted)" if copied >= 0.05 else "")
         + f"; the analysis should have at least {settings['min_words']}")
     score = english_score(own)
     assert score >= thresholds["min_english"], (
@@ -74,9 +73,6 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
         "expected): the analysis must be written in English")
     assert SIZE_WORDS.search(own) and ACCURACY_WORDS.search(own), \
         f"{name} should discuss how the network size (parameter count) relates to the accuracy"
-    claimed = [m.group(1).replace("\u2212", "-").replace(" ", "") for m in CLAIMED_RHO.finditer(own)][:5]
-    feedback.note(f"{name} states these correlation values: {', '.join(claimed)}" if claimed else
-                  f"{name} states no correlation value that the grader could find")
     if rhos is None:
         feedback.note("the log gives no size-accuracy correlation (fewer than 3 trials, or one size only), so the "
                       "one the analysis states was not checked")
@@ -84,6 +80,8 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
     rho, tol = rhos["Spearman rho"], thresholds["rho_tolerance"]
     found = "; ".join(f"{k} {v:+.2f}" for k, v in rhos.items() if np.isfinite(v))
     value, sentence = stated_size_correlation(own)
+    feedback.note(f"{name} states a size-accuracy correlation of {value:+.2f} (\"{sentence}\"); from the log: {found}"
+                  if value is not None else f"{name} states no size-accuracy correlation value that the grader could find")
     if value is not None:
         assert any(np.isfinite(v) and abs(v - value) <= tol for v in rhos.values()), (
             f"{name} states a size-accuracy correlation of {value:+.2f} (\"{sentence}\"), but the log it was handed "
