@@ -326,7 +326,7 @@ def _import_target(stmt, local: set[str]) -> list[tuple[str, bool]] | None:
     """For a top-level import: (module, optional) per name it binds when it must go through
     `guarded_import` (third-party or the submission's own modules), else None (stdlib, torch, numpy)."""
     if isinstance(stmt, ast.ImportFrom):
-        if stmt.level or any(a.name == "*" for a in stmt.names) or not stmt.module:
+        if stmt.level or not stmt.module:
             return None
         modules = [stmt.module] * len(stmt.names)
     else:
@@ -343,6 +343,9 @@ def _import_target(stmt, local: set[str]) -> list[tuple[str, bool]] | None:
 
 def _guarded_call(stmt, targets, dirs: list[str]) -> str:
     """One line that binds what `stmt` binds, through guarded_import."""
+    if isinstance(stmt, ast.ImportFrom) and stmt.names[0].name == "*":
+        return (f"__import__('grader.definitions').definitions.guarded_import("
+                f"globals(), {dirs!r}, {('star', stmt.module, targets[0][1])!r})")
     if isinstance(stmt, ast.ImportFrom):
         names = [a.asname or a.name for a in stmt.names]
         spec = ("from", stmt.module, [(a.name, a.asname or a.name) for a in stmt.names], targets[0][1])
@@ -391,7 +394,7 @@ def filter_definitions(source: str, *, what: str = "your code", locate=None, loc
         if not bad or missing(stmt, state, frozenset(id(d) for _, d, _ in bad)):
             return False
         for fn, d, why in bad:
-            edits.append((d, f"__import__('grader.definitions').definitions.NotComputed({why!r})"))
+            edits.append((d, f"__import__('grader.definitions').definitions.DefaultNotComputed({why!r})"))
             result.skipped.append(Skipped(d.lineno, f"default value: {fn}(... = {ast.unparse(d)[:60]})",
                                           why + "; calls that leave this argument out fail"))
         return True
@@ -422,6 +425,7 @@ def filter_definitions(source: str, *, what: str = "your code", locate=None, loc
                 state.merge(branches)
                 walk(getattr(stmt, "finalbody", []), state, False)
                 continue
+            targets = None
             if top and isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 targets = _import_target(stmt, local)
                 if targets:
@@ -429,9 +433,10 @@ def filter_definitions(source: str, *, what: str = "your code", locate=None, loc
                     for (module, optional), alias in zip(targets, stmt.names):
                         if optional:
                             name = module if isinstance(stmt, ast.Import) else f"{module}.{alias.name}"
+                            name = f"{module} (*: binds nothing if missing)" if alias.name == "*" else name
                             result.stand_ins.append((stmt.lineno, name + (f" as {alias.asname}" if alias.asname else "")))
-            if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
-                state.star = True
+            if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names) and not targets:
+                state.star = True  # names we cannot list; a third-party `*` may bind nothing, so not that one
             for name in binds(stmt):
                 state.bound.add(name)
                 state.tainted.pop(name, None)
@@ -448,7 +453,9 @@ def filter_definitions(source: str, *, what: str = "your code", locate=None, loc
                     f"pass it as an argument or compute it inside the function")
     encoded = [line.encode("utf-8") for line in lines]
     for stmt, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
-        a, b = stmt.lineno - 1, stmt.end_lineno - 1
+        # a skipped decorated definition goes with its decorators (they sit at its column)
+        a = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", []) if text == "pass"]) - 1
+        b = stmt.end_lineno - 1
         head, tail = encoded[a][:stmt.col_offset], encoded[b][stmt.end_col_offset:]
         # a statement ending at end of line keeps that line's newline in `tail`
         replacement = head + text.encode("utf-8") + (b"\n" * (b - a)) + tail
@@ -457,7 +464,7 @@ def filter_definitions(source: str, *, what: str = "your code", locate=None, loc
     if any(text != "pass" for _, text in edits):
         # appended, so no line moves: from here on, a stand-in's use is the graded code's
         result.source += ("" if result.source.endswith("\n") or not result.source else "\n") + \
-            "__import__('grader.definitions').definitions.imports_done()\n"
+            "__import__('grader.definitions').definitions.imports_done(globals())\n"
     return result
 
 
@@ -473,7 +480,7 @@ class PackageUnavailable(ImportError):
     """Graded code used a package the grading environment does not have (or a Keras/TensorFlow one)."""
 
 
-_imports_done = [False]  # stand-ins are lenient while the module's top level runs, strict afterwards
+DONE = "__dlgrade_imports_done__"  # set in the module's namespace once its top level has run
 
 
 def _unavailable_message(package: str, used: str, cause: str) -> str:
@@ -489,8 +496,9 @@ class StandIn:
     stand-in (so `transform = transforms.Compose([...])` or `plt.rcParams[...] = ...` do not stop the
     import); afterwards, any use raises PackageUnavailable naming the package."""
 
-    def __init__(self, package: str, used: str, cause: str):
+    def __init__(self, package: str, used: str, cause: str, namespace: dict | None = None):
         object.__setattr__(self, "_dlgrade", (package, used, cause))
+        object.__setattr__(self, "_namespace", namespace if namespace is not None else {DONE: True})
 
     def _fail(self, suffix: str = ""):
         package, used, cause = object.__getattribute__(self, "_dlgrade")
@@ -498,9 +506,10 @@ class StandIn:
 
     def _child(self, suffix: str):
         package, used, cause = object.__getattribute__(self, "_dlgrade")
-        if _imports_done[0]:
+        namespace = object.__getattribute__(self, "_namespace")
+        if namespace.get(DONE):
             self._fail(suffix)
-        return StandIn(package, used + suffix, cause)
+        return StandIn(package, used + suffix, cause, namespace)
 
     def __getattr__(self, name):
         if name.startswith("__") and name.endswith("__"):
@@ -544,15 +553,20 @@ class StandIn:
     __index__ = __array__ = _refuse
 
 
-class NotComputed(StandIn):
+class DefaultUnavailable(PackageUnavailable):
+    """Graded code used a default value computed from a statement the definitions-only load skipped."""
+
+
+class DefaultNotComputed(StandIn):
     """A default value the definitions-only load could not compute; any use says why."""
 
     def __init__(self, why: str):
         object.__setattr__(self, "_dlgrade", ("", "", why))
+        object.__setattr__(self, "_namespace", {DONE: True})
 
     def _fail(self, suffix: str = ""):
         why = object.__getattribute__(self, "_dlgrade")[2]
-        raise PackageUnavailable(f"a default value of your function was not computed while grading: it {why}; "
+        raise DefaultUnavailable(f"a default value of your function was not computed while grading: it {why}; "
                                  "pass the argument, or make the default a constant")
 
     def _child(self, suffix: str):
@@ -571,11 +585,11 @@ def _add_paths(namespace: dict, dirs: list[str]) -> None:
             sys.path.insert(0, path)
 
 
-def _stand_in(module: str, used: str, error: BaseException) -> StandIn:
+def _stand_in(module: str, used: str, error: BaseException, namespace: dict) -> StandIn:
     top = module.split(".")[0]
     cause = ("it is not installed there" if isinstance(error, ModuleNotFoundError) and
              (error.name or "").split(".")[0] == top else f"importing it failed: {str(error)[:200]}")
-    return StandIn(top, used, cause)
+    return StandIn(top, used, cause, namespace)
 
 
 def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
@@ -584,17 +598,28 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
     optional). Only optional (third-party) modules become stand-ins; the submission's own raise."""
     import importlib
     _add_paths(namespace, dirs)
+    if spec[0] == "star":  # `from fastai.vision.all import *`: binds what it exports, or nothing
+        _, module, optional = spec
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            if not optional:
+                raise
+            return []
+        names = getattr(mod, "__all__", None) or [n for n in vars(mod) if not n.startswith("_")]
+        namespace.update({n: getattr(mod, n) for n in names if hasattr(mod, n)})
+        return []
     if spec[0] == "from":
         _, module, names, optional = spec
         top = module.split(".")[0]
         if optional and top in NOT_PYTORCH:
-            return [StandIn(top, bound, "") for _, bound in names]
+            return [StandIn(top, bound, "", namespace) for _, bound in names]
         try:
             mod = __import__(module, fromlist=tuple(n for n, _ in names), level=0)
         except ImportError as e:
             if not optional:
                 raise
-            return [_stand_in(module, bound, e) for _, bound in names]
+            return [_stand_in(module, bound, e, namespace) for _, bound in names]
         out = []
         for n, bound in names:
             try:
@@ -602,14 +627,14 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
             except AttributeError:
                 if not optional:
                     raise ImportError(f"cannot import name {n!r} from {module!r}", name=module) from None
-                out.append(_stand_in(module, bound, ImportError(f"this version of {top} has no {n!r}")))
+                out.append(_stand_in(module, bound, ImportError(f"this version of {top} has no {n!r}"), namespace))
         return out
     out = []
     for dotted, alias, optional in spec[1]:
         top = dotted.split(".")[0]
         used = alias or top
         if optional and top in NOT_PYTORCH:
-            out.append(StandIn(top, used, ""))
+            out.append(StandIn(top, used, "", namespace))
             continue
         try:
             mod = importlib.import_module(dotted)
@@ -617,10 +642,10 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
         except ImportError as e:
             if not optional:
                 raise
-            out.append(_stand_in(dotted, used, e))
+            out.append(_stand_in(dotted, used, e, namespace))
     return out
 
 
-def imports_done() -> None:
+def imports_done(namespace: dict) -> None:
     """The module's top level has run: from now on, a stand-in's use is the graded code's."""
-    _imports_done[0] = True
+    namespace[DONE] = True

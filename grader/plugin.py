@@ -36,17 +36,17 @@ from pathlib import Path
 import pytest
 
 from grader.course_key import CourseKey, new_key
-from grader.errors import StudentError
+from grader.errors import GraderError, StudentError
 from grader.handoff import Handoff
 from grader.images import png_bytes
 from grader.notebooks import locate_line
 from grader.remote import WorkerSession
+from grader.results import MODE_SKIP
 from grader.sandbox import Isolation
 from grader.spec import load_spec
 from grader.testing import Credit
 
 VISIBILITIES = ("visible", "after_due_date", "hidden")
-MODE_SKIP = "only graded in mode "  # the reason of a test skipped by @pytest.mark.modes
 RUN_KEY = pytest.StashKey[dict]()
 RECORDS_KEY = pytest.StashKey[list]()
 SESSIONS_KEY = pytest.StashKey[list]()
@@ -376,6 +376,8 @@ def classify(excinfo) -> tuple[str, str, str, str]:
     e = excinfo.value
     if isinstance(e, StudentError):
         return "failed", e.kind, e.student_message, e.detail
+    if isinstance(e, GraderError):
+        return "failed", "grader-error", f"the grader failed, not your submission: {e}", ""
     if isinstance(e, AssertionError):
         text = str(e).strip() or "a check failed"
         first, _, rest = text.partition("\nassert ")

@@ -193,9 +193,9 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         result.total_points = round(sum(t.max_score for t in result.tests), 4)
     # the test process ended on its own before every test had finished: killed (the machine's
     # memory), or pytest broke down (a full disk): the grader's failure, never the student's zero
-    cut_short = not timed_out and (proc.returncode not in (0, 1) or any(
-        t.status == "running" or t.kind == "not-run" for t in result.tests))
-    finished = sum(1 for t in result.tests if t.status != "running" and t.kind != "not-run")
+    unreached = [t for t in result.tests if t.status == "running" or (t.status, t.kind) == ("failed", "not-run")]
+    cut_short = not timed_out and (proc.returncode not in (0, 1) or bool(unreached))
+    finished = len(result.tests) - len(unreached)
     for t in result.tests:
         if t.status == "running":  # the test the time limit (or the process's end) interrupted
             t.status, t.kind, t.score = "failed", ("not-run" if cut_short else "timeout"), 0.0

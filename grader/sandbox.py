@@ -260,7 +260,11 @@ def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str |
     # the address-space limit is a blunt fallback: CUDA maps huge virtual ranges, so skip it there
     if not memory_by_cgroup and not gpu:
         rl["RLIMIT_AS"] = (limits.memory_mb + 1024) * mb
-    fill = [f"import shutil; shutil.copytree({fill_from!r}, '.', dirs_exist_ok=True)"] if fill_from else []
+    fill = ["import shutil, sys", "try:",
+            f"    shutil.copytree({fill_from!r}, '.', dirs_exist_ok=True)",
+            "except OSError as e:",  # read as a grader-side failure (the clean worker fails the same way)
+            "    print(f'dlgrade: the worker cannot copy in the submission: {e}', file=sys.stderr); sys.exit(3)",
+            ] if fill_from else []
     return "\n".join([
         *fill,  # the submission into the quota'd workspace, before any of its code runs
         "import sys",

@@ -132,19 +132,22 @@ def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
         scored.append(((-len(defined), -len(implemented), -int(path.stat().st_mtime // 2),
                         len(path.relative_to(folder).parts), order, str(path)), path, defined, implemented))
     scored.sort(key=lambda s: s[0])
-    best = scored[0]
+    best, runner_up = scored[0], scored[1]
 
     def summary(defined, implemented) -> str:
         if not api:
             return ""
         names = sorted(defined) or ["none"]
         return f"defines {', '.join(names)} of the API, implements {len(implemented)} of {len(api)} parts"
-    rel = lambda p: p.relative_to(folder).as_posix()  # noqa: E731
-    why = "edited last" if scored[1][0][:2] == best[0][:2] and scored[1][0][2] != best[0][2] else ""
+
+    def rel(path: Path) -> str:
+        return path.relative_to(folder).as_posix()
+    same_api = runner_up[0][:2] == best[0][:2]
+    why = "edited last" if same_api and runner_up[0][2] != best[0][2] else "the first match" if same_api else ""
     others = "; ".join(f"{rel(p)} ({summary(d, i) or 'not the first match'})" for _, p, d, i in scored[1:6])
-    notes.append(f"several code files: graded {rel(best[1])} ({summary(best[2], best[3]) or 'the first match'}"
-                 f"{', ' + why if why else ''}); not graded: {others}"
-                 f"{f' and {len(scored) - 6} more' if len(scored) > 6 else ''}")
+    more = f" and {len(scored) - 6} more" if len(scored) > 6 else ""
+    graded = ", ".join(x for x in (summary(best[2], best[3]), why) if x)
+    notes.append(f"several code files: graded {rel(best[1])} ({graded}); not graded: {others}{more}")
     return best[1]
 
 

@@ -7,7 +7,9 @@ import textwrap
 
 import pytest
 
-from grader.definitions import definitions_only
+import os
+
+from grader.definitions import definitions_only, filter_definitions
 
 SOURCE = textwrap.dedent('''\
     """A student's notebook, flattened."""
@@ -161,3 +163,188 @@ def test_a_syntax_error_is_raised():
 def test_source_with_nothing_to_skip_is_unchanged():
     source = "import math\n\n\ndef f(x):\n    return math.sqrt(x)\n"
     assert definitions_only(source) == (source, [])
+
+
+# --- following the data: a kept statement needs every name it reads -------------------------------
+
+def _reasons(source, **kw):
+    out = filter_definitions(textwrap.dedent(source), **kw)
+    return out, {s.what.split(": ", 1)[1]: s.reason for s in out.skipped}
+
+
+def test_statements_reading_skipped_names_are_skipped_with_the_reason():
+    out, why = _reasons("""\
+        import numpy as np
+        X = np.load("train.npy")
+        input_dim = X.shape[1]
+        X /= 255
+        n = len(X)
+        args = parser.parse_args()
+        args.k = 8
+        cfg = {}
+        cfg["k"] = input_dim
+        K = 8
+        K2 = K * 2
+        """)
+    assert why["X = np.load(\"train.npy\")"] == "calls `np.load`, which may do real work"
+    assert why["input_dim = X.shape[1]"] == "reads `X`, which comes from a skipped statement (line 2)"
+    assert why["X /= 255"] == "reads `X`, which comes from a skipped statement (line 2)"  # augmented: reads its target
+    assert why["n = len(X)"] == "reads `X`, which comes from a skipped statement (line 4)"
+    assert why["args.k = 8"] == "reads `args`, which comes from a skipped statement (line 6)"  # attribute target
+    assert why['cfg["k"] = input_dim'].startswith("reads `input_dim`")  # subscript target kept, its value not
+    ns: dict = {}
+    exec(out.source, ns)
+    assert ns["K2"] == 16 and ns["cfg"] == {} and "input_dim" not in ns
+
+
+def test_a_name_never_defined_above_is_not_read():
+    _, why = _reasons("Y = X_later + 1\nX_later = 1\n")
+    assert why == {"Y = X_later + 1": "reads `X_later`, which is not defined above it"}
+
+
+def test_function_bodies_are_free_but_decorators_defaults_and_class_bodies_are_checked():
+    out, why = _reasons("""\
+        import torch
+        data = torch.load("x.pt")
+        def uses_data_later():
+            return data.sum()
+        @register(data)
+        def decorated():
+            pass
+        class Holder:
+            size = data.shape[0]
+        class Model(torch.nn.Module):
+            scale = 2
+            width = scale * 4
+            def forward(self, x):
+                return x * data
+        """)
+    assert "uses_data_later():" not in " ".join(why) and "class Model(torch.nn.Module):" not in why
+    assert why["def decorated():"] == "reads `data`, which comes from a skipped statement (line 2)"
+    assert "@register" not in out.source  # the decorator goes with its function
+    assert why["class Holder:"] == "reads `data`, which comes from a skipped statement (line 2)"
+    ns: dict = {}
+    exec(out.source, ns)
+    assert ns["Model"].width == 8 and "Holder" not in ns
+    assert any("`Model`" in w and "`data`" in w for w in out.warnings)  # a graded method reading skipped data
+
+
+def test_a_default_read_from_skipped_data_keeps_the_function():
+    out, why = _reasons("""\
+        import numpy as np
+        X = np.load("x.npy")
+        input_dim = X.shape[1]
+        class Net:
+            def __init__(self, input_dim=input_dim, k=32):
+                self.shape = (input_dim, k)
+        """)
+    assert why["Net.__init__(... = input_dim)"].startswith("reads `input_dim`, which comes from a skipped statement (line 3)")
+    ns: dict = {}
+    exec(out.source, ns)
+    assert ns["Net"](64, 8).shape == (64, 8)
+    with pytest.raises(ImportError, match="a default value of your function was not computed while grading: it reads `input_dim`"):
+        ns["Net"]().shape[0] + 1
+
+
+def test_rebinding_a_skipped_name_with_a_kept_value_makes_it_usable():
+    out, why = _reasons("X = load()\nX = 3\nY = X + 1\nX = load()\nZ = X\n")
+    assert "Y = X + 1" not in why and why["Z = X"] == "reads `X`, which comes from a skipped statement (line 4)"
+
+
+def test_comprehensions_that_do_work_and_main_blocks_stay_out():
+    _, why = _reasons("""\
+        SIZES = [2 ** i for i in range(4)]
+        MODELS = [train(k) for k in SIZES]
+        if __name__ == "__main__":
+            run()
+        """)
+    assert "SIZES = [2 ** i for i in range(4)]" not in why
+    assert why["MODELS = [train(k) for k in SIZES]"] == "calls `train`, which may do real work"
+    assert why['if __name__ == "__main__":'] == "runs only when the file is run as a script"
+
+
+def test_names_bound_in_either_branch_of_a_kept_if_are_bound():
+    out, why = _reasons("""\
+        import torch
+        if torch.cuda.is_available():
+            DEVICE = "cuda"
+        else:
+            DEVICE = "cpu"
+        LOSS_DEVICE = DEVICE
+        """)
+    assert why == {}
+    ns: dict = {}
+    exec(out.source, ns)
+    assert ns["LOSS_DEVICE"] in ("cuda", "cpu")
+
+
+# --- imports the grading environment may lack -----------------------------------------------------
+
+MISSING_IMPORTS = textwrap.dedent("""\
+    import os, math
+    import numpy as np
+    import torch
+    import dlgrade_no_such_pkg
+    import dlgrade_no_such_viz.pyplot as plt
+    from dlgrade_no_such_bar.auto import tqdm
+    import tensorflow as tf
+    from tensorflow import keras
+    import json as dlgrade_no_such_pkg_alias
+    plt.rcParams["figure.figsize"] = (8, 4)
+    plt.style.use("ggplot")
+
+    class KerasNet(keras.Model):
+        def call(self, x):
+            return x
+
+    def plots(x):
+        plt.imshow(x)
+
+    def progress(n):
+        return list(tqdm(range(n)))
+
+    def honest(x):
+        return math.sqrt(x) + os.sep.count("/")
+    """)
+
+
+def _load(source, **kw):
+    out = filter_definitions(source, **kw)
+    ns = {"__file__": "/nonexistent/submission.py"}
+    exec(compile(out.source, "submission.py", "exec"), ns)
+    return out, ns
+
+
+def test_missing_third_party_imports_bind_a_stand_in_that_fails_only_when_used():
+    out, ns = _load(MISSING_IMPORTS)
+    assert len(out.source.splitlines()) == len(MISSING_IMPORTS.splitlines()) + 1  # one line appended, none moved
+    assert ns["honest"](4) == 2.0 + os.sep.count("/")  # the graded function works
+    with pytest.raises(ImportError, match=r"^dlgrade_no_such_viz is not available when grading \(it is not installed "
+                                          r"there\); the graded functions must not need it \(your code used `plt.imshow`\)"):
+        ns["plots"](1)
+    with pytest.raises(ImportError, match="dlgrade_no_such_bar is not available when grading .*used `tqdm\\(...\\)`"):
+        ns["progress"](3)
+    with pytest.raises(ImportError, match="^this assignment is graded in PyTorch; Keras/TensorFlow code cannot be graded"):
+        ns["KerasNet"]()
+    with pytest.raises(ImportError, match="dlgrade_no_such_pkg is not available"):
+        iter(ns["dlgrade_no_such_pkg"])
+    assert ns["np"].__name__ == "numpy" and ns["dlgrade_no_such_pkg_alias"].__name__ == "json"
+    assert [name for _, name in out.stand_ins] == [
+        "dlgrade_no_such_pkg", "dlgrade_no_such_viz.pyplot as plt", "dlgrade_no_such_bar.auto.tqdm",
+        "tensorflow as tf", "tensorflow.keras"]
+
+
+def test_stdlib_torch_and_numpy_imports_are_left_as_written():
+    source = "import os\nimport numpy as np\nimport torch.nn as nn\nfrom collections import OrderedDict\n"
+    assert definitions_only(source) == (source, [])
+
+
+def test_the_submissions_own_modules_raise_instead_of_becoming_stand_ins(tmp_path):
+    (tmp_path / "helpers.py").write_text("VALUE = 41\n")
+    out = filter_definitions("from helpers import VALUE\nfrom helpers import MISSING\n", local_modules={"helpers"})
+    ns = {"__file__": str(tmp_path / "__submission__.py")}
+    code = compile(out.source, "submission.py", "exec")
+    with pytest.raises(ImportError, match="cannot import name 'MISSING' from 'helpers'"):
+        exec(code, ns)
+    assert ns["VALUE"] == 41  # found through the submission's folder, put first on sys.path
+    assert out.stand_ins == []

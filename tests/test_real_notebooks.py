@@ -58,6 +58,7 @@ def _failures(result) -> str:
     return "; ".join(f"{t.nodeid.rsplit('::', 1)[-1]}: {t.message[:200]}" for t in result.tests if t.score < t.points)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HONEST)
 def test_honest_notebooks_keep_every_public_point(graded, name):
     r = graded[name]
@@ -66,6 +67,7 @@ def test_honest_notebooks_keep_every_public_point(graded, name):
     assert not any("NameError" in t.message or "while importing" in t.message for t in r.tests)
 
 
+@pytest.mark.slow
 def test_colab_notes_say_what_was_skipped_and_why(graded):
     notes = graded["colab_mnist.ipynb"].notes
     text = "\n".join(notes)
@@ -86,6 +88,7 @@ def test_colab_notes_say_what_was_skipped_and_why(graded):
     assert "HIDDEN = 256" not in text and "EPOCHS = 20" not in text
 
 
+@pytest.mark.slow
 def test_argparse_attributes_go_with_the_parser(graded):
     text = "\n".join(graded["argparse_config.ipynb"].notes)
     assert "args = parser.parse_args(args=[])" in text
@@ -95,12 +98,14 @@ def test_argparse_attributes_go_with_the_parser(graded):
     assert "default value: batches(... = args.batch_size)" in text
 
 
+@pytest.mark.slow
 def test_a_helper_module_beside_the_notebook_is_imported(graded):
     r = graded["helper_module"]
     assert any(n.startswith("several code files: graded experiments.ipynb") and "not graded: model.py" in n
                for n in r.notes), r.notes
 
 
+@pytest.mark.slow
 def test_the_solved_script_is_graded_not_the_newer_template(graded):
     note = next(n for n in graded["solved_beside_template"].notes if n.startswith("several code files"))
     assert note.startswith("several code files: graded hf_megoldas.py (defines Autoencoder, train_autoencoder of "
@@ -108,6 +113,7 @@ def test_the_solved_script_is_graded_not_the_newer_template(graded):
     assert "not graded: ae_bottleneck.ipynb (defines Autoencoder, train_autoencoder of the API, implements 1 of 5" in note
 
 
+@pytest.mark.slow
 def test_keras_code_is_told_the_course_is_pytorch(graded):
     r = graded["keras_autoencoder.ipynb"]
     assert r.status == "graded" and r.score == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.assignments import TOOLKIT_ROOT, find_assignment, template_dir
 from grader.commands.build import build_templates
+from grader.course_key import KEY_FILE
 from grader.errors import ToolkitError
 
 BUNDLE_README = """# {title}
@@ -49,7 +50,7 @@ def release_assignment(*, assignment: str | Path, out: Path) -> Release:
         if item.name in ("hidden", "__pycache__"):
             continue
         if item.is_dir():
-            shutil.copytree(item, dest / "tests" / item.name, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(item, dest / "tests" / item.name, ignore=shutil.ignore_patterns("__pycache__", KEY_FILE))
         else:
             (dest / "tests").mkdir(exist_ok=True)
             shutil.copy2(item, dest / "tests" / item.name)
@@ -60,8 +61,9 @@ def release_assignment(*, assignment: str | Path, out: Path) -> Release:
     shutil.copy2(TOOLKIT_ROOT / "cli.py", folder)
     (folder / "requirements.txt").write_text("torch>=2.1\nnumpy\npytest>=7\nnbformat>=5\nnbconvert>=7\npyyaml>=6\nrich>=13\nscikit-learn>=1.2\n")
     (folder / "README.md").write_text(BUNDLE_README.format(title=spec.title, name=spec.name))
-    leaked = [p for p in folder.rglob("*") if "hidden" in p.parts or "reference_solutions" in p.parts]
-    if leaked:  # belt and braces: a release must never carry hidden tests or the reference
+    leaked = [p for p in folder.rglob("*") if "hidden" in p.parts or "reference_solutions" in p.parts
+              or p.name == KEY_FILE]
+    if leaked:  # belt and braces: a release must never carry hidden tests, the reference or a course key
         shutil.rmtree(folder)
         raise ToolkitError(f"refusing to release: {leaked[0]} would leak")
     archive = Path(out) / f"{spec.name}.zip"
