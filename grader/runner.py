@@ -23,8 +23,8 @@ from pathlib import Path
 from grader.assignments import reference_dir
 from grader.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
 from grader.results import SubmissionResult, TestResult
-from grader.sandbox import ENGINE_DIR, Isolation, hide_from_workers, require_isolation
-from grader.spec import Spec
+from grader.sandbox import ENGINE_DIR, Cgroup, Isolation, hide_from_workers, require_isolation
+from grader.spec import Limits, Spec
 from grader.workspace import MODULE_FILE, prepare_workspace, submission_id
 
 
@@ -164,6 +164,13 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 cwd=tmp, start_new_session=True)
+        # the trusted side's own memory bound (its workers move on into cgroups of their own)
+        bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{proc.pid}-{time.monotonic_ns()}",
+                       Limits(memory_mb=spec.limits.trusted_memory_mb, max_processes=4096))
+        try:
+            bound.add(proc.pid)
+        except OSError:
+            pass
         try:
             timed_out = _wait(proc, spec.limits.submission_timeout_s, cancel)
         finally:
@@ -173,6 +180,8 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
             except OSError:
                 pass
             proc.wait()
+            bound.kill_all()
+            bound.remove()
     data = {}
     if report.exists():
         try:

@@ -156,6 +156,7 @@ def require_isolation(mode: str) -> Isolation:
     if mode == "off":
         return Isolation("off", cgroup=None)
     iso = probe_isolation()
+    sweep_empty_cgroups()
     if mode == "strict" and not iso.full:
         raise ToolkitError("--sandbox strict needs bubblewrap or kernel namespaces, but " + (iso.warning or "neither works"))
     return iso
@@ -293,6 +294,16 @@ def _cgroup_kind() -> str | None:
     if os.access("/sys/fs/cgroup/pids", os.W_OK) and os.access("/sys/fs/cgroup/memory", os.W_OK):
         return "v1"
     return None
+
+
+def sweep_empty_cgroups() -> None:
+    """Remove the cgroups of earlier runs that were killed before they could clean up. The kernel
+    refuses to remove a cgroup that still has processes, so a running neighbour's stays."""
+    for d in glob.glob("/sys/fs/cgroup/dlgrade-*") + glob.glob("/sys/fs/cgroup/*/dlgrade-*"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 class Cgroup:
