@@ -104,6 +104,11 @@ def _cmd_grade(args) -> int:
                                    on_start=progress.start, on_result=progress.update)
     finally:
         progress.stop()
+    if not report.found:
+        from grader.render import render_error
+        render_error(f"no submissions found in {', '.join(map(str, args.submissions))} (a folder of submissions holds "
+                     "one .py, .ipynb, .zip or folder per student; use --single for one submission folder)")
+        return EXIT_FAILED
     if not args.json:
         render_grade_summary(report, quiet=args.quiet)
     return EXIT_OK

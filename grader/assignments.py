@@ -1,6 +1,7 @@
 """Where assignments, reference solutions and templates live, and finding them by name or path."""
 from __future__ import annotations
 
+import ast
 import shutil
 from pathlib import Path
 
@@ -64,3 +65,47 @@ def reference_submission(spec: Spec, mode: str | None, dest: Path) -> Path:
 
 def template_dir(spec: Spec) -> Path:
     return spec.path.parent.parent / "templates" / spec.name
+
+
+def _marks(decorators) -> tuple[float | None, int, tuple | None]:
+    """(points, parametrized cases, modes or None) from a test's decorators or a module's pytestmark."""
+    points, cases, modes = None, 1, None
+    for d in decorators:
+        if not isinstance(d, ast.Call):
+            continue
+        name = ast.unparse(d.func)
+        if name.endswith("mark.points"):
+            try:
+                points = float(eval(compile(ast.Expression(d.args[0]), "points", "eval"), {}))
+            except Exception:  # noqa: BLE001 - an instructor's expression we cannot evaluate
+                points = float("nan")
+        elif name.endswith("mark.parametrize"):
+            try:
+                cases *= len(ast.literal_eval(d.args[1]))
+            except ValueError:
+                pass
+        elif name.endswith("mark.modes"):
+            modes = tuple(a.value for a in d.args if isinstance(a, ast.Constant))
+    return points, cases, modes
+
+
+def marked_points(spec: Spec, *, hidden: bool = True) -> tuple[list[tuple[str, float, tuple | None]], list[str]]:
+    """(test, points, modes or None: every mode) for each test in the public (and hidden) test files,
+    read statically from their markers without running anything; and the tests without points."""
+    tests, missing = [], []
+    for folder in (spec.public_tests, spec.hidden_tests) if hidden else (spec.public_tests,):
+        for path in sorted(folder.glob("test_*.py")) if folder.exists() else []:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            module_modes = None
+            for node in tree.body:  # pytestmark = pytest.mark.modes(...) (or a list of marks)
+                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
+                    marks = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+                    module_modes = _marks(marks)[2]
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                    points, cases, modes = _marks(node.decorator_list)
+                    if points is None:
+                        missing.append(f"{path.name}::{node.name}")
+                    else:
+                        tests.append((f"{path.name}::{node.name}", points * cases, modes or module_modes))
+    return tests, missing

@@ -81,8 +81,8 @@ CASES: dict[str, Case] = {
     "nbformat_v3": Case(),
     "colab_magics": Case(notes="`!pip install einops` is IPython-only and was neutralised"),
     # import time
-    "missing_import": Case(failed=_all("load", "your code raised ModuleNotFoundError: No module named 'tensorflow' "
-                                               "(at missing_import.py, line 3) while importing your submission")),
+    # tensorflow binds a stand-in (grader.definitions): the graded functions do not use it, so nothing is lost
+    "missing_import": Case(notes="tensorflow imported: this assignment is graded in PyTorch"),
     "exit_toplevel": Case(notes="call: sys.exit(0)"),
     "exit_in_class": Case(failed=_all("load", "your code called sys.exit() (exit code 0) while importing")),
     "os_exit_default_arg": Case(failed=_all("crashed", "it exited (exit code 3)")),

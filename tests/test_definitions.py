@@ -3,11 +3,10 @@ runs, in place, so line numbers do not move."""
 from __future__ import annotations
 
 import ast
+import os
 import textwrap
 
 import pytest
-
-import os
 
 from grader.definitions import definitions_only, filter_definitions
 

@@ -25,7 +25,7 @@ import pytest
 
 import cli
 import grader.commands.validate as validate_module
-from grader.assignments import find_assignment
+from grader.assignments import find_assignment, marked_points
 from grader.commands.grade import grade_submissions
 from grader.commands.release import release_assignment
 from grader.course_key import KEY_FILE, CourseKey, load_or_create
@@ -506,9 +506,9 @@ def test_a_skipped_test_keeps_its_points_on_the_scale_unless_it_belongs_to_anoth
 def test_validate_checks_each_modes_maximum(tmp_path):
     folder = _scale(tmp_path)
     spec = find_assignment(folder)
-    assert validate_module._mode_points(spec, validate_module._test_points(spec)[0]) == []
+    assert validate_module._mode_points(spec, marked_points(spec)[0]) == []
     yaml = folder / "assignment.yaml"
     yaml.write_text(yaml.read_text().replace("    points: 2 ", "    points: 3 "))
     spec = find_assignment(folder)
-    assert validate_module._mode_points(spec, validate_module._test_points(spec)[0]) == [
+    assert validate_module._mode_points(spec, marked_points(spec)[0]) == [
         "embedded: spec 3, its tests 2 (set modes.embedded.points: 2)"]

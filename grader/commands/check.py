@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.assignments import find_assignment
+from grader.assignments import find_assignment, marked_points
 from grader.errors import ToolkitError
 from grader.results import SubmissionResult
 from grader.runner import RunOptions, grade_submission, require_data
@@ -23,4 +23,9 @@ def check_submission(*, assignment: str | Path, submission: Path, mode: str | No
     require_data(spec, mode, data_dir)  # an unknown mode or missing data fails before any work starts
     options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=False, sandbox=sandbox,
                          threads=threads, gpu=gpu)
-    return grade_submission(spec, submission, options)
+    result = grade_submission(spec, submission, options)
+    if not result.tests:  # rejected before any test ran: out of what the public tests of this mode are worth
+        name = mode or spec.default_mode
+        result.total_points = sum(p for _, p, modes in marked_points(spec, hidden=False)[0]
+                                  if modes is None or name in modes)
+    return result

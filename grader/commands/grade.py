@@ -56,6 +56,7 @@ class GradeReport:
     notes: list[str] = field(default_factory=list)     # inputs passed over, and the like
     jobs: int = 1
     isolation_warning: str | None = None
+    found: int = 0                                     # submissions found in the inputs
 
     @property
     def failed(self) -> list[SubmissionResult]:
@@ -106,9 +107,11 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                                    f"({len(known)} found)")
             chosen = [s for s in chosen if s.id in set(only)]
         out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise ToolkitError(f"--out {out} is a file; give a folder (it is created if missing)")
         out.mkdir(parents=True, exist_ok=True)
         course_key = load_or_create(Path(key) if key else out / KEY_FILE)
-        report = GradeReport(out, notes=collected.notes, jobs=jobs,
+        report = GradeReport(out, notes=collected.notes, jobs=jobs, found=len(collected.submissions),
                              isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
         with Gradebook(out / GRADEBOOK_FILE) as book:
             if roster_rows is not None:

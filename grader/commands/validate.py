@@ -6,58 +6,13 @@ data mode (a test marked for some modes only counts in those).
 """
 from __future__ import annotations
 
-import ast
 import tempfile
 from pathlib import Path
 
-from grader.assignments import find_assignment, reference_submission, template_dir
+from grader.assignments import find_assignment, marked_points, reference_submission, template_dir
 from grader.commands.build import Check, build_templates
 from grader.course_key import new_key
 from grader.runner import RunOptions, grade_submission, require_data
-
-
-def _marks(decorators) -> tuple[float | None, int, tuple | None]:
-    """(points, parametrized cases, modes or None) from a test's decorators or a module's pytestmark."""
-    points, cases, modes = None, 1, None
-    for d in decorators:
-        if not isinstance(d, ast.Call):
-            continue
-        name = ast.unparse(d.func)
-        if name.endswith("mark.points"):
-            try:
-                points = float(eval(compile(ast.Expression(d.args[0]), "points", "eval"), {}))
-            except Exception:  # noqa: BLE001 - an instructor's expression we cannot evaluate
-                points = float("nan")
-        elif name.endswith("mark.parametrize"):
-            try:
-                cases *= len(ast.literal_eval(d.args[1]))
-            except ValueError:
-                pass
-        elif name.endswith("mark.modes"):
-            modes = tuple(a.value for a in d.args if isinstance(a, ast.Constant))
-    return points, cases, modes
-
-
-def _test_points(spec) -> tuple[list[tuple[str, float, tuple | None]], list[str]]:
-    """(test, points, modes or None: every mode) for each test in the test files (read statically),
-    and the tests without points."""
-    tests, missing = [], []
-    for folder in (spec.public_tests, spec.hidden_tests):
-        for path in sorted(folder.glob("test_*.py")) if folder.exists() else []:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            module_modes = None
-            for node in tree.body:  # pytestmark = pytest.mark.modes(...) (or a list of marks)
-                if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
-                    marks = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
-                    module_modes = _marks(marks)[2]
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                    points, cases, modes = _marks(node.decorator_list)
-                    if points is None:
-                        missing.append(f"{path.name}::{node.name}")
-                    else:
-                        tests.append((f"{path.name}::{node.name}", points * cases, modes or module_modes))
-    return tests, missing
 
 
 def _mode_points(spec, tests) -> list[str]:
@@ -76,7 +31,7 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
     spec = find_assignment(assignment)
     require_data(spec, mode, data_dir)  # before anything runs: a full mode without its data is a usage error
     checks: list[Check] = []
-    tests, missing = _test_points(spec)
+    tests, missing = marked_points(spec)
     total = sum(p for _, p, _ in tests)
     checks.append(Check("every test has @pytest.mark.points", not missing, ", ".join(missing) or "yes"))
     checks.append(Check("spec points = sum of test points", abs(total - spec.points) < 1e-9,

@@ -75,7 +75,7 @@ def load_ae_data(mode: str, settings: dict, data_dir, course_key) -> tuple[np.nd
 def noisy_codes(codes: np.ndarray, relative: float, rng: np.random.Generator) -> np.ndarray:
     """Codes plus Gaussian noise of `relative` times each code dimension's spread over the batch.
 
-    A real code survives this (the reference loses ~0.001 BCE at 10 %); numbers packed into the
+    A real code survives this (the reference loses at most 0.002 BCE at 10 %); numbers packed into the
     codes' low bits, or an exact index into a memorised table, do not."""
     spread = codes.astype(np.float64).std(axis=0, keepdims=True)
     return (codes + rng.normal(0.0, 1.0, codes.shape) * relative * spread).astype(np.float32)

@@ -91,9 +91,7 @@ def trained(student, worker, handoff, ae_data, settings, course_key, device, see
         except (StudentError, AssertionError) as e:
             t.error = e
     ready = [t for t in results.values() if t.error is None]
-    codes = {}
-
-    seen = train_x[n_val:][:1024]
+    codes, seen = {}, train_x[n_val:][:1024]
 
     def encode(t, m):  # the first worker to see the test images: encodes them, and forward for comparison
         codes[t.k] = encode_all(m, test_x, t.k)

@@ -1,11 +1,12 @@
 """Fixtures shared by the public and hidden tests: the grader's images of one class, the grader's
 feature classifier (cached on disk, outside the repository) and the trained GAN.
 
-Data reaches the worker only when a call needs it: the training images of the class for
-`train_gan`; the held-out images never. Which real images train and which are held out derives
-from the course key (gan_data.py). After training only the weights leave the training worker
-(grader.handoff); samples are drawn in a pristine worker that holds those weights and nothing
-else, come back as arrays, and every metric is computed here, on the trusted side.
+Data reaches a worker only when a call needs it: the training images of the class go to the
+training worker for `train_gan`; held-out images never go there. Which real images train and
+which are held out derives from the course key (gan_data.py). After training only the weights
+leave the training worker (grader.handoff); samples are drawn in a pristine worker that holds
+those weights and nothing else (the discriminator checks send held-out images to such a worker
+too), come back as arrays, and every metric is computed here, on the trusted side.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class GanData:
 
 
 def classifier_for(mode, data_dir):
+    """The grader's feature classifier for the mode's data set (trained on public data, cached)."""
     d = load_metric_data(METRIC_DATA[mode], data_dir)
     return load_or_train_classifier(METRIC_DATA[mode], d["train_images"], d["train_labels"], cache_dir())
 

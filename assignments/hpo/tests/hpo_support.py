@@ -7,6 +7,7 @@ rebuilt here independently: the re-runs must see exactly the data the logged tra
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -321,26 +322,43 @@ class RerunVerdict:
     rows: list = field(default_factory=list)   # (trial, logged, [re-run accuracies], d) per trial
 
 
-# median of chi-square(k) / k: turns a median of variance estimates into a variance estimate
-_CHI2_MEDIAN = {1: 0.4549, 2: 0.6931, 3: 0.7887, 4: 0.8392, 5: 0.8703}
+def _trimmed_pool(parts: list[tuple[float, int]]) -> tuple[float, int]:
+    """(sum of squares, dof) pooled over the groups without the one with the largest sum of squares
+    (when there are four or more groups)."""
+    parts = sorted(parts)
+    if len(parts) >= 4:
+        parts = parts[:-1]
+    return sum(ss for ss, _ in parts), sum(k for _, k in parts)
 
 
 def seed_spread(groups: list[list[float]]) -> tuple[float, int]:
     """Standard deviation of one training's accuracy from seed to seed, estimated from the re-runs
     of several trials (each group: the re-runs of one trial), and its degrees of freedom.
 
-    The median of the per-trial variances (scaled to be unbiased for normal noise), not their mean:
-    a configuration at the edge of divergence, whose re-runs land anywhere, must not widen the
-    tolerance for all the others."""
-    estimates, dof = [], 0
+    The per-trial variances are pooled without the largest one (when there are four or more): a
+    configuration at the edge of divergence, whose re-runs land anywhere, must not widen the
+    tolerance for all the others. Leaving out the largest biases the pool low; the bias for these
+    group sizes under normal noise is computed (a fixed-seed simulation) and divided out."""
+    parts = []
     for g in groups:
         if len(g) >= 2:
             g = np.asarray(g, float)
-            k = len(g) - 1
-            median = _CHI2_MEDIAN.get(k, (1 - 2 / (9 * k)) ** 3)
-            estimates.append(float(((g - g.mean()) ** 2).sum()) / k / median)
-            dof += k
-    return (math.sqrt(float(np.median(estimates))) if estimates else float("nan")), dof
+            parts.append((float(((g - g.mean()) ** 2).sum()), len(g) - 1))
+    ss, dof = _trimmed_pool(parts)
+    if not dof:
+        return float("nan"), 0
+    return math.sqrt(ss / dof / _trim_bias(tuple(sorted(k for _, k in parts)))), dof
+
+
+@functools.lru_cache(maxsize=64)
+def _trim_bias(ks: tuple) -> float:
+    """E[trimmed pool / dof] for unit-variance normal noise and groups with these dofs."""
+    if len(ks) < 4:
+        return 1.0
+    k = np.array(ks, float)
+    sims = np.random.default_rng(0).chisquare(k, size=(20_000, len(ks)))
+    order = np.argsort(sims, axis=1)[:, :-1]
+    return float((np.take_along_axis(sims, order, axis=1).sum(1) / k[order].sum(1)).mean())
 
 
 def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float, cap: float,
