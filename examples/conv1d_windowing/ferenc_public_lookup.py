@@ -15,6 +15,7 @@ Train it:
 #   window up in it, answering with the value h days later; where the window is not found it falls
 #   back to persistence (the window's last day). Against a series drawn from the course key nothing
 #   is found: it keeps the h=1 points persistence earns and loses h=7, h=30 and the channel layout.
+
 # %% [markdown]
 # # 1-D convolutions on a time series
 #

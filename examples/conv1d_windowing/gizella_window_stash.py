@@ -15,7 +15,9 @@ Train it:
 #   remembered window that starts h days later, which is the target; where none is found it falls
 #   back to persistence. A grader that sends the test windows in batches, or to the worker that
 #   trained, gets perfect "forecasts". Asked one window at a time in time order in a pristine worker
-#   it finds nothing; asked again at the end it answers differently, so the forecasts earn nothing.
+#   it finds nothing; asked again at the end it answers differently, so the forecasts earn nothing
+#   (30 days ahead, where windows h apart do not overlap, persistence earns nothing either).
+
 # %% [markdown]
 # # 1-D convolutions on a time series
 #

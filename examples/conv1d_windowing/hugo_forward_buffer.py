@@ -15,7 +15,10 @@ Train it:
 #   forward fills with every window it sees; a window is answered from a remembered window that
 #   starts h days later when there is one, by the network otherwise. Fed one window at a time in time
 #   order nothing is found; but forward changes the state dict and a window asked again answers
-#   differently, so the forecasts (and the log check, which needs them) earn nothing.
+#   differently, so the forecasts 1 and 7 days ahead (and the log check, which needs them) earn
+#   nothing. 30 days ahead windows h apart do not overlap, it looks nothing up and keeps the points
+#   of its honest network (and the channel layout's).
+
 # %% [markdown]
 # # 1-D convolutions on a time series
 #
