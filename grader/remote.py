@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import re
 import shutil
 import signal
 import threading
@@ -69,6 +70,8 @@ class OutputReader(threading.Thread):
 
 
 _COPIES = itertools.count(1)
+# a call that does not fit the function: the message then says what the assignment expects
+SIGNATURE_MISMATCH = re.compile(r"unexpected keyword argument|positional argument|required (positional|keyword-only) argument")
 
 
 class WorkerSession:
@@ -378,7 +381,14 @@ class WorkerSession:
         if frames and isinstance(frames[-1], list) and frames[-1] and isinstance(frames[-1][0], int):
             where = f" (at {self.locate(frames[-1][0])})"
         # `what` is a call ("answer") or a phase ("while importing your submission")
-        return f"your code raised {kind}: {message}{where} {what if what.startswith('while ') else 'in ' + what}"
+        phase = what if what.startswith("while ") else "in " + what
+        if kind in ("PackageUnavailable", "DefaultUnavailable"):  # the loader's stand-ins explain themselves
+            return f"{message}{where} {phase}"
+        if kind == "TypeError" and SIGNATURE_MISMATCH.search(message):
+            expected = self.api.get(what.split("(")[0])
+            if expected:
+                message += f"; the assignment expects `{expected}`"
+        return f"your code raised {kind}: {message}{where} {phase}"
 
     def _frames(self, err: dict) -> str:
         lines = []

@@ -65,7 +65,8 @@ class Mode:
 @dataclass
 class Submission:
     """How a submission's files are found."""
-    code: list = _f(["*.ipynb", "*.py"], "globs picking the code file, tried in order (first match wins)")
+    code: list = _f(["*.ipynb", "*.py"], "globs of candidate code files; the one defining most of the spec's API is "
+                    "graded (then the most implemented, the one edited last, the shallowest, the glob order)")
     artifacts: list = _f(["*"], "globs of non-code files the tests may read (logs, analysis.md, ...)")
     private: list = _f([], "globs of files the trusted tests read but no worker ever sees (a training log, a "
                        "write-up): the student's code cannot consult or rewrite them while it is graded")

@@ -109,6 +109,9 @@ class Worker:
     def load(self, module_file: str) -> dict:
         """Import the (already filtered) submission; report what happened instead of raising."""
         self.module_file = os.path.abspath(module_file)
+        root = os.path.dirname(self.module_file)  # the submission's own modules (`from model import Net`)
+        if root not in sys.path:
+            sys.path.insert(0, root)
         self.module.__file__ = self.module_file
         sys.modules[MODULE_NAME] = self.module
         info = {"loaded": False, "error": None}

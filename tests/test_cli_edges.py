@@ -2,6 +2,7 @@
 README promises, and never a traceback."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cli
@@ -33,3 +34,14 @@ def test_out_pointing_at_a_file_is_a_one_line_usage_error(tmp_path, capsys):
     assert cli.main(["grade", str(TINY), str(sub), "--out", str(tmp_path / "a_file"), "-q"]) == EXIT_USAGE
     err = " ".join(capsys.readouterr().err.split())
     assert "is a file; give a folder" in err and "Traceback" not in err
+
+
+def test_a_call_that_does_not_fit_names_the_expected_signature(tmp_path, capsys):
+    sub = tmp_path / "s.py"
+    sub.write_text("def answer():\n    return 42\n\n\ndef add(a):\n    return a\n\n\ndef total(x):\n"
+                   "    return float(x.sum())\n")
+    assert cli.main(["check", str(TINY), str(sub), "--json"]) == EXIT_FAILED
+    result = json.loads(capsys.readouterr().out)
+    add = next(t for t in result["tests"] if "add" in t["nodeid"])
+    assert "takes 1 positional argument" in add["message"]
+    assert "the assignment expects `add(a, b)`" in add["message"]
