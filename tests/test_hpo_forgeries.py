@@ -22,12 +22,13 @@ EXAMPLES = REPO / "examples" / "hpo"
 
 # submission -> {test function: points lost}; every other test must earn its full points. The re-run
 # verdict is statistical and depends on the float noise of the grading machine, so where it judges a
-# forgery the loss is a range: (at least, at most). gabor's one training, copied 100 times, is the
+# forgery the loss is a range: (at least, at most). eszter's edits are capped at 1.0, so on the good
+# trials its log sits only 3.5-4 images above the truth: about 2-3 seed-noise standard deviations. gabor's one training, copied 100 times, is the
 # reference's best (a lucky 286/287): every sampled trial is that lucky draw, so its log may sit
 # above its re-runs as well.
 # eszter's edited accuracies are also no whole number of validation images (test_enough_trainings does
 # not count such trials).
-RANGES = {("eszter_inflated_accuracy", "test_log_reproduces"): (2.5, 3),
+RANGES = {("eszter_inflated_accuracy", "test_log_reproduces"): (1, 3),
           ("eszter_inflated_accuracy", "test_enough_trainings"): (0, 2),
           ("gabor_copied_trial", "test_log_reproduces"): (0, 3)}
 OTHER_EXAMPLES = {"jozsef_trains_on_validation", "kinga_seed_sniffer", "lena_mlp_random_search"}
