@@ -16,7 +16,8 @@ outside them) it:
 
 Usage (argv): mountns.py SPEC_JSON -- COMMAND...   where SPEC_JSON holds {"ro": [...paths],
 "ro_files": [...], "dev": [...], "rw": workspace, "root": an empty folder to build the view on,
-"symlinks": {link: target}, "unshare": the util-linux unshare binary}. Standard library only.
+"symlinks": {link: target}, "unshare": the util-linux unshare binary, "masks": files shown empty,
+"disk_mb": the workspace's quota or null, "submission_view": where the boot code finds the copy}. Standard library only.
 """
 from __future__ import annotations
 
@@ -48,11 +49,11 @@ def _bind(root: str, path: str, *, readonly: bool, is_file: bool = False) -> Non
 
 
 def _bind_at(path: str, target: str, *, readonly: bool, is_file: bool = False) -> None:
-    if is_file:
+    if not is_file:
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):  # (a file to mask exists already, in a read-only mount)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
-    else:
-        os.makedirs(target, exist_ok=True)
     _mount(path, target, None, MS_BIND | MS_REC)
     if readonly:  # a bind mount becomes read-only only on a remount
         _mount(path, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -68,6 +69,8 @@ def build_root(spec: dict, root: str) -> None:
         _bind(root, path, readonly=True)
     for path in spec.get("ro_files", []):
         _bind(root, path, readonly=True, is_file=True)
+    for path in spec.get("masks", []):  # an empty file in place of each hidden one
+        _bind_at("/dev/null", root + path, readonly=True, is_file=True)
     size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
     for sub in ("tmp", "dev/shm"):
         os.makedirs(f"{root}/{sub}", exist_ok=True)

@@ -182,7 +182,17 @@ SUBMISSION_VIEW = "/.dlgrade-submission"   # where a namespace rung shows the wo
 DEV_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 
 
-def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None) -> list[str]:
+def masked_files(hide: list) -> list[str]:
+    """The files `limits.hide` names, found in every site-packages folder the worker's Python reads."""
+    sites = [Path(p) for p in sys.path if p and ("site-packages" in p or "dist-packages" in p) and Path(p).is_dir()]
+    found = []
+    for pattern in hide:
+        for site in sites:
+            found += [str(f) for f in sorted(site.glob(pattern)) if f.is_file()]
+    return sorted(set(found))
+
+
+def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = ()) -> list[str]:
     tmp_size = ["--size", str(disk_mb * 2 ** 20)] if disk_mb else []
     args = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
             "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
@@ -198,6 +208,8 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None) ->
     for root in _python_roots():
         args += ["--ro-bind", str(root), str(root)]
     args += ["--ro-bind", str(ENGINE_DIR), str(ENGINE_DIR)]
+    for f in masks:  # an empty file in place of each hidden one
+        args += ["--ro-bind", "/dev/null", f]
     if gpu:
         for dev in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", dev, dev]
@@ -212,7 +224,8 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None) ->
                    "--tmpfs", str(workspace), "--chdir", str(workspace)]
 
 
-def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None) -> list[str]:
+def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None,
+                      masks: list = ()) -> list[str]:
     """Rung (b): unshare's namespaces, then grader.mountns builds the same view as _bwrap_fs_args."""
     root = Path(str(workspace) + ".root")
     root.mkdir(exist_ok=True)
@@ -225,7 +238,7 @@ def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int 
         dev += sorted(glob.glob("/dev/nvidia*"))
         ro += [d for d in GPU_DIRS if os.path.isdir(d)]
     view = {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root), "unshare": os.path.realpath(unshare),
-            "disk_mb": disk_mb, "submission_view": SUBMISSION_VIEW,
+            "disk_mb": disk_mb, "submission_view": SUBMISSION_VIEW, "masks": list(masks),
             "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}}
     return [unshare, "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
             "--kill-child", "--", sys.executable, "-I", str(ENGINE_DIR / "mountns.py"), json.dumps(view), "--"]
@@ -519,12 +532,14 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
     env = _environment(workspace, threads, gpu)
     slot = None
     if iso.level == "bwrap":
-        inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None, disk_mb=disk_mb), "--clearenv"]
+        inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None, disk_mb=disk_mb,
+                                            masks=masked_files(limits.hide)), "--clearenv"]
         for k, v in env.items():
             inner += ["--setenv", k, v]
         inner += ["--", *python]
     elif iso.level == "namespaces":
-        inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None, disk_mb=disk_mb), *python]
+        inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None, disk_mb=disk_mb,
+                                    masks=masked_files(limits.hide)), *python]
     elif iso.level == "uid":
         slot = UidSlot()
         own_workspace(workspace, slot.uid)

@@ -36,6 +36,9 @@ class Limits:
     max_output_mb: float = _f(8.0, "stdout+stderr the worker may print before it is stopped, in MB")
     max_message_mb: int = _f(256, "largest reply the grader accepts from the worker, in MB (checked before it is "
                              "read, so a hostile reply cannot make the trusted side allocate more)")
+    hide: list = _f([], "files of the grading environment no worker may read, relative to a site-packages folder "
+                    "(e.g. a data set a library bundles that hidden tests grade on: "
+                    "'sklearn/datasets/data/digits.csv.gz'); masked on rungs a and b")
     trusted_memory_mb: int = _f(8192, "memory the trusted test process may use, in MB (a cgroup where available): "
                                 "a grader-side bound, so a hostile reply or a bug ends as an internal error")
     threads: int = _f(0, "torch/OpenMP threads in the worker; 0 = the CPU cores divided by the parallel jobs")

@@ -168,3 +168,29 @@ def test_the_gradescope_autograder_on_rung_c_hides_the_hidden_tests(tmp_path):
 
 def test_every_level_has_a_sentence():
     assert set(LEVEL_TEXT) >= {"bwrap", "namespaces", "uid", "none", "off"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rung", ["bwrap", "namespaces"])
+def test_files_the_spec_hides_are_empty_in_the_worker(rung, tmp_path):
+    """`limits.hide`: a data set a library bundles (scikit-learn's digits) cannot be read by the worker."""
+    tmp_path.chmod(0o755)
+    assignment = tmp_path / "tiny"
+    shutil.copytree(TINY, assignment)
+    spec_file = assignment / "assignment.yaml"
+    spec_file.write_text(spec_file.read_text().replace("limits:\n", 'limits:\n  hide: ["sklearn/datasets/data/digits.csv.gz"]\n'))
+    submission = tmp_path / "digits.py"
+    submission.write_text(REFERENCE.read_text().split("def answer")[0] + '''
+def answer():
+    """42 only if scikit-learn's bundled digits cannot be loaded here."""
+    try:
+        from sklearn.datasets import load_digits
+        load_digits()
+    except Exception:  # an empty file is no digits file
+        return 42
+    return "loaded the digits"
+''' + "\n\ndef add" + REFERENCE.read_text().split("def add", 1)[1])
+    with on_rung(rung, tmp_path) as iso:
+        result = grade_submission(find_assignment(assignment), submission, RunOptions(isolation=iso))
+    answer = next(t for t in result.tests if t.nodeid.endswith("test_answer"))
+    assert answer.status == "passed", answer.message
