@@ -34,7 +34,7 @@ def grade_calls(monkeypatch, tmp_path):
 
     def fake(**kwargs):
         calls.append(kwargs)
-        return GradeReport(out=Path(kwargs["out"]))
+        return GradeReport(out=Path(kwargs["out"]), found=1)
 
     monkeypatch.setattr(grade_module, "grade_submissions", fake)
     return calls
@@ -68,7 +68,7 @@ def test_grade_json_prints_one_line_per_submission(capsys, monkeypatch):
         kwargs["on_start"](2)
         for sid in ("a", "b"):
             kwargs["on_result"](SubmissionResult(sid, "tiny", "embedded", total_points=6))
-        return GradeReport(out=Path(kwargs["out"]))
+        return GradeReport(out=Path(kwargs["out"]), found=1)
 
     monkeypatch.setattr(grade_module, "grade_submissions", fake)
     assert cli.main(["grade", "tiny", "subs", "--out", "graded", "--json"]) == EXIT_OK
