@@ -30,26 +30,14 @@ REPO = HERE.parent
 TINY = HERE / "fixtures" / "assignments" / "tiny"
 REFERENCE = HERE / "fixtures" / "reference_solutions" / "tiny" / "tiny.py"
 HIDDEN_TEST = TINY / "tests" / "hidden" / "test_hidden.py"
-READS = '''
-def answer():
-    """42 only if none of PATHS can be read from inside the worker."""
-    read = []
-    for path in PATHS:
-        try:
-            with open(path, "rb") as f:
-                f.read(1)
-            read.append(path)
-        except OSError:
-            pass
-    return 42 if not read else read
-'''
+READER = HERE / "adversarial" / "read_secrets.py"   # the corpus's submission that reads what it is told to
 
 
 def _reader(paths: list[str]) -> str:
-    """The tiny reference with an answer() that reports which of `paths` it could read."""
-    source = REFERENCE.read_text()
-    return source.split("def answer")[0] + f"PATHS = {paths!r}\n" + READS + \
-        "\n\ndef add" + source.split("def add", 1)[1]
+    """A correct tiny submission whose answer() returns 42 only if none of `paths` can be read."""
+    source = READER.read_text()
+    assert "TARGETS = []  # replaced at test time" in source
+    return source.replace("TARGETS = []  # replaced at test time", f"TARGETS = {paths!r}")
 
 
 @pytest.mark.slow

@@ -225,24 +225,16 @@ def rankdata(a: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's rank correlation with averaged ties (equal to scipy.stats.spearmanr's statistic).
-
-    Returns nan when n < 2, when either input is constant, or when either contains NaN or infinity.
-    Raises ValueError if the lengths differ.
-    """
+    """Spearman's rank correlation with averaged ties (equal to scipy.stats.spearmanr's statistic):
+    Pearson's correlation of the ranks. Returns nan when n < 2, when either input is constant, or when
+    either contains NaN or infinity. Raises ValueError if the lengths differ."""
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     if x.shape != y.shape:
         raise ValueError(f"x and y differ in length: {len(x)} vs {len(y)}")
-    if len(x) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
         return float("nan")
-    rx, ry = rankdata(x), rankdata(y)
-    rx -= rx.mean()
-    ry -= ry.mean()
-    denom = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    if denom == 0.0:
-        return float("nan")
-    return float(np.clip((rx @ ry) / denom, -1.0, 1.0))
+    return pearson(rankdata(x), rankdata(y))
 
 
 def pearson(x: Sequence[float], y: Sequence[float]) -> float:
