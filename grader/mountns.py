@@ -65,16 +65,18 @@ def build_root(spec: dict, root: str) -> None:
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
     for link, target in spec.get("symlinks", {}).items():
         os.symlink(target, root + link)
+    # the private /tmp first: whatever lives under the host's /tmp (the engine, a venv, the
+    # workspace) is bound on top of it below, not hidden by it
+    size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
+    for sub in ("tmp", "dev/shm"):
+        os.makedirs(f"{root}/{sub}", exist_ok=True)
+        _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     for path in spec["ro"]:
         _bind(root, path, readonly=True)
     for path in spec.get("ro_files", []):
         _bind(root, path, readonly=True, is_file=True)
     for path in spec.get("masks", []):  # an empty file in place of each hidden one
         _bind_at("/dev/null", root + path, readonly=True, is_file=True)
-    size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
-    for sub in ("tmp", "dev/shm"):
-        os.makedirs(f"{root}/{sub}", exist_ok=True)
-        _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     for dev in spec.get("dev", []):
         _bind(root, dev, readonly=False, is_file=True)
     os.makedirs(root + "/proc", exist_ok=True)

@@ -98,6 +98,10 @@ def _try(argv: list[str], timeout: float = 60) -> tuple[bool, str]:
         return False, str(e)
 
 
+# what each probe runs inside the rung: what a worker's boot needs (the interpreter, its packages, the engine)
+BOOT_PROBE = f"import sys; sys.path.insert(0, {str(ENGINE_DIR.parent)!r}); import grader.worker"
+
+
 def _probe_dir() -> Path:
     d = Path(tempfile.mkdtemp(prefix="dlgrade-probe-"))
     d.chmod(0o755)
@@ -114,7 +118,7 @@ def probe_isolation() -> Isolation:
     try:
         bwrap = shutil.which("bwrap")
         if bwrap:
-            ok, out = _try([bwrap, *_bwrap_fs_args(probe, gpu=False), "--", sys.executable, "-I", "-c", "pass"])
+            ok, out = _try([bwrap, *_bwrap_fs_args(probe, gpu=False), "--", sys.executable, "-I", "-c", BOOT_PROBE])
             if ok:
                 return Isolation("bwrap", bwrap=bwrap, unshare=shutil.which("unshare"), setpriv=setpriv, cgroup=cgroup)
             unreachable.append(f"bubblewrap cannot start here: {out[:200]}")
@@ -122,7 +126,7 @@ def probe_isolation() -> Isolation:
             unreachable.append("bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
         unshare = shutil.which("unshare")
         if unshare:
-            ok, out = _try([*_namespace_prefix(unshare, probe, gpu=False), sys.executable, "-I", "-c", "pass"])
+            ok, out = _try([*_namespace_prefix(unshare, probe, gpu=False), sys.executable, "-I", "-c", BOOT_PROBE])
             if ok:
                 return Isolation("namespaces", unshare=unshare, setpriv=setpriv, cgroup=cgroup,
                                  unreachable=tuple(unreachable))
@@ -133,8 +137,7 @@ def probe_isolation() -> Isolation:
             uid = UID_RANGE[0]
             os.chown(probe, uid, uid)
             ok, out = _try([setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                            sys.executable, "-I", "-c", f"import os; os.listdir({str(probe)!r}); "
-                            f"import sys; sys.path.insert(0, {str(ENGINE_DIR.parent)!r}); import grader.worker"])
+                            sys.executable, "-I", "-c", f"import os; os.listdir({str(probe)!r}); {BOOT_PROBE}"])
             if ok:
                 return Isolation("uid", unshare=unshare, setpriv=setpriv, cgroup=cgroup, unreachable=tuple(unreachable))
             unreachable.append(f"an unprivileged uid cannot run this Python or read the engine ({out[:160]}); "
