@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from grader.assignments import (all_assignments, find_assignment, reference_file,  # noqa: E402
                                 reference_submission, template_dir)
 from grader.commands.check import check_submission  # noqa: E402
+from grader.course_key import CourseKey, new_key  # noqa: E402
 from grader.runner import RunOptions, grade_submission  # noqa: E402
 
 
@@ -47,6 +48,9 @@ def scaled_assignment(mode: str, overrides: dict, tmp: Path) -> Path:
     return path.parent
 
 
+KEY = new_key()  # one course key for the whole run: bare and graded see the same data
+
+
 def bare_run(spec, mode: str, data_dir, threads: int) -> float:
     """Train and evaluate every bottleneck exactly as the hidden tests do, but in this process."""
     torch.set_num_threads(threads)
@@ -56,7 +60,7 @@ def bare_run(spec, mode: str, data_dir, threads: int) -> float:
     ref = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(ref)
     settings = spec.mode(mode).settings
-    train_x, test_x = load_ae_data(mode, settings, data_dir, spec.seed)
+    train_x, test_x = load_ae_data(mode, settings, data_dir, CourseKey(KEY))  # the same images as the graded run
     n_val = max(1, len(train_x) // 10)
     start = time.perf_counter()
     for k in settings["bottlenecks"]:
@@ -91,7 +95,7 @@ def main() -> None:
             bare.append(bare_run(spec, args.mode, args.data_dir, threads))
             t = time.perf_counter()
             result = grade_submission(spec, reference_file(spec), RunOptions(
-                mode=args.mode, data_dir=args.data_dir, include_hidden=True, threads=args.threads))
+                mode=args.mode, data_dir=args.data_dir, include_hidden=True, threads=args.threads, course_key=KEY))
             graded.append(time.perf_counter() - t)
             scores.append(f"{result.score:g}/{result.max_score:g}")
     b, g = statistics.median(bare), statistics.median(graded)
