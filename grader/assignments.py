@@ -109,3 +109,8 @@ def marked_points(spec: Spec, *, hidden: bool = True) -> tuple[list[tuple[str, f
                     else:
                         tests.append((f"{path.name}::{node.name}", points * cases, modes or module_modes))
     return tests, missing
+
+
+def points_in_mode(tests: list[tuple[str, float, tuple | None]], mode: str) -> float:
+    """What the tests of `marked_points` are worth in `mode` (a test marked for other modes counts 0)."""
+    return sum(p for _, p, modes in tests if modes is None or mode in modes)

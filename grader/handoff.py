@@ -132,7 +132,8 @@ class Handoff:
             target = getattr(target, part)
         model = target(*w.args, **w.kwargs)
         what = f"a fresh {w.call_text()}"
-        fresh = read_state(model.state_dict(), what, max_mb=max(DEFAULT_MAX_MB, w.nbytes / 2 ** 20 + 1))
+        bound = max(DEFAULT_MAX_MB, w.nbytes / 2 ** 20 + 1)  # as large as the weights it must hold
+        fresh = read_state(model.state_dict(), what, max_mb=bound)
         problems = _schema_problems(w.tensors, fresh)
         if problems:
             raise AssertionError(
@@ -144,7 +145,7 @@ class Handoff:
 
         model.load_state_dict({k: torch.from_numpy(v) for k, v in w.tensors.items()})
         model.eval()
-        loaded = read_state(model.state_dict(), what, max_mb=max(DEFAULT_MAX_MB, w.nbytes / 2 ** 20 + 1))
+        loaded = read_state(model.state_dict(), what, max_mb=bound)
         if state_digest(loaded) != w.digest:
             raise AssertionError(
                 f"after load_state_dict, a fresh {w.call_text()} does not hold the trained weights bit for bit: "

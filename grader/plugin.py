@@ -469,8 +469,6 @@ def _write_report(config: pytest.Config) -> None:
         "load": main.load_info if main else {},
         "worker_restarts": sum(s.restarts for s in sessions),
         "worker_output": main.output_text[-8000:] if main else "",
-        "isolation": run["isolation"]["level"],
-        "isolation_warning": Isolation.from_json(run["isolation"]).warning,
     }
     tmp = Path(run["report"] + ".tmp")
     tmp.write_text(json.dumps(report, indent=1, default=str))

@@ -103,6 +103,7 @@ class WorkerSession:
         self.test_deadline: float | None = None
         self._timeout_override: float | None = None
         self._module: RemoteObject | None = None
+        self._clean_start_ok = False  # a worker without the submission's code started here once
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -298,7 +299,7 @@ class WorkerSession:
         otherwise a GraderError: the sandbox, the disk or the grader's folders are at fault, and the
         submission must not get a zero for it. The clean worker proves it, not the failed worker's
         own words (the submission may have forged those)."""
-        if getattr(self, "_clean_start_ok", False):
+        if self._clean_start_ok:
             return student_error
         problem = self._clean_start_problem()
         if problem is None:

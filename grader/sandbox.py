@@ -91,7 +91,8 @@ def _try(argv: list[str], timeout: float = 60) -> tuple[bool, str]:
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout)
-        return p.returncode == 0, p.stdout.decode(errors="replace").strip().splitlines()[-1:][0] if p.stdout.strip() else ""
+        out = p.stdout.decode(errors="replace").strip()
+        return p.returncode == 0, out.splitlines()[-1] if out else ""  # its last line says why it failed
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout:g} s"
     except OSError as e:

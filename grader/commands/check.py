@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.assignments import find_assignment, marked_points
+from grader.assignments import find_assignment, marked_points, points_in_mode
 from grader.errors import ToolkitError
 from grader.results import SubmissionResult
 from grader.runner import RunOptions, grade_submission, require_data
@@ -25,7 +25,5 @@ def check_submission(*, assignment: str | Path, submission: Path, mode: str | No
                          threads=threads, gpu=gpu)
     result = grade_submission(spec, submission, options)
     if not result.tests:  # rejected before any test ran: out of what the public tests of this mode are worth
-        name = mode or spec.default_mode
-        result.total_points = sum(p for _, p, modes in marked_points(spec, hidden=False)[0]
-                                  if modes is None or name in modes)
+        result.total_points = points_in_mode(marked_points(spec, hidden=False)[0], mode or spec.default_mode)
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from grader.assignments import find_assignment, marked_points, reference_submission, template_dir
+from grader.assignments import find_assignment, marked_points, points_in_mode, reference_submission, template_dir
 from grader.commands.build import Check, build_templates
 from grader.course_key import new_key
 from grader.runner import RunOptions, grade_submission, require_data
@@ -19,7 +19,7 @@ def _mode_points(spec, tests) -> list[str]:
     """Modes whose maximum in the spec differs from the points of the tests that run in them."""
     wrong = []
     for name in spec.modes:
-        got = sum(p for _, p, modes in tests if modes is None or name in modes)
+        got = points_in_mode(tests, name)
         if abs(got - spec.max_points(name)) > 1e-9:
             wrong.append(f"{name}: spec {spec.max_points(name):g}, its tests {got:g} (set modes.{name}.points: {got:g})")
     return wrong
