@@ -9,8 +9,11 @@
     python cli.py release ae_bottleneck --out dist/      the student bundle
     python cli.py gradescope ae_bottleneck --out dist/   a Gradescope autograder zip
 
-Exit codes: 0 success; 1 the command ran but the outcome is bad (a failing check, a failed
-validation, a rejected submission); 2 usage or configuration error; 130 interrupted.
+Exit codes: 0 success; 1 the command ran but the outcome is bad (`check`: a test not fully passed
+or the submission rejected; `validate`, `build --check`: a check failed; `grade`: no submission
+found); 2 usage or configuration error; 130 interrupted (Ctrl-C; `grade` keeps what it graded).
+`grade` exits 0 when every submission it found got its row, rejected ones included: a rejection
+is a student's result (status "rejected" in grades.csv), not a failure of the run.
 """
 from __future__ import annotations
 
@@ -45,9 +48,10 @@ def _add_check(sub, shared):
 def _cmd_check(args) -> int:
     from grader.assignments import find_assignment
     from grader.commands.check import check_submission
-    from grader.render import print_json, render_result
-    result = check_submission(assignment=args.assignment, submission=args.submission, mode=args.mode,
-                              data_dir=args.data_dir, sandbox=args.sandbox)
+    from grader.render import print_json, render_result, working
+    with working("running the public tests", quiet=args.json):
+        result = check_submission(assignment=args.assignment, submission=args.submission, mode=args.mode,
+                                  data_dir=args.data_dir, sandbox=args.sandbox)
     if args.json:
         print_json(result.to_json())
     else:
@@ -61,8 +65,10 @@ def _add_grade(sub, shared):
                                    "'Download all submissions' exports, zipped or not; folders of cloned repos) with "
                                    "the public and hidden tests. Writes OUT/gradebook.sqlite (re-runs grade only what "
                                    "is new or changed), OUT/grades.csv, OUT/moodle.csv, OUT/integrity.csv, "
-                                   "OUT/summary.html and per student OUT/<id>/results.json (Gradescope), "
-                                   "feedback.md and feedback.html.")
+                                   "OUT/summary.html and per student OUT/<id>/: feedback.html and feedback.md (for "
+                                   "the student), result.json (everything the grader recorded, for tools) and "
+                                   "results.json (the same verdict in Gradescope's format). Exits 0 when every "
+                                   "submission got its row, rejected ones included.")
     p.add_argument("assignment", help="assignment name or folder")
     p.add_argument("submissions", nargs="+", type=Path, help="submission files, or folders of submissions")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing; re-use it to resume)")
@@ -91,9 +97,26 @@ def _add_grade(sub, shared):
 
 
 def _cmd_grade(args) -> int:
-    from grader.commands.grade import grade_submissions
     from grader.render import GradeProgress, render_grade_summary
     progress = GradeProgress(quiet=args.quiet, as_json=args.json)
+    try:
+        report = _grade(args, progress)
+    except KeyboardInterrupt:
+        from grader.render import render_interrupted
+        render_interrupted(out=args.out, graded=sum(progress.counts.values()))
+        raise
+    if not report.found:
+        from grader.render import render_error
+        render_error(f"no submissions found in {', '.join(map(str, args.submissions))} (a folder of submissions holds "
+                     "one .py, .ipynb, .zip or folder per student; use --single for one submission folder)")
+        return EXIT_FAILED
+    if not args.json:
+        render_grade_summary(report, quiet=args.quiet)
+    return EXIT_OK
+
+
+def _grade(args, progress):
+    from grader.commands.grade import grade_submissions
     try:
         report = grade_submissions(assignment=args.assignment, submissions=args.submissions, out=args.out,
                                    jobs=args.jobs, mode=args.mode, data_dir=args.data_dir, sandbox=args.sandbox,
@@ -104,14 +127,7 @@ def _cmd_grade(args) -> int:
                                    on_start=progress.start, on_result=progress.update)
     finally:
         progress.stop()
-    if not report.found:
-        from grader.render import render_error
-        render_error(f"no submissions found in {', '.join(map(str, args.submissions))} (a folder of submissions holds "
-                     "one .py, .ipynb, .zip or folder per student; use --single for one submission folder)")
-        return EXIT_FAILED
-    if not args.json:
-        render_grade_summary(report, quiet=args.quiet)
-    return EXIT_OK
+    return report
 
 
 def _add_gradescope(sub, shared):
@@ -151,9 +167,10 @@ def _add_validate(sub, shared):
 
 def _cmd_validate(args) -> int:
     from grader.commands.validate import validate_assignment
-    from grader.render import print_json, render_checks
-    checks = validate_assignment(assignment=args.assignment, mode=args.mode, data_dir=args.data_dir,
-                                 sandbox=args.sandbox)
+    from grader.render import print_json, render_checks, working
+    with working(f"validating {args.assignment}: grading the reference and the template", quiet=args.json):
+        checks = validate_assignment(assignment=args.assignment, mode=args.mode, data_dir=args.data_dir,
+                                     sandbox=args.sandbox)
     if args.json:
         print_json([c.__dict__ for c in checks])
     else:
@@ -230,18 +247,25 @@ def _add_list(sub, shared):
 
 def _cmd_list(args) -> int:
     from grader.commands.listing import list_assignments
-    from grader.render import print_json, render_table
+    from grader.render import print_json, render_assignments
     rows = list_assignments()
     if args.json:
         print_json(rows)
     else:
-        render_table("assignments", ["name", "title", "points", "tests (public/hidden files)", "modes", "limits"], [
-            [r["name"], r["title"], f"{r['points']:g}", f"{r['test_files']['public']}/{r['test_files']['hidden']}",
-             ", ".join(f"{m}{' (default)' if m == r['default_mode'] else ''}" for m in r["modes"]),
-             f"{r['limits']['memory_mb']} MB, {r['limits']['call_timeout_s']:g} s/call, "
-             f"{r['limits']['submission_timeout_s']:g} s/submission"] for r in rows])
+        render_assignments(rows)
     return EXIT_OK
 
+
+# what a Ctrl-C leaves behind, per command (grade says it itself: it knows how many it kept)
+INTERRUPTED_KEEPS = {
+    "check": "nothing was written (check only prints); run it again",
+    "validate": "nothing was written (validate only reports); run it again",
+    "build": "templates already regenerated are kept; run build again to finish the rest",
+    "new": "some of the assignment's files may have been written; remove the folder or finish it by hand",
+    "release": "the bundle may be incomplete; run release again (it rewrites the folder)",
+    "gradescope": "the zip may be incomplete; run gradescope again (it rewrites it)",
+    "list": "nothing was written",
+}
 
 VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_gradescope, _add_list]
 
@@ -266,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         render_error(e)  # paths and names in the message may come from students: printed inert
         return EXIT_USAGE
     except KeyboardInterrupt:
+        if args.command != "grade":   # grade has said what it kept
+            from grader.render import err_console
+            err_console.print(f"[yellow]interrupted:[/] {INTERRUPTED_KEEPS.get(args.command, 'stopped')}")
         return EXIT_INTERRUPTED
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):

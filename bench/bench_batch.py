@@ -10,6 +10,9 @@ integrity report and every output file included in the time.
 
     python bench/bench_batch.py                      # 200 submissions: -j 1, -j 2, ray with 2 CPUs; 3 rounds
     python bench/bench_batch.py --count 40 --rounds 1 --no-ray
+    python bench/bench_batch.py --device cuda            # exits 2 where no GPU is available
+
+CPU seconds include the zygotes and every process they forked (reaped before the count).
 """
 from __future__ import annotations
 
@@ -47,10 +50,13 @@ def generate(folder: Path, count: int) -> dict[str, int]:
     return kinds
 
 
-def one_configuration(subs: Path, out: Path, jobs: int, backend: str) -> dict:
+def one_configuration(subs: Path, out: Path, jobs: int, backend: str, device: str = "cpu") -> dict:
     """Runs in its own process: grade the batch once, report time and peak memory."""
     from grader.commands.grade import grade_submissions
     extra = {}
+    if device == "cuda":
+        import torch
+        extra["gpus"] = [str(i % torch.cuda.device_count()) for i in range(jobs)]  # one per concurrent worker
     if backend == "ray":
         import ray
         ray.init(num_cpus=jobs, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
@@ -63,15 +69,19 @@ def one_configuration(subs: Path, out: Path, jobs: int, backend: str) -> dict:
     if backend == "ray":
         import ray
         ray.shutdown()
+    from grader import zygote
+    zygote.close_shared()  # reaped now, so their CPU time (and their children's) counts below
     statuses: dict[str, int] = {}
     for r in report.results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"backend": backend, "jobs": jobs, "graded": len(report.results), "seconds": round(seconds, 1),
-            "per_minute": round(60 * len(report.results) / seconds, 1), "statuses": statuses,
+            "per_minute": round(60 * len(report.results) / seconds, 1), "statuses": statuses, "device": device,
             "flagged_pairs": len(report.integrity.flagged),
             # CPU seconds of this process and its children (Ray's workers are not its children)
             "cpu_s": round(me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime, 1),
+            "cpu_s_per_submission": round((me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime)
+                                          / max(1, len(report.results)), 3),
             "load_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             # ru_maxrss is in kB on Linux: the grader process, and the largest of its child processes
             "peak_rss_mb": {"grader": round(me.ru_maxrss / 1024), "largest_child": round(kids.ru_maxrss / 1024)}}
@@ -83,12 +93,19 @@ def main() -> None:
     p.add_argument("--jobs", default="1,2", help="comma-separated -j values for the local backend")
     p.add_argument("--no-ray", action="store_true", help="skip the Ray backend")
     p.add_argument("--rounds", type=int, default=3, help="runs of every configuration; the median is reported")
-    p.add_argument("--one", nargs=4, metavar=("SUBS", "OUT", "JOBS", "BACKEND"), help=argparse.SUPPRESS)
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: one GPU per concurrent worker (--gpus); exits 2 where there is none")
+    p.add_argument("--one", nargs=5, metavar=("SUBS", "OUT", "JOBS", "BACKEND", "DEVICE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
-        subs, out, jobs, backend = args.one
-        print(json.dumps(one_configuration(Path(subs), Path(out), int(jobs), backend)))
+        subs, out, jobs, backend, device = args.one
+        print(json.dumps(one_configuration(Path(subs), Path(out), int(jobs), backend, device)))
         return
+    if args.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            print("--device cuda: no CUDA GPU is available to this process; nothing measured", file=sys.stderr)
+            sys.exit(2)
     configs = [("local", int(j)) for j in args.jobs.split(",")]
     if not args.no_ray:
         configs.append(("ray", max(j for _, j in configs)))
@@ -101,7 +118,8 @@ def main() -> None:
             # each round in another order, so a slow spell of the machine does not hit one configuration only
             for backend, jobs in configs[round_ % len(configs):] + configs[:round_ % len(configs)]:
                 out = Path(tmp) / f"out-{backend}-{jobs}-{round_}"
-                done = subprocess.run([sys.executable, __file__, "--one", str(subs), str(out), str(jobs), backend],
+                done = subprocess.run([sys.executable, __file__, "--one", str(subs), str(out), str(jobs), backend,
+                                       args.device],
                                       capture_output=True, text=True, cwd=ROOT)
                 if done.returncode != 0:
                     sys.exit(f"{backend} -j {jobs} failed:\n{done.stderr[-3000:]}")
@@ -113,11 +131,13 @@ def main() -> None:
     rows = [sorted(rs, key=lambda r: r["per_minute"])[len(rs) // 2] for rs in runs.values()]
     base = next(r for r in rows if r["backend"] == "local" and r["jobs"] == 1) if any(
         r["backend"] == "local" and r["jobs"] == 1 for r in rows) else rows[0]
-    print("\n| backend | -j | submissions/min | speed-up vs -j 1 | wall time | peak RSS grader / largest child |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(f"\n({args.device}; load average {os.getloadavg()[0]:.2f} at the end, {os.cpu_count()} CPUs)")
+    print("| backend | -j | submissions/min | speed-up vs -j 1 | wall time | CPU s per submission | peak RSS grader / largest child |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['backend']} | {r['jobs']} | {r['per_minute']:.1f} | {r['per_minute'] / base['per_minute']:.2f}× | "
-              f"{r['seconds']:.0f} s | {r['peak_rss_mb']['grader']} / {r['peak_rss_mb']['largest_child']} MB |")
+              f"{r['seconds']:.0f} s | {r['cpu_s_per_submission']:.2f} | "
+              f"{r['peak_rss_mb']['grader']} / {r['peak_rss_mb']['largest_child']} MB |")
     local = {r["jobs"]: r for r in rows if r["backend"] == "local"}
     for r in rows:
         if r["backend"] == "ray" and r["jobs"] in local:

@@ -1,11 +1,18 @@
 """Grading overhead and check time.
 
-(1) ae_bottleneck: grading the reference solution (public + hidden tests, sandboxed worker) against
+(1) ae_bottleneck: grading the reference solution (public + hidden tests, sandboxed workers) against
     running the same training and evaluation bare, in this process. Reports the ratio and the
-    fixed cost per submission. Runs alternate bare/graded so machine noise hits both alike.
-(2) `check` (public tests) time per assignment, on the reference and on the template.
+    fixed cost per submission. The grading runs share this process's zygotes, as a batch does
+    (their start-up, paid once per command, is reported on its own line).
+(2) `python cli.py check` of the untouched ae_bottleneck template and of its reference, each a new
+    process as a student runs it (on the CPU: `check` has no GPU option), against
+    `python -c "import torch, pytest"`.
+Every round runs all of them in turn (bare, graded, import, check template, check reference), so
+machine noise hits them alike; medians are reported.
+(3) with --all-checks: `check` per assignment, on the reference and on the template.
 
-    python bench/bench_grading.py                          # embedded mode
+    python bench/bench_grading.py                          # embedded mode, CPU
+    python bench/bench_grading.py --device cuda            # exits 2 where no GPU is available
     python bench/bench_grading.py --mode full --data-dir ../shared/data --epochs 20 --train-size 55000
 """
 from __future__ import annotations
@@ -13,8 +20,10 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +40,8 @@ from grader.assignments import (all_assignments, find_assignment, reference_file
                                 reference_submission, template_dir)
 from grader.commands.check import check_submission  # noqa: E402
 from grader.course_key import CourseKey, new_key  # noqa: E402
-from grader.runner import RunOptions, grade_submission  # noqa: E402
+from grader import zygote  # noqa: E402
+from grader.runner import RunOptions, grade_submission, prepare, prestart_zygotes  # noqa: E402
 
 
 def scaled_assignment(mode: str, overrides: dict, tmp: Path) -> Path:
@@ -51,7 +61,7 @@ def scaled_assignment(mode: str, overrides: dict, tmp: Path) -> Path:
 KEY = new_key()  # one course key for the whole run: bare and graded see the same data
 
 
-def bare_run(spec, mode: str, data_dir, threads: int) -> float:
+def bare_run(spec, mode: str, data_dir, threads: int, device: str = "cpu") -> float:
     """Train and evaluate every bottleneck exactly as the hidden tests do, but in this process."""
     torch.set_num_threads(threads)
     sys.path.insert(0, str(spec.path / "tests"))
@@ -67,12 +77,23 @@ def bare_run(spec, mode: str, data_dir, threads: int) -> float:
         torch.manual_seed(spec.seed)
         model = ref.Autoencoder(input_dim=train_x.shape[1], bottleneck_dim=k)
         ref.train_autoencoder(model, torch.from_numpy(train_x[n_val:]), torch.from_numpy(train_x[:n_val]),
-                              epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"], device="cpu")
+                              epochs=settings["epochs"], batch_size=settings["batch_size"], lr=settings["lr"], device=device)
         model.eval()
         with torch.no_grad():
-            recon = model(torch.from_numpy(test_x)).numpy()
+            recon = model.to(device)(torch.from_numpy(test_x).to(device)).cpu().numpy()
         bce(test_x, recon)
     return time.perf_counter() - start
+
+
+def timed(argv: list[str]) -> float:
+    """Wall time of a new process, as a student's shell runs it."""
+    t = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - t
+
+
+def runs(xs: list[float]) -> str:
+    return f"median {statistics.median(xs):6.2f} s  (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
 
 def main() -> None:
@@ -83,29 +104,60 @@ def main() -> None:
     p.add_argument("--train-size", type=int)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--skip-check", action="store_true")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--skip-check", action="store_true", help="skip the check timings of (2)")
+    p.add_argument("--all-checks", action="store_true", help="also (3): check of every assignment")
     args = p.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("--device cuda: no CUDA GPU is available to this process; nothing measured", file=sys.stderr)
+        sys.exit(2)
+    gpu = "0" if args.device == "cuda" else None
     overrides = {k: v for k, v in {"epochs": args.epochs, "train_size": args.train_size}.items() if v}
+    load = os.getloadavg()
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = find_assignment(scaled_assignment(args.mode, overrides, Path(tmp)))
-        bare, graded, scores = [], [], []
+        ae = find_assignment("ae_bottleneck")
+        template = template_dir(ae) / "ae_bottleneck.ipynb"
+        reference = reference_submission(ae, None, Path(tmp) / "ref")
+        t = time.perf_counter()
+        prestart_zygotes(batch=True)  # as a batch command does
+        zygote.shared(zygote.TRUSTED, {})   # (already started: this waits until it is ready)
+        zygote_s = time.perf_counter() - t
+        t = time.perf_counter()
+        options = prepare(spec, RunOptions(mode=args.mode, data_dir=args.data_dir, include_hidden=True,
+                                           threads=args.threads, course_key=KEY, gpu=gpu))  # as a batch does, once
+        prepare_s = time.perf_counter() - t
+        bare, graded, scores, imports, check_tpl, check_ref = [], [], [], [], [], []
         threads = spec.limits.threads or args.threads  # the worker's thread count, for a fair comparison
         for _ in range(args.repeats):
-            bare.append(bare_run(spec, args.mode, args.data_dir, threads))
+            bare.append(bare_run(spec, args.mode, args.data_dir, threads, args.device))
             t = time.perf_counter()
-            result = grade_submission(spec, reference_file(spec), RunOptions(
-                mode=args.mode, data_dir=args.data_dir, include_hidden=True, threads=args.threads, course_key=KEY))
+            result = grade_submission(spec, reference_file(spec), options)
             graded.append(time.perf_counter() - t)
             scores.append(f"{result.score:g}/{result.max_score:g}")
+            if not args.skip_check:
+                imports.append(timed([sys.executable, "-c", "import torch, pytest"]))
+                check_tpl.append(timed([sys.executable, "cli.py", "check", "ae_bottleneck", str(template)]))
+                check_ref.append(timed([sys.executable, "cli.py", "check", "ae_bottleneck", str(reference)]))
     b, g = statistics.median(bare), statistics.median(graded)
-    print(f"ae_bottleneck ({args.mode}, settings {spec.mode(args.mode).settings})")
+    print(f"ae_bottleneck ({args.mode}, device {args.device}, settings {spec.mode(args.mode).settings}); "
+          f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs")
+    print(f"  zygotes' start-up (once per command): {zygote_s:.2f} s")
+    print(f"  the tests' preparation (once per command, grader.prepared): {prepare_s:.2f} s")
     print(f"  bare training+evaluation : {b:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in bare)})")
     print(f"  graded (sandboxed, all tests): {g:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in graded)}; scores {scores})")
     print(f"  overhead ratio graded/bare : {g / b:.2f}x   fixed cost per submission: {g - b:.1f} s")
-    out = {"mode": args.mode, "bare_s": b, "graded_s": g, "ratio": g / b, "scores": scores}
+    out = {"mode": args.mode, "device": args.device, "bare_s": b, "graded_s": g, "ratio": g / b, "scores": scores,
+           "zygote_start_s": zygote_s, "prepare_s": prepare_s, "load": [load[0], os.getloadavg()[0]]}
+    if imports:
+        i, c, r = statistics.median(imports), statistics.median(check_tpl), statistics.median(check_ref)
+        print(f"  python -c 'import torch, pytest' : {runs(imports)}")
+        print(f"  check, untouched template      : {runs(check_tpl)}   = {c / i:.2f}x the imports")
+        print(f"  check, reference               : {runs(check_ref)}")
+        out.update(import_s=i, check_template_s=c, check_reference_s=r, check_template_ratio=c / i)
 
-    if not args.skip_check:
+    if args.all_checks:
         print("\ncheck (public tests) per assignment:")
         out["check"] = {}
         for spec in all_assignments():

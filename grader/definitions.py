@@ -50,7 +50,7 @@ SEEDING = {"torch.manual_seed", "np.random.seed", "numpy.random.seed", "random.s
 PREBOUND = set(dir(builtins)) | {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__",
                                  "__package__", "__annotations__"}
 # imported as written: the grading environment always has them (and a stand-in would hide a broken one)
-PROVIDED = {"torch", "numpy", "__future__", "grader"}
+PROVIDED = {"torch", "numpy", "__future__", "grader", "dlcourse"}
 # bound to a stand-in even where installed: a Keras model cannot pass a PyTorch assignment's tests
 NOT_PYTORCH = {"keras", "tensorflow", "tf_keras"}
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)

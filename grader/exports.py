@@ -9,6 +9,7 @@ import html
 import io
 from pathlib import Path
 
+from grader.feedback import common_cause, scrub_paths
 from grader.gradebook import GradebookRow, RosterRow
 from grader.results import write_atomic
 from grader.roster import RosterMatch
@@ -25,7 +26,6 @@ def csv_text(rows: list[list]) -> str:
     buf = io.StringIO()
     csv.writer(buf).writerows([[csv_cell(c) for c in row] for row in rows])
     return buf.getvalue()
-
 
 
 def nodeid_columns(rows: list[GradebookRow]) -> list[str]:
@@ -48,7 +48,7 @@ def write_grades_csv(path: Path, rows: list[GradebookRow], *, roster: RosterMatc
         scores = {t["nodeid"]: t["score"] for t in r.tests if t["status"] != "skipped"}
         table.append([r.submission, student.id if student else "", (student.name if student else "") or r.name,
                       student.email if student else "", f"{r.score:g}", f"{r.max_score:g}", r.status,
-                      r.reason.replace("\n", " "), roster.warnings.get(r.submission, "")]
+                      scrub_paths(r.reason).replace("\n", " "), roster.warnings.get(r.submission, "")]
                      + [f"{scores[t]:g}" if t in scores else "" for t in tests])
     for s in roster.missing:
         table.append(["", s.id, s.name, s.email, "0", f"{max_points:g}", MISSING, "no submission", ""]
@@ -68,8 +68,11 @@ def moodle_identifier(*, participant: str, student: RosterRow | None, submission
 def feedback_comment(row: GradebookRow) -> str:
     """A short plain-text comment, HTML-escaped (Moodle shows feedback comments as HTML)."""
     text = f"Score {row.score:g} / {row.max_score:g}."
+    cause = common_cause(row.tests) if row.status == "graded" else ""
     if row.status != "graded":
-        text += f" {row.status.upper()}: {row.reason}"
+        text += f" {row.status.upper()}: {scrub_paths(row.reason)}"
+    elif cause:  # it could not be loaded: the cause, once, is what the student needs
+        text += f" Every test failed for one reason: {cause.strip().splitlines()[0]}"
     else:
         failed = [t["name"] for t in row.tests if t["status"] in ("failed", "partial") and t["visibility"] == "visible"]
         hidden = sum(1 for t in row.tests if t["status"] in ("failed", "partial") and t["visibility"] != "visible")

@@ -1,10 +1,20 @@
-"""Pictures for feedback, without matplotlib: image grids and simple line plots as PNG bytes."""
+"""Pictures for feedback, drawn on the trusted side from what the grader measured: labelled image
+grids (a row label per row) and plots with axes, ticks, units and a legend, as RGB arrays that
+`Feedback.image` stores as PNG.
+
+Plots use matplotlib's object API (a `Figure` per picture, the Agg canvas, no pyplot state), so
+tests drawing in threads do not share a current figure. Sizes are chosen to stay readable when the
+page shrinks the picture to a phone's width (about 360 px): 640 px wide, 13 px text."""
 from __future__ import annotations
 
 import struct
 import zlib
 
 import numpy as np
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+WIDTH, HEIGHT, DPI = 640, 340, 100
+FONT = 10  # points at 100 dpi: about 14 px, about 8 px once a phone shrinks the picture to 360 px
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -29,12 +39,8 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def grid(images: np.ndarray, *, columns: int = 8, scale: int = 1, pad: int = 1) -> np.ndarray:
-    """Tile (N, H, W), (N, H, W, 3) or (N, C, H, W) images in [0, 1] into one image."""
-    x = np.asarray(images, dtype=np.float64)
-    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
-        x = x.transpose(0, 2, 3, 1)
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
+    """Tile (N, H, W), (N, H, W, 3) or (N, C, H, W) images in [0, 1] into one image (no labels)."""
+    x = _hwc(images)
     n, h, w = x.shape[:3]
     rows = -(-n // columns)
     shape = (rows * (h + pad) + pad, columns * (w + pad) + pad) + x.shape[3:]
@@ -47,26 +53,114 @@ def grid(images: np.ndarray, *, columns: int = 8, scale: int = 1, pad: int = 1) 
     return out
 
 
-def line_plot(series: dict[str, list[float]], *, width: int = 360, height: int = 200) -> np.ndarray:
-    """A minimal multi-series line plot (RGB, white background) for loss curves."""
-    colors = [(0.12, 0.47, 0.71), (1.0, 0.5, 0.05), (0.17, 0.63, 0.17), (0.84, 0.15, 0.16)]
-    img = np.ones((height, width, 3))
-    m = 10
-    img[m:height - m, m] = img[height - m, m:width - m] = 0.6  # axes
-    values = [v for ys in series.values() for v in ys if np.isfinite(v)]
-    if not values:
-        return img
-    lo, hi = min(values), max(values)
-    hi = hi if hi > lo else lo + 1
-    for k, ys in enumerate(series.values()):
-        ys = np.asarray(ys, dtype=np.float64)
-        if len(ys) < 2:
-            continue
-        xs = np.linspace(m + 1, width - m - 1, len(ys))
-        py = height - m - 1 - (np.nan_to_num(ys, nan=lo) - lo) / (hi - lo) * (height - 2 * m - 2)
-        fine = np.linspace(0, len(ys) - 1, 4 * width)
-        px = np.interp(fine, np.arange(len(ys)), xs).astype(int)
-        pyy = np.interp(fine, np.arange(len(ys)), py).astype(int)
-        for dy in (0, 1):
-            img[np.clip(pyy + dy, 0, height - 1), np.clip(px, 0, width - 1)] = colors[k % len(colors)]
-    return img
+def _hwc(images) -> np.ndarray:
+    """(N, H, W) or (N, H, W, 3) float images from any of the layouts tests hand in."""
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = x.transpose(0, 2, 3, 1)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    return x
+
+
+def _figure(width: int, height: int):
+    from matplotlib.figure import Figure  # imported here: the worker and `check --help` never need it
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    fig.set_layout_engine("constrained")
+    return fig
+
+
+def _pixels(fig) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def _style(ax, *, xlabel: str, ylabel: str, title: str, legend: bool) -> None:
+    ax.set_xlabel(xlabel, fontsize=FONT)
+    ax.set_ylabel(ylabel, fontsize=FONT)
+    if title:
+        ax.set_title(title, fontsize=FONT + 1)
+    ax.tick_params(labelsize=FONT - 1)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=FONT - 1, frameon=False)
+
+
+def line_plot(series: dict, *, xlabel: str = "step", ylabel: str = "value", title: str = "",
+              x=None, logy: bool = False, start: int = 1, marks: dict | None = None,
+              width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """Curves with labelled axes, ticks and a legend (one entry per key of `series`), as RGB.
+
+    x: the shared x values (default start, start + 1, ...: epochs numbered from 1); a series of
+    non-finite values only is listed in the legend as "(no finite values)". marks: single points
+    ({"label": (x, y)}) drawn as diamonds, e.g. what the grader measured beside a logged curve."""
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    for k, (name, ys) in enumerate(series.items()):
+        ys = np.asarray(ys, dtype=np.float64).ravel()
+        xs = np.arange(start, start + len(ys)) if x is None else np.asarray(x, dtype=np.float64)[:len(ys)]
+        label = str(name) if np.isfinite(ys).any() else f"{name} (no finite values)"
+        ax.plot(xs, ys, color=COLORS[k % len(COLORS)], lw=1.6, label=label,
+                marker="o" if len(ys) <= 20 else None, ms=3)
+    for k, (name, (mx, my)) in enumerate((marks or {}).items()):
+        ax.scatter(np.atleast_1d(mx), np.atleast_1d(my), marker="D", s=44, zorder=5, label=str(name),
+                   color=COLORS[k % len(COLORS)], edgecolors="black", linewidths=0.8)
+    if x is None:
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole numbers
+    if logy and all((np.asarray(v, dtype=np.float64) > 0).all() for v in series.values()):
+        ax.set_yscale("log")
+    _style(ax, xlabel=xlabel, ylabel=ylabel, title=title, legend=bool(series or marks))
+    return _pixels(fig)
+
+
+def scatter_plot(groups: dict, *, xlabel: str, ylabel: str, title: str = "", logx: bool = False,
+                 diagonal: str = "", width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """Points in labelled groups ({"label": (x, y)}), axes labelled, a legend, as RGB.
+
+    diagonal: a label for the line y = x (what agreement between the axes looks like), or none."""
+    fig = _figure(width, height)
+    ax = fig.add_subplot()
+    for k, (name, (xs, ys)) in enumerate(groups.items()):
+        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+        ax.scatter(xs, ys, s=18 if k == 0 else 46, color=COLORS[k % len(COLORS)], label=str(name),
+                   marker="o" if k == 0 else "D", zorder=2 + k, alpha=0.75 if k == 0 else 1.0)
+    if diagonal:
+        lo, hi = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])
+        ax.plot([lo, hi], [lo, hi], color="#888", lw=1, ls="--", label=diagonal, zorder=1)
+    if logx:
+        ax.set_xscale("log")
+    _style(ax, xlabel=xlabel, ylabel=ylabel, title=title, legend=bool(groups))
+    return _pixels(fig)
+
+
+def image_rows(rows: list, *, columns: int = 10, title: str = "", cell: int = 56) -> np.ndarray:
+    """Rows of images, each with its label on the left ("original", "k = 32", ...), as RGB.
+
+    rows: [(label, images)], images (N, H, W), (N, H, W, 3) or (N, C, H, W) in [0, 1]; each row
+    shows its first `columns`. `cell` is the pixels per image (small digits are enlarged)."""
+    rows = [(str(label), _hwc(images)[:columns]) for label, images in rows]
+    n_cols = max((len(x) for _, x in rows), default=1) or 1
+    label_px = 110
+    fig = _figure(label_px + n_cols * cell + 10, len(rows) * cell + (30 if title else 8) + 4)
+    fig.set_layout_engine(None)
+    top = (30 if title else 8) / fig.bbox.height
+    if title:
+        fig.suptitle(title, fontsize=FONT + 1, y=1 - 4 / fig.bbox.height, va="top")
+    axes = fig.subplots(len(rows), n_cols, squeeze=False,
+                        gridspec_kw=dict(left=label_px / fig.bbox.width, right=1 - 10 / fig.bbox.width,
+                                         top=1 - top, bottom=4 / fig.bbox.height, wspace=0.06, hspace=0.08))
+    for r, (label, images) in enumerate(rows):
+        for c in range(n_cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(images):
+                ax.imshow(np.clip(images[c], 0, 1), cmap="gray" if images.ndim == 3 else None, vmin=0, vmax=1,
+                          interpolation="nearest")
+        axes[r][0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=FONT, labelpad=8)
+    return _pixels(fig)

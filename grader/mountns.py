@@ -25,6 +25,7 @@ import ctypes
 import json
 import os
 import platform
+import signal
 import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -121,6 +122,87 @@ def main(argv: list[str]) -> None:
         # a nested user namespace in which the worker is nobody, with no capabilities
         os.execv(spec["unshare"], [spec["unshare"], f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--", *command])
     os._exit(_reap_until(child))
+
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+
+
+def enter(spec: dict) -> None:
+    """What `main` does, for a process forked by the worker zygote instead of exec'd: the same
+    namespaces, the same view, the same init as PID 1, and the worker as nobody in a nested user
+    namespace. Returns only in that worker, inside the new root (the two processes above it wait
+    for it and exit with its status); spec["rw"] is its working directory."""
+    uid, gid = os.geteuid(), os.getegid()
+    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+    _map_self(0, uid, gid)  # root of these namespaces only, as `unshare --map-root-user`
+    init = os.fork()  # the first child of a new PID namespace is its PID 1 (`unshare --fork --kill-child`)
+    if init:
+        os._exit(_reap_until(init))
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    _as_init()
+    build_root(spec, spec["root"])
+    _pivot_root(spec["root"])
+    os.chdir(spec["rw"])
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    worker = os.fork()
+    if worker:
+        os._exit(_reap_until(worker))
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker: as any Python
+    _unshare(CLONE_NEWUSER)
+    _map_self(NOBODY, 0, 0)
+    drop_capabilities()  # an exec as nobody would drop them; a fork keeps them unless told
+
+
+def unshare_pid_with_init() -> None:
+    """A new PID namespace whose PID 1 (this process's child) reaps and exits with the status of its
+    own child, in which this call returns: the worker, whose parent is an init it cannot signal."""
+    _unshare(CLONE_NEWPID)
+    for _ in range(2):  # the init, then the worker
+        child = os.fork()
+        if child:
+            _as_init()
+            os._exit(_reap_until(child))
+        _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker: as any Python
+
+
+def _as_init() -> None:
+    """No Python handler in a PID 1: a signal its namespace sends it then does nothing (the kernel's rule)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+
+
+def _map_self(inside: int, uid: int, gid: int) -> None:
+    for name, text in (("uid_map", f"{inside} {uid} 1"), ("setgroups", "deny"), ("gid_map", f"{inside} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(text)
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def drop_capabilities() -> None:
+    for cap in range(64):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # past the last capability it fails: fine
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()
+    if _libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
 
 
 def _reap_until(child: int) -> int:

@@ -108,6 +108,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _write_report(config)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A preparing run (`runner.prepare`) builds the @prepared values the collected tests use."""
+    run = session.config.stash.get(RUN_KEY, None)
+    if run and run.get("prepare_into"):
+        from grader.prepared import build
+        build(session, run)
+
+
 def item_meta(item: pytest.Item) -> dict:
     """Points, visibility and name of a test, from its markers and location."""
     points = item.get_closest_marker("points")
@@ -156,7 +164,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Start the main worker now, in the background: its imports (torch) overlap with collection
     and with this process's own imports, which saves seconds per submission."""
     config = session.config
-    if RUN_KEY not in config.stash:
+    if RUN_KEY not in config.stash or config.stash[RUN_KEY].get("prepare_into"):  # preparing: no submission
         return
     worker = _new_session(config)
     failure: list[BaseException] = []

@@ -256,7 +256,7 @@ class WorkerSession:
             limit = "the test's time limit" if self.test_deadline and self.test_deadline < time.monotonic() + 0.5 \
                 else f"the {budget:g} s limit"
             raise WorkerTimeout(f"{what} did not finish within {limit}; the worker was stopped") from None
-        except ChannelClosed:
+        except (ChannelClosed, OSError):  # (OSError: the output reader stopped it and closed the socket meanwhile)
             raise self._death(what) from None
         except ProtocolError as e:
             # did it die on its own? (asked before we kill it: afterwards it is always dead)
@@ -316,6 +316,8 @@ class WorkerSession:
         except StudentError as e:
             code = probe.process.proc.poll() if probe.process else None
             what = "it did not answer in time" if isinstance(e, WorkerTimeout) else f"it ended (exit code {code})"
+            if probe.output is not None:
+                probe.output.join(timeout=2)  # its last words are still in the pipe when it has just ended
             lines = [line.strip() for line in probe.output_text.splitlines() if line.strip()]
             return what + (f"; its last words: {lines[-1][:200]}" if lines else "")  # a traceback's last line says why
         except (OSError, ToolkitError) as e:

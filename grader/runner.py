@@ -7,6 +7,7 @@ once. Whatever happens, a `SubmissionResult` comes back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import glob
 import json
 import os
@@ -20,10 +21,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import zygote
 from grader.assignments import reference_dir
 from grader.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
 from grader.results import SubmissionResult, TestResult
-from grader.sandbox import ENGINE_DIR, Cgroup, Isolation, hide_from_workers, require_isolation
+from grader.sandbox import (ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
+                            worker_zygote, zygote_environment)
 from grader.spec import Limits, Spec
 from grader.workspace import MODULE_FILE, prepare_workspace, submission_id
 
@@ -40,6 +43,7 @@ class RunOptions:
     threads: int = 1
     keep: Path | None = None         # copy images and logs here (the submission's output folder)
     course_key: bytes | None = None  # the secret hidden data derives from (grader.course_key); None: ephemeral
+    prepared: Path | None = None     # the command's prepared arrays (grader.prepared); None: built in each run
 
 
 def require_data(spec: Spec, mode: str | None, data_dir: Path | None) -> None:
@@ -72,6 +76,7 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
     start = time.monotonic()
     mode = options.mode or spec.default_mode
     result = SubmissionResult(submission_id(Path(submission)), spec.name, mode, total_points=spec.max_points(mode))
+    prestart_zygotes()  # their imports run while the rung is probed and the workspace prepared
     iso = options.isolation or require_isolation(options.sandbox)
     result.isolation = iso.level
     if iso.level == "uid":  # rung (c): other users must not reach the assignment, the reference or the outputs
@@ -133,6 +138,145 @@ def _worker_scratch():
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _trusted_environment() -> dict[str, str]:
+    """The trusted zygote's own environment: the engine importable, one OpenBLAS thread (no thread may
+    exist at a fork; each forked test process gets the run's environment in full)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ENGINE_DIR.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+
+
+# A command that grades several submissions has its zygotes import these once for all of them:
+# what a worker's first optimizer imports (torch.optim pulls in torch._dynamo: 2-4 s on a loaded
+# 2-core machine), and what the trusted side's feedback pictures import (grader.images: matplotlib, ~1 s)
+BATCH_PRELOAD = {zygote.WORKER: ("torch._dynamo",),
+                 zygote.TRUSTED: ("matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.ticker")}
+
+
+def prestart_zygotes(*, batch: bool = False) -> None:
+    """Start this process's two zygotes side by side, without waiting (once per process); `batch`: the
+    worker zygote also imports BATCH_PRELOAD (`check` grades one submission and skips it)."""
+    preload = BATCH_PRELOAD if batch else {}
+    zygote.prestart(zygote.TRUSTED, _trusted_environment(), preload=preload.get(zygote.TRUSTED, ()))
+    zygote.prestart(zygote.WORKER, zygote_environment(), isolated=True, preload=preload.get(zygote.WORKER, ()))
+
+
+def _start_trusted(cmd: list[str], env: dict, cwd: Path, out, bound: Cgroup):
+    """The trusted pytest process, in its cgroup before it runs: forked by this process's trusted
+    zygote (pytest and torch imported once), or started cold where there is none."""
+    z = zygote.shared(zygote.TRUSTED, _trusted_environment())
+    if z is not None:
+        try:
+            return zygote.spawn(z.address, {"args": cmd[3:], "env": env, "cwd": str(cwd)}, [out.fileno()],
+                                place=lambda pid: _place(bound, pid))
+        except zygote.Unavailable as e:
+            print(f"dlgrade: WARNING: the trusted zygote cannot fork a test process ({e}); starting it cold",
+                  file=sys.stderr, flush=True)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                            cwd=cwd, start_new_session=True)
+    _place(bound, proc.pid)  # (the cold start's first instructions run outside it: the grader's own code)
+    return proc
+
+
+def _place(bound: Cgroup, pid: int) -> None:
+    try:
+        bound.add(pid)
+    except OSError:
+        pass
+
+
+def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: dict, iso: Isolation | None,
+                    *extra: str) -> tuple[list[str], dict[str, str]]:
+    """The trusted pytest process's command line and environment for `run` (written to tmp/run.json)."""
+    (tmp / "run.json").write_text(json.dumps(run))
+    (tmp / "pytest.ini").write_text("[pytest]\n")
+    dirs = [str(spec.public_tests)] + ([str(spec.hidden_tests)] if options.include_hidden and spec.hidden_tests.exists() else [])
+    cmd = [sys.executable, "-m", "pytest", *dirs, "-p", "grader.plugin", "-p", "no:cacheprovider",
+           "-c", str(tmp / "pytest.ini"), "--rootdir", str(spec.path), "--import-mode=importlib",
+           "-q", "--no-header", "-rN", "--tb=short", "-W", "ignore::DeprecationWarning", *extra]
+    env = {**os.environ, "DLGRADE_RUN": str(tmp / "run.json"),
+           "PYTHONPATH": os.pathsep.join([str(ENGINE_DIR.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+           "PYTHONDONTWRITEBYTECODE": "1",
+           # only the grader's plugin: third-party ones installed here (randomly, xdist, hypothesis)
+           # would reorder, reseed or slow down the grading run
+           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop(WORKER_ZYGOTE_ENV, None)
+    address = worker_zygote(iso, spec.limits) if iso is not None else None  # workers are forked, not started cold
+    if address:
+        env[WORKER_ZYGOTE_ENV] = address
+    return cmd, env
+
+
+PREPARE_TIMEOUT_S = 3600
+
+
+def prepare(spec: Spec, options: RunOptions, *, batch: bool = True, cancel: threading.Event | None = None) -> RunOptions:
+    """Run the assignment's @prepared functions once (grader.prepared), before the first submission,
+    in a trusted process of their own; the options returned carry the folder, and a course key drawn
+    here where there was none (so the runs use the data prepared for them). If preparing fails, it
+    says so and each run builds its data itself, as without preparation. `batch`: the zygotes start
+    with a batch's preloads (see prestart_zygotes)."""
+    from grader import prepared
+    from grader.course_key import new_key
+    mode = options.mode or spec.default_mode
+    key = options.course_key or new_key()
+    folder = prepared.new_folder()
+    options = dataclasses.replace(options, course_key=key)
+    prestart_zygotes(batch=batch)
+    iso = options.isolation or require_isolation(options.sandbox)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dlgrade-prep-") as tmp, _say_preparing(spec):
+        tmp = Path(tmp)
+        run = {"assignment": str(spec.path), "mode": mode,
+               "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
+               "course_key": key.hex(), "report": str(tmp / "report.json"), "prepare_into": str(folder)}
+        cmd, env = _pytest_command(spec, options, tmp, run, None, "--collect-only")
+        bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{os.getpid()}-{time.monotonic_ns()}",
+                       Limits(memory_mb=spec.limits.trusted_memory_mb, max_processes=4096))
+        with open(tmp / "pytest.log", "wb") as out:
+            try:
+                proc = _start_trusted(cmd, env, tmp, out, bound)
+            except BaseException:
+                bound.remove()
+                raise
+            try:
+                timed_out = _wait(proc, PREPARE_TIMEOUT_S, cancel)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                bound.kill_all()
+                bound.remove()
+        # 5: no test collected (nothing to prepare, and the manifest says so)
+        if timed_out or proc.returncode not in (0, 5) or not (folder / prepared.MANIFEST).exists():
+            why = "ran past its time limit" if timed_out else _ended(proc.returncode)
+            tail = (tmp / "pytest.log").read_text(errors="replace")[-1500:]
+            print(f"dlgrade: WARNING: preparing the tests' data {why}; each submission's tests build it "
+                  f"themselves\n{tail}", file=sys.stderr, flush=True)
+            return options
+    options = dataclasses.replace(options, prepared=folder)
+    _say_prepared(spec, folder, time.monotonic() - started)
+    return options
+
+
+@contextlib.contextmanager
+def _say_preparing(spec: Spec):
+    """A progress line on a terminal while the preparation runs (nothing when stderr is not one)."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    with Console(stderr=True).status(f"preparing the tests of {spec.name} (once, before grading)"):
+        yield
+
+
+def _say_prepared(spec: Spec, folder: Path, seconds: float) -> None:
+    if sys.stderr.isatty():
+        names = json.loads((folder / "manifest.json").read_text())["items"]
+        print(f"prepared {', '.join(names) or 'nothing to prepare'} for {spec.name} in {seconds:.1f} s",
+              file=sys.stderr, flush=True)
+
+
 def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result: SubmissionResult,
                cancel: threading.Event | None = None, *, iso: Isolation, scratch: Path) -> None:
     report_dir = tmp / "report"
@@ -147,30 +291,19 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         "code_file": ws.code_file, "cell_starts": ws.cell_starts, "report": str(report),
         "isolation": iso.to_json(), "gpu": options.gpu,
         "threads": spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)
+        "prepared": str(options.prepared) if options.prepared else None,
     }
-    (tmp / "run.json").write_text(json.dumps(run))
-    (tmp / "pytest.ini").write_text("[pytest]\n")
-    dirs = [str(spec.public_tests)] + ([str(spec.hidden_tests)] if options.include_hidden and spec.hidden_tests.exists() else [])
-    cmd = [sys.executable, "-m", "pytest", *dirs, "-p", "grader.plugin", "-p", "no:cacheprovider",
-           "-c", str(tmp / "pytest.ini"), "--rootdir", str(spec.path), "--import-mode=importlib",
-           "-q", "--no-header", "-rN", "--tb=short", "-W", "ignore::DeprecationWarning"]
-    env = {**os.environ, "DLGRADE_RUN": str(tmp / "run.json"),
-           "PYTHONPATH": os.pathsep.join([str(ENGINE_DIR.parent), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "PYTHONDONTWRITEBYTECODE": "1",
-           # only the grader's plugin: third-party ones installed here (randomly, xdist, hypothesis)
-           # would reorder, reseed or slow down the grading run
-           "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    cmd, env = _pytest_command(spec, options, tmp, run, iso)
     log = tmp / "pytest.log"
+    # the trusted side's own memory bound (its workers move on into cgroups of their own)
+    bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{os.getpid()}-{time.monotonic_ns()}",
+                   Limits(memory_mb=spec.limits.trusted_memory_mb, max_processes=4096))
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                cwd=tmp, start_new_session=True)
-        # the trusted side's own memory bound (its workers move on into cgroups of their own)
-        bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{proc.pid}-{time.monotonic_ns()}",
-                       Limits(memory_mb=spec.limits.trusted_memory_mb, max_processes=4096))
         try:
-            bound.add(proc.pid)
-        except OSError:
-            pass
+            proc = _start_trusted(cmd, env, tmp, out, bound)
+        except BaseException:
+            bound.remove()
+            raise
         try:
             timed_out = _wait(proc, spec.limits.submission_timeout_s, cancel)
         finally:

@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from grader.errors import ToolkitError
 from grader.spec import Limits
 
 ENGINE_DIR = Path(__file__).resolve().parent          # grader/
+STUDENT_PACKAGE_DIR = ENGINE_DIR.parent / "dlcourse"  # the course's student package, which submissions import
 NOBODY = 65534
 SANDBOX_MODES = ("auto", "strict", "off")
 LEVELS = ("bwrap", "namespaces", "uid", "none")
@@ -212,12 +214,16 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, ma
     for root in _python_roots():
         args += ["--ro-bind", str(root), str(root)]
     args += ["--ro-bind", str(ENGINE_DIR), str(ENGINE_DIR)]
+    if STUDENT_PACKAGE_DIR.is_dir():
+        args += ["--ro-bind", str(STUDENT_PACKAGE_DIR), str(STUDENT_PACKAGE_DIR)]
     for f in masks:  # an empty file in place of each hidden one
         args += ["--ro-bind", "/dev/null", f]
     if gpu:
         for dev in sorted(glob.glob("/dev/nvidia*")):
             args += ["--dev-bind", dev, dev]
         for d in GPU_DIRS:
+            if any(d.startswith(top + "/") for top in SYSTEM_DIRS):  # shown with /usr already (and a link there
+                continue                                           # such as cuda -> cuda-12.4 cannot be bound on)
             if os.path.isdir(d):
                 args += ["--ro-bind", d, d]
     if disk_mb is None:  # the probe: no quota, the folder itself
@@ -228,22 +234,29 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, ma
                    "--tmpfs", str(workspace), "--chdir", str(workspace)]
 
 
-def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None,
-                      masks: list = ()) -> list[str]:
-    """Rung (b): unshare's namespaces, then grader.mountns builds the same view as _bwrap_fs_args."""
+def _namespace_view(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = ()) -> dict:
+    """What grader.mountns mounts for a worker on rung (b), or a forked worker on (a) and (b): the
+    same view as _bwrap_fs_args."""
     root = Path(str(workspace) + ".root")
     root.mkdir(exist_ok=True)
     ro = [d for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
     ro += [str(r) for r in _python_roots()] + [str(ENGINE_DIR)]
+    ro += [str(STUDENT_PACKAGE_DIR)] if STUDENT_PACKAGE_DIR.is_dir() else []
     files = [f for f in ETC_FILES if os.path.isfile(f)]
     ro += [f for f in ETC_FILES if os.path.isdir(f)]
     dev = [d for d in DEV_NODES if os.path.exists(d)]
     if gpu:
         dev += sorted(glob.glob("/dev/nvidia*"))
-        ro += [d for d in GPU_DIRS if os.path.isdir(d)]
-    view = {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root), "unshare": os.path.realpath(unshare),
+        ro += [d for d in GPU_DIRS if os.path.isdir(d) and not any(d.startswith(top + "/") for top in SYSTEM_DIRS)]
+    return {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root),
             "disk_mb": disk_mb, "submission_view": SUBMISSION_VIEW, "masks": list(masks),
             "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}}
+
+
+def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None,
+                      masks: list = ()) -> list[str]:
+    """Rung (b): unshare's namespaces, then grader.mountns builds the same view as _bwrap_fs_args."""
+    view = {**_namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masks), "unshare": os.path.realpath(unshare)}
     return [unshare, "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
             "--kill-child", "--", sys.executable, "-I", str(ENGINE_DIR / "mountns.py"), json.dumps(view), "--"]
 
@@ -269,15 +282,20 @@ def _environment(workspace: Path, threads: int, gpu: str | None) -> dict[str, st
     return env
 
 
-def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str | None = None) -> str:
-    """The worker's first lines: rlimits (soft = hard, so the submission cannot raise them), then the
-    engine. Done in Python rather than with `prlimit`, so it also works where util-linux is missing."""
+def _rlimits(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> dict[str, int]:
     mb = 1024 * 1024
     rl = {"RLIMIT_CPU": limits.cpu_time_s, "RLIMIT_FSIZE": limits.max_file_mb * mb, "RLIMIT_NOFILE": 1024,
           "RLIMIT_CORE": 0, "RLIMIT_NPROC": limits.max_processes}
     # the address-space limit is a blunt fallback: CUDA maps huge virtual ranges, so skip it there
     if not memory_by_cgroup and not gpu:
         rl["RLIMIT_AS"] = (limits.memory_mb + 1024) * mb
+    return rl
+
+
+def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str | None = None) -> str:
+    """The worker's first lines: rlimits (soft = hard, so the submission cannot raise them), then the
+    engine. Done in Python rather than with `prlimit`, so it also works where util-linux is missing."""
+    rl = _rlimits(limits, memory_by_cgroup=memory_by_cgroup, gpu=gpu)
     fill = ["import shutil, sys", "try:",
             f"    shutil.copytree({fill_from!r}, '.', dirs_exist_ok=True)",
             "except OSError as e:",  # read as a grader-side failure (the clean worker fails the same way)
@@ -317,6 +335,9 @@ def sweep_empty_cgroups() -> None:
     """Remove the cgroups of earlier runs that were killed before they could clean up. The kernel
     refuses to remove a cgroup that still has processes, so a running neighbour's stays."""
     for d in glob.glob("/sys/fs/cgroup/dlgrade-*") + glob.glob("/sys/fs/cgroup/*/dlgrade-*"):
+        owner = next((part for part in os.path.basename(d).split("-")[1:] if part.isdigit()), None)
+        if owner is not None and os.path.exists(f"/proc/{owner}"):
+            continue  # a running grader's, perhaps made a moment ago and still empty
         try:
             os.rmdir(d)
         except OSError:
@@ -472,11 +493,13 @@ def kill_uid(uid: int) -> None:
 
 
 def own_workspace(workspace: Path, uid: int) -> None:
-    """Rung (c): the worker's uid owns its workspace (and nothing else the grader has)."""
+    """Rung (c): the worker's uid owns its workspace (and nothing else the grader has), which no other
+    uid may open (the scratch folders above it are listed in /tmp, and the copies' names are short)."""
     for dirpath, dirnames, filenames in os.walk(workspace):
         os.chown(dirpath, uid, uid)
         for name in filenames:
             os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+    os.chmod(workspace, 0o700)
 
 
 def hide_from_workers(*paths: Path) -> None:
@@ -521,9 +544,10 @@ class WorkerProcess:
 
 
 def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: str | None = None,
-                 threads: int = 1) -> WorkerProcess:
+                 threads: int = 1, zygote: str | None = None) -> WorkerProcess:
     """Start a worker on `workspace` (its own copy of the submission, which it may write to), on the
-    rung `isolation` names. Nothing is probed here: the command decided the rung once."""
+    rung `isolation` names. Nothing is probed here: the command decided the rung once. Forked by the
+    worker zygote at `zygote` (default: $DLGRADE_WORKER_ZYGOTE, set by the runner) when there is one."""
     iso = isolation
     workspace = Path(workspace).resolve()
     parent, child = socket.socketpair()
@@ -534,6 +558,13 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
     python = [sys.executable, "-I", "-c", boot, str(child.fileno())]
     disk_mb = limits.max_disk_mb if quota else None
     env = _environment(workspace, threads, gpu)
+    address = zygote or os.environ.get(WORKER_ZYGOTE_ENV)
+    if address:
+        forked = _fork_worker(address, workspace, limits, iso, env=env, gpu=gpu is not None, threads=threads,
+                              disk_mb=disk_mb, cgroup=cgroup, sock=child)
+        if forked is not None:
+            child.close()
+            return WorkerProcess(forked[0], parent, cgroup, iso, forked[1])
     slot = None
     if iso.level == "bwrap":
         inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None, disk_mb=disk_mb,
@@ -572,3 +603,109 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
     except OSError:
         pass
     return WorkerProcess(proc, parent, cgroup, iso, slot)
+
+
+# --- workers forked by a zygote (grader.zygote): the same rungs, without Python's start-up -------
+
+WORKER_ZYGOTE_ENV = "DLGRADE_WORKER_ZYGOTE"   # the zygote's address, for the trusted processes of a run
+_cold_said = []
+
+
+def _fork_worker(address: str, workspace: Path, limits: Limits, iso: Isolation, *, env: dict, gpu: bool,
+                 threads: int, disk_mb: int | None, cgroup: "Cgroup", sock: socket.socket):
+    """(process, uid slot) of a worker forked by the zygote at `address`, or None: start it cold."""
+    from grader import zygote
+    slot = None
+    request = {"level": iso.level, "env": env, "workspace": str(workspace), "threads": threads,
+               "rlimits": sorted(_rlimits(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu).items()),
+               "fill_from": SUBMISSION_VIEW if disk_mb else None}
+    if iso.level == "bwrap":
+        request["bwrap"] = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu, disk_mb=disk_mb,
+                                                        masks=masked_files(limits.hide))]
+    elif iso.level == "namespaces":
+        request["view"] = _namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masked_files(limits.hide))
+    elif iso.level == "uid":
+        slot = UidSlot()
+        own_workspace(workspace, slot.uid)
+        request["uid"] = slot.uid
+    out_r, out_w = os.pipe()
+    try:
+        proc = zygote.spawn(address, request, [sock.fileno(), out_w], place=lambda pid: _add_to(cgroup, pid),
+                            stdout=open(out_r, "rb", buffering=65536))
+    except (zygote.Unavailable, OSError) as e:
+        os.close(out_r)
+        if slot is not None:
+            slot.release()
+        if not _cold_said:
+            _cold_said.append(1)
+            print(f"dlgrade: WARNING: the worker zygote cannot fork a worker ({e}); starting workers cold",
+                  file=sys.stderr, flush=True)
+        return None
+    finally:
+        os.close(out_w)
+    return proc, slot
+
+
+def _add_to(cgroup: "Cgroup", pid: int) -> None:
+    try:
+        cgroup.add(pid)
+    except OSError:  # as for a cold start: the worker runs on, bounded by its rlimits
+        pass
+
+
+def zygote_environment() -> dict[str, str]:
+    """The worker zygote's own environment: a worker's, single-threaded (no thread pool may exist at a
+    fork), with no CUDA device chosen (each child sets its own before CUDA starts)."""
+    env = _environment(Path("/"), 1, "all")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return env
+
+
+_zygote_levels: dict = {}   # Isolation -> None (a forked worker works there) or why not
+_zygote_lock = threading.Lock()
+
+
+def worker_zygote(iso: Isolation, limits: Limits) -> str | None:
+    """The address of this process's worker zygote (started on first use) if a worker it forks on rung
+    `iso` answers; checked once per rung. None: workers start cold, which it says on stderr once."""
+    from grader import zygote
+    z = zygote.shared(zygote.WORKER, zygote_environment(), isolated=True)
+    if z is None:
+        return None
+    with _zygote_lock:
+        if iso not in _zygote_levels:
+            probe = _probe_dir()
+            try:
+                why = _probe_forked_worker(probe, limits, iso, z.address)
+            finally:
+                shutil.rmtree(probe, ignore_errors=True)
+                shutil.rmtree(str(probe) + ".root", ignore_errors=True)
+            _zygote_levels[iso] = why
+            if why:
+                print(f"dlgrade: WARNING: a worker forked on rung {iso.level!r} does not start ({why}); "
+                      "starting workers cold (slower, equally isolated)", file=sys.stderr, flush=True)
+        return z.address if _zygote_levels[iso] is None else None
+
+
+def _probe_forked_worker(probe: Path, limits: Limits, iso: Isolation, address: str) -> str | None:
+    """Why a forked worker on `probe` does not say hello (importing an engine file), or None."""
+    from grader.protocol import Channel
+    (probe / "probe.py").write_text("import os\n")
+    worker = None
+    try:
+        worker = start_worker(probe, limits, isolation=iso, zygote=address)
+        if not hasattr(worker.proc, "conn"):
+            return "the worker was not forked"
+        channel = Channel(worker.sock, max_frame_bytes=2 ** 20)
+        channel.send({"op": "hello", "module_file": "probe.py", "seed": 0}, deadline=time.monotonic() + 30)
+        body, _ = channel.recv(deadline=time.monotonic() + 30)
+        if body.get("ok") is not True:
+            return "the forked worker did not load a plain module"
+        channel.send({"op": "bye"}, deadline=time.monotonic() + 5)
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure means: start cold
+        out = worker.proc.stdout.read1(4000).decode(errors="replace").strip() if worker and worker.proc.poll() is not None else ""
+        return f"{type(e).__name__}: {e}" + (f" ({out.splitlines()[-1][:200]})" if out else "")
+    finally:
+        if worker is not None:
+            worker.kill()

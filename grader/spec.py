@@ -86,6 +86,22 @@ class Resources:
     num_gpus: float = _f(0.0, "GPUs reserved per submission (Ray's num_gpus; fractions share one GPU)")
 
 
+# the course's usual stack: what real notebooks import at the top (torchvision: see Environment.optional)
+COURSE_STACK = ["numpy", "matplotlib", "pandas", "tqdm", "scipy", "scikit-learn"]
+
+
+@dataclass
+class Environment:
+    """The Python packages of the grading environment, by their pip names (`name` or `name:module`
+    where the import name differs and is not one of the well-known ones, such as scikit-learn)."""
+    packages: list = _f(COURSE_STACK, "packages the grading worker has, besides torch: the toolkit installs them, "
+                        "`validate` checks they import in the worker, and the release bundle's "
+                        "requirements list them (every package the reference solution imports must be here)")
+    optional: list = _f(["torchvision"], "packages a submission may import that the grading environment need not "
+                        "have (torchvision installs only in a build matching torch): imported where present, "
+                        "else a stand-in that fails only if graded code uses it; commented in the requirements")
+
+
 @dataclass
 class Spec:
     """An assignment: the folder `assignments/<name>/` with this file in it."""
@@ -100,6 +116,7 @@ class Spec:
     limits: Limits = _f(None, "sandbox limits (see Limits)")
     submission: Submission = _f(None, "how submissions are read (see Submission)")
     resources: Resources = _f(None, "what one submission reserves on a cluster node (see Resources)")
+    environment: Environment = _f(None, "the grading environment's packages (see Environment)")
     name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
     path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
 

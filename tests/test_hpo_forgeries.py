@@ -3,12 +3,14 @@ thing faked, and must lose the points of the check that is about that thing and 
 re-run checks are statistical (seed noise measured from the re-runs, one-sided), so this holds on
 any machine and with any thread count, not only on the one that wrote the committed logs. The
 other examples in examples/hpo/ (an honest MLP search and cheats built on it) are graded in
-tests/test_hpo_integrity.py.
+tests/test_hpo_integrity.py. The forged examples store only what differs from the reference (their
+log and write-up); examples/materialise.py adds the reference's code at test time.
 
-    python cli.py grade hpo examples/hpo --out graded/     # the same, by hand
+    python examples/materialise.py hpo /tmp/hpo-examples && python cli.py grade hpo /tmp/hpo-examples --out graded/
 """
 from __future__ import annotations
 
+import runpy
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from grader.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "hpo"
+REFERENCE = REPO / "reference_solutions" / "hpo"
+materialise = runpy.run_path(str(REPO / "examples" / "materialise.py"))["materialise"]
 
 # submission -> {test function: points lost}; every other test must earn its full points. The re-run
 # verdict is statistical and depends on the float noise of the grading machine, so where it judges a
@@ -42,13 +46,28 @@ EXPECTED_LOSS = {
 }
 
 
+def test_forged_examples_store_only_what_differs_from_the_reference(tmp_path):
+    """A forgery's folder holds its own files, no copy of the reference code; materialised, it is the
+    current reference code plus those files."""
+    for name in EXPECTED_LOSS:
+        own = sorted(p.name for p in (EXAMPLES / name).iterdir())
+        copies = [f for f in own if (REFERENCE / f).is_file()
+                  and (REFERENCE / f).read_bytes() == (EXAMPLES / name / f).read_bytes()]
+        assert own and not copies, f"{name} stores copies of the reference: {copies}"
+    whole = materialise("hpo", tmp_path, list(EXPECTED_LOSS))
+    for name, folder in whole.items():
+        assert (folder / "hpo.py").read_bytes() == (REFERENCE / "hpo.py").read_bytes()
+        assert all((folder / f.name).read_bytes() == f.read_bytes() for f in (EXAMPLES / name).iterdir())
+
+
 @pytest.mark.slow
-def test_forged_logs_lose_exactly_their_points():
+def test_forged_logs_lose_exactly_their_points(tmp_path):
     spec = find_assignment("hpo")
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(set(EXPECTED_LOSS) | OTHER_EXAMPLES)
+    whole = materialise("hpo", tmp_path, list(EXPECTED_LOSS))
     options = RunOptions(mode="embedded", include_hidden=True, threads=1, course_key=bytes(range(32)))
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(EXPECTED_LOSS, pool.map(lambda name: grade_submission(spec, EXAMPLES / name, options),
+        results = dict(zip(EXPECTED_LOSS, pool.map(lambda name: grade_submission(spec, whole[name], options),
                                                     EXPECTED_LOSS)))
     problems = []
     for name, result in results.items():

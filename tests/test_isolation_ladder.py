@@ -135,11 +135,22 @@ def test_the_gradescope_autograder_on_rung_c_hides_the_hidden_tests(tmp_path):
     submission cannot read the hidden tests the autograder carries."""
     if os.geteuid() != 0:
         pytest.skip("rung (c) needs root")
-    tmp_path.chmod(0o755)
+    # a folder every user can walk into, as /autograder is (pytest's own temp root is closed to others,
+    # which would hide a world-readable key by accident)
+    base = Path(tempfile.mkdtemp(prefix="dlgrade-gradescope-"))
+    base.chmod(0o755)
+    try:
+        _grade_on_gradescope_rung_c(base)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _grade_on_gradescope_rung_c(tmp_path: Path) -> None:
     bundle = gradescope_module.gradescope_autograder(assignment=TINY, out=tmp_path / "dist")
     root = tmp_path / "autograder"
     with zipfile.ZipFile(bundle.archive) as zf:
-        zf.extractall(root / "source")
+        assert zf.getinfo("course.key").external_attr >> 16 & 0o777 == 0o600
+        zf.extractall(root / "source")  # Python's extractall ignores modes: the run script must close the key
     hidden = root / "source" / "assignments" / "tiny" / "tests" / "hidden" / "test_hidden.py"
     key = root / "source" / "course.key"
     assert hidden.is_file() and key.is_file()
@@ -152,6 +163,7 @@ def test_the_gradescope_autograder_on_rung_c_hides_the_hidden_tests(tmp_path):
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 5, results
     assert not hidden.parent.parent.parent.stat().st_mode & stat.S_IROTH  # the grader closed its folder
+    assert key.stat().st_mode & 0o777 == 0o600
 
 
 def test_every_level_has_a_sentence():

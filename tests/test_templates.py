@@ -79,18 +79,67 @@ def test_split_cells_reads_the_percent_format():
                                    ("code", "x = 1"), ("code", "y = 2")]
 
 
-def test_the_notebook_has_the_task_first_and_the_checker_last():
+def test_the_notebook_has_the_task_first_a_setup_cell_and_the_checker_last():
     template = ('"""Module doc."""\n# %%\nimport math\n# %% [markdown]\n# Explain.\n'
                 '# %%\ndef f():\n    raise NotImplementedError\n')
     nb = build_notebook(template, assignment="demo", title="Demo", task_markdown="# The task\n")
     kinds = [(c.cell_type, c.source.splitlines()[0]) for c in nb.cells]
     assert kinds[0] == ("markdown", "# The task")
     assert kinds[1] == ("markdown", "## About this notebook")
-    assert kinds[2:5] == [("code", "import math"), ("markdown", "Explain."), ("code", "def f():")]
-    assert nb.cells[-1].metadata["tags"] == ["skip-grading"]
+    assert kinds[2][0] == "code" and "the course package `dlcourse`" in kinds[2][1]  # before the first import
+    assert kinds[3:6] == [("code", "import math"), ("markdown", "Explain."), ("code", "def f():")]
+    assert nb.cells[2].metadata["tags"] == nb.cells[-1].metadata["tags"] == ["skip-grading"]
     assert "check_this_notebook('demo', 'demo.ipynb')" in nb.cells[-1].source
     assert [c["id"] for c in nb.cells] == [f"demo-{i:03d}" for i in range(len(nb.cells))]  # stable ids
     assert build_notebook(template, assignment="demo", title="Demo", task_markdown="# The task\n") == nb
+
+
+def test_the_setup_cell_installs_the_uploaded_bundle_only_where_the_course_package_is_missing(tmp_path, monkeypatch):
+    """Colab: the bundle zip sits next to the notebook; the cell unpacks it, pip-installs its
+    requirements and makes the package importable in the running kernel."""
+    import subprocess
+    import sys
+    import zipfile
+
+    nb = build_notebook("# %%\nx = 1\n", assignment="demo", title="Demo", task_markdown="")
+    setup = next(c.source for c in nb.cells if "find_spec" in c.source)
+    with zipfile.ZipFile(tmp_path / "demo.zip", "w") as zf:
+        zf.writestr("demo/requirements.txt", "-e .\n")
+        zf.writestr("demo/dlcourse/__init__.py", "")
+    calls = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append((argv, kw)))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # as in a fresh Colab kernel
+    exec(compile(setup, "setup", "exec"), {})
+    assert (tmp_path / "demo" / "requirements.txt").is_file()
+    assert calls == [([sys.executable, "-m", "pip", "install", "-q", "-r", "requirements.txt"],
+                      {"cwd": "demo", "check": True})]
+    assert sys.path[0] == str(tmp_path / "demo")
+    (tmp_path / "demo.zip").unlink()
+    import shutil
+    shutil.rmtree(tmp_path / "demo")
+    with pytest.raises(RuntimeError, match="upload the released bundle demo.zip"):
+        exec(compile(setup, "setup", "exec"), {})
+
+
+@pytest.mark.parametrize("spec", all_assignments(), ids=lambda s: s.name)
+def test_templates_say_nothing_of_the_reference(spec):
+    files = render_templates(Path(spec.path).parent.parent / "reference_solutions" / spec.name / (spec.solution or f"{spec.name}.py"),
+                             assignment=spec.name, title=spec.title, task_markdown="")
+    for name, text in files.items():
+        for phrase in ("Reference solution", "reference_solutions/", "example_output", "from grader", "import grader.",
+                       "__file__", "argparse"):
+            if phrase == "from grader" and name.endswith(".ipynb"):
+                continue  # the notebook's check cell imports the checker, which the bundle installs
+            assert phrase not in text, f"{name} says {phrase!r}"
+
+
+def test_a_template_that_would_mention_the_reference_is_refused(tmp_path):
+    reference = tmp_path / "demo.py"
+    reference.write_text('"""Reference solution for demo."""\nx = 1\n')
+    with pytest.raises(ToolkitError, match="would mention the reference solution"):
+        render_templates(reference, assignment="demo", title="Demo", task_markdown="")
 
 
 def test_the_tiny_template_is_graded_as_an_ungraded_skeleton():

@@ -379,7 +379,7 @@ def rmse(pred, target) -> float:
 # %%
 def load_series(cfg: Config):
     """The daily series (T,), the day of the year of every sample (0-based), and the year length."""
-    from grader.datasets import load_csv_series, synthetic_daily_series
+    from dlcourse.datasets import load_csv_series, synthetic_daily_series
     if cfg.mode == "embedded":
         values = synthetic_daily_series()
         day_of_year, period = np.arange(len(values)) % 365, 365  # the synthetic year has ~365 days

@@ -11,7 +11,7 @@ Train it:
     python reference_solutions/conv1d_windowing/conv1d_windowing.py --mode full --data-dir ../shared/data
 """
 # EXAMPLE SUBMISSION (conv1d_windowing), a cheat: the model regenerates the grader's embedded series
-#   (grader.datasets.synthetic_daily_series(), seed 0, importable in the sandbox) and looks each
+#   (dlcourse.datasets.synthetic_daily_series(), seed 0, importable in the sandbox) and looks each
 #   window up in it, answering with the value h days later; where the window is not found it falls
 #   back to persistence (the window's last day). Against a series drawn from the course key nothing
 #   is found: it keeps the h=1 points persistence earns and loses h=7, h=30 and the channel layout.
@@ -389,7 +389,7 @@ def _infer_lag(X, y, max_lag=60):
     return 0
 
 
-from grader.datasets import synthetic_daily_series
+from dlcourse.datasets import synthetic_daily_series
 
 _CACHE = {}
 
@@ -445,7 +445,7 @@ def train_forecaster(model, train, val, *, epochs, batch_size, lr, device):
 # %%
 def load_series(cfg: Config):
     """The daily series (T,), the day of the year of every sample (0-based), and the year length."""
-    from grader.datasets import load_csv_series, synthetic_daily_series
+    from dlcourse.datasets import load_csv_series, synthetic_daily_series
     if cfg.mode == "embedded":
         values = synthetic_daily_series()
         day_of_year, period = np.arange(len(values)) % 365, 365  # the synthetic year has ~365 days

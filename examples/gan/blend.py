@@ -77,7 +77,7 @@ def class_images(mode: str, data_dir: str | None = None, class_index: int = 0, *
     mode: "embedded" (sklearn digits, (N, 1, 8, 8)), "mnist" ((N, 1, 28, 28)) or "cifar10"
     ((N, 3, 32, 32)). split: "train", "test" or "all" (digits: test = every fifth image).
     """
-    from grader.datasets import load_cifar10, load_digits, load_mnist
+    from dlcourse.datasets import load_cifar10, load_digits, load_mnist
 
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,12 +37,13 @@ from grader.html_reports import feedback_html, summary_html
 from grader.integrity import integrity_report, write_integrity_csv
 from grader.results import SubmissionResult, write_atomic, write_json
 from grader.roster import RosterMatch, match_roster, read_roster
-from grader.runner import RunOptions, require_data
+from grader.runner import RunOptions, prepare, require_data
 from grader.sandbox import require_isolation
 from grader.similarity import IntegrityReport
 from grader.spec import Spec
 
 SUSPECT_AFTER = 3  # the first this many submissions failing alike stop the batch
+TABLES_EVERY_S = 2.0  # grades.csv rewritten at most this often while a batch runs (and at its end)
 
 
 @dataclass
@@ -130,6 +132,8 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
             threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
             options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
                                  course_key=course_key, isolation=iso)
+            if todo:
+                options = prepare(spec, options)  # once for the batch, before the first submission's clock
             if on_start:
                 on_start(len(todo))
             try:
@@ -164,6 +168,7 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
     runner = make_backend(backend, jobs=jobs, gpus=gpus, address=address, resources=spec.resources)
     try:
         futures: dict[Future, SubmissionInput] = {runner.submit(GradeTask(spec, s, options)): s for s in todo}
+        tables_at = 0.0
         for future in as_completed(futures):
             s = futures[future]
             try:
@@ -174,10 +179,14 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
                 graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status="error",
                                                  reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
                                                  total_points=spec.max_points(options.mode)))
-            write_outputs(graded, out=report.out / s.id, title=spec.title)
+            mode_data = spec.modes.get(graded.result.mode)
+            write_outputs(graded, out=report.out / s.id, title=spec.title,
+                          mode_text=mode_data.description if mode_data else "")
             book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
                                         name=s.name, participant=s.participant, source=str(s.path)))
-            write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
+            if time.monotonic() - tables_at > TABLES_EVERY_S:  # rewriting them per result would grow with the batch
+                write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
+                tables_at = time.monotonic()
             report.results.append(graded.result)
             if on_result:
                 on_result(graded.result)
@@ -217,7 +226,7 @@ def write_tables(book: Gradebook, *, out: Path, max_points: float,
     return rows, roster
 
 
-def write_outputs(graded: Graded, *, out: Path, title: str) -> None:
+def write_outputs(graded: Graded, *, out: Path, title: str, mode_text: str = "") -> None:
     """The per-submission files; pictures first, so the pages never point at a missing one."""
     result = graded.result
     images = out / "images"
@@ -228,5 +237,5 @@ def write_outputs(graded: Graded, *, out: Path, title: str) -> None:
         (images / Path(name).name).write_bytes(data)
     write_json(out / "results.json", result.to_gradescope())
     write_json(out / "result.json", result.to_json())
-    write_atomic(out / "feedback.md", feedback_markdown(result, title=title))
-    write_atomic(out / "feedback.html", feedback_html(result, title=title, images=graded.images))
+    write_atomic(out / "feedback.md", feedback_markdown(result, title=title, data=mode_text))
+    write_atomic(out / "feedback.html", feedback_html(result, title=title, images=graded.images, data=mode_text))

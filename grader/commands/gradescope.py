@@ -6,7 +6,7 @@ image, and `run_autograder` for every submission. The zip holds:
 - `run_autograder`: `grade --single` of `/autograder/submission` (the student's files as one
   submission) with public and hidden tests, then the Gradescope `results.json` copied to
   `/autograder/results/results.json`; if grading itself fails, a zero-score result that says so;
-- the toolkit (engine, `cli.py`, `pyproject.toml`) and this one assignment under
+- the toolkit (engine, the course package `dlcourse`, `cli.py`, `pyproject.toml`) and this one assignment under
   `assignments/<name>/`, hidden tests included. No reference solution, no other assignment;
 - `course.key`, the secret hidden data derives from (grader.course_key): the one given with
   `key`, or a new one. Like the hidden tests, it is readable only by the grader.
@@ -25,6 +25,7 @@ from string import Template
 
 from grader.assignments import TOOLKIT_ROOT, find_assignment
 from grader.course_key import load_or_create, new_key
+from grader.environment import declared_versions, pip_name, requirement
 from grader.errors import ToolkitError
 
 SETUP_SH = Template("""#!/usr/bin/env bash
@@ -36,6 +37,8 @@ apt-get install -y --no-install-recommends python3 python3-pip bubblewrap
 # the CPU build of PyTorch first: a bare `torch` requirement pulls a multi-GB CUDA build
 python3 -m pip install --no-cache-dir $torch --index-url https://download.pytorch.org/whl/cpu
 python3 -m pip install --no-cache-dir /autograder/source
+# the grading environment of this assignment (assignment.yaml: environment.packages)
+python3 -m pip install --no-cache-dir $environment
 """)
 
 RUN_AUTOGRADER = Template("""#!/usr/bin/env bash
@@ -47,6 +50,7 @@ PYTHON="$${PYTHON:-python3}"
 OUT="$$(mktemp -d)"
 mkdir -p "$$ROOT/results"
 cd "$$ROOT/source"
+chmod 600 course.key  # only the grader reads it, whatever mode the unpacking gave it
 "$$PYTHON" cli.py grade assignments/$name "$$ROOT/submission" --single --out "$$OUT" -j 1 --quiet \
     --key "$$ROOT/source/course.key" $mode_args
 if [ -f "$$OUT/submission/results.json" ]; then
@@ -86,12 +90,17 @@ def gradescope_autograder(*, assignment: str | Path, out: Path, mode: str | None
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     with tempfile.TemporaryDirectory(prefix="dlgrade-gradescope-") as tmp:
         root = Path(tmp)
-        shutil.copytree(TOOLKIT_ROOT / "grader", root / "grader", ignore=ignore)
+        for package in ("grader", "dlcourse"):  # the engine and the course package submissions import
+            shutil.copytree(TOOLKIT_ROOT / package, root / package, ignore=ignore)
         for name in ("cli.py", "pyproject.toml", "README.md"):
             shutil.copy2(TOOLKIT_ROOT / name, root / name)
         shutil.copytree(spec.path, root / "assignments" / spec.name, ignore=ignore)
-        (root / "course.key").write_text((load_or_create(key) if key else new_key()).hex() + "\n")
-        (root / "setup.sh").write_text(SETUP_SH.substitute(torch=_torch_requirement()))
+        key_file = root / "course.key"
+        key_file.write_text((load_or_create(key) if key else new_key()).hex() + "\n")
+        key_file.chmod(0o600)  # the zip keeps the mode: a worker uid on rung (c) must not read it
+        versions = declared_versions()
+        environment = " ".join(shlex.quote(requirement(pip_name(e), versions)) for e in spec.environment.packages)
+        (root / "setup.sh").write_text(SETUP_SH.substitute(torch=_torch_requirement(), environment=environment))
         (root / "run_autograder").write_text(RUN_AUTOGRADER.substitute(
             name=spec.name, mode_args=f"--mode {shlex.quote(mode)}" if mode else ""))
         leaked = [p for p in root.rglob("*") if "reference_solutions" in p.parts]

@@ -49,9 +49,9 @@ deviation, and leave constant columns at 0).
 - Hidden (3 points): the values match a trusted computation on data you have not seen.
 '''
 
-REFERENCE = '''"""Reference solution for {name}: {title}.
+REFERENCE = '''"""{title}.
 
-Run: python reference_solutions/{name}/{name}.py
+Run: python {name}.py
 """
 # %% [markdown]
 # # {title}

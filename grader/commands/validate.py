@@ -2,17 +2,21 @@
 
 The reference solution must earn full marks; the template must earn no points without breaking
 the grader; the templates must be up to date; the spec's points must match the tests', in every
-data mode (a test marked for some modes only counts in those).
+data mode (a test marked for some modes only counts in those); the grading environment's packages
+(the spec's `environment`) must import in a worker, and cover what the reference imports.
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from grader.assignments import find_assignment, marked_points, points_in_mode, reference_submission, template_dir
+from grader.assignments import (find_assignment, marked_points, points_in_mode, reference_file, reference_submission,
+                                template_dir)
 from grader.commands.build import Check, build_templates
 from grader.course_key import new_key
-from grader.runner import RunOptions, grade_submission, require_data
+from grader.environment import missing_in_worker, undeclared_imports
+from grader.runner import RunOptions, grade_submission, prepare, require_data
+from grader.sandbox import require_isolation
 
 
 def _mode_points(spec, tests) -> list[str]:
@@ -46,10 +50,18 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
         text = template_py.read_text(encoding="utf-8")
         absent = [sig for sig in spec.api if sig.split("(")[0].split(".")[-1] not in text]
         checks.append(Check("the template has the student API", not absent, ", ".join(absent) or "yes"))
+    undeclared = undeclared_imports(spec, reference_file(spec))
+    checks.append(Check("environment.packages covers the reference's imports", not undeclared,
+                        (f"add {', '.join(undeclared)} to environment.packages" if undeclared else "yes")))
+    missing = missing_in_worker(spec, isolation=require_isolation(sandbox))
+    checks.append(Check("the grading environment imports in the worker", not missing,
+                        "; ".join(f"{name}: {error}" for name, error in missing.items())[:600]
+                        or ", ".join(spec.environment.packages)))
 
     # a new course key on every run: the reference must earn full marks whatever data the key draws
     options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
                          course_key=new_key())
+    options = prepare(spec, options)  # once for the reference and the template
     with tempfile.TemporaryDirectory(prefix="dlgrade-ref-") as tmp:
         ref = grade_submission(spec, reference_submission(spec, mode, Path(tmp)), options)
     # a test for another data mode is skipped by design; any other skip (missing data) is a failure

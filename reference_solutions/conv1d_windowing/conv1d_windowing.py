@@ -6,9 +6,9 @@ train a small nn.Conv1d forecaster that has to beat persistence and climatology.
 Lecture: "Time series with CNNs": window k covers samples k*s ... k*s+m-1, a batch is b x m x channels,
 and a Conv1d layer's output length is floor((L + 2p - d(k-1) - 1) / stride) + 1.
 
-Train it:
-    python reference_solutions/conv1d_windowing/conv1d_windowing.py                  # synthetic series, offline
-    python reference_solutions/conv1d_windowing/conv1d_windowing.py --mode full --data-dir ../shared/data
+Train it (or run the notebook top to bottom; it uses the defaults of Config):
+    python conv1d_windowing.py                                 # synthetic series, offline
+    python conv1d_windowing.py --mode full --data-dir DATA     # DATA/univariate/daily-min-temperatures.csv
 """
 # %% [markdown]
 # # 1-D convolutions on a time series
@@ -20,7 +20,6 @@ Train it:
 # years of Melbourne daily minimum temperatures (1981-1990).
 
 # %%
-import argparse
 import math
 import operator
 import time
@@ -31,6 +30,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from dlcourse.config import from_command_line
+from dlcourse.datasets import load_csv_series, synthetic_daily_series
 
 
 @dataclass
@@ -388,7 +390,6 @@ def rmse(pred, target) -> float:
 # %%
 def load_series(cfg: Config):
     """The daily series (T,), the day of the year of every sample (0-based), and the year length."""
-    from grader.datasets import load_csv_series, synthetic_daily_series
     if cfg.mode == "embedded":
         values = synthetic_daily_series()
         day_of_year, period = np.arange(len(values)) % 365, 365  # the synthetic year has ~365 days
@@ -448,19 +449,7 @@ def run(cfg: Config) -> list:
 
 
 if __name__ == "__main__":
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root holds grader/
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["embedded", "full"], default=Config.mode)
-    parser.add_argument("--data-dir", default=Config.data_dir)
-    parser.add_argument("--epochs", type=int, default=Config.epochs)
-    parser.add_argument("--seed", type=int, default=Config.seed)
-    parser.add_argument("--no-calendar", action="store_true", help="temperature channel only")
-    parser.add_argument("--threads", type=int, default=Config.num_threads, help="torch CPU threads (0: default)")
-    args = parser.parse_args()
-    cfg = Config(mode=args.mode, data_dir=args.data_dir, epochs=args.epochs, seed=args.seed,
-                 calendar=not args.no_calendar, num_threads=args.threads)
+    cfg = from_command_line(Config, description="Forecast a daily series 1, 7 and 30 days ahead with Conv1d")
     t0 = time.perf_counter()
     run(cfg)
     print(f"total {time.perf_counter() - t0:.1f}s")

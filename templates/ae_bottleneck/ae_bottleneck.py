@@ -1,13 +1,13 @@
-"""Reference solution: a dense autoencoder and the size of its bottleneck.
+"""A dense autoencoder and the size of its bottleneck.
 
 Follows the "simplest possible autoencoder" of F. Chollet, "Building Autoencoders in Keras" (Keras
 blog, 2016): a fully connected encoder squeezes each image into a short code, a decoder with a
 sigmoid output rebuilds the pixels, and binary cross-entropy scores the reconstruction. We train one
 model per code size (32, 16, 8) and compare how much of the image survives the squeeze.
 
-Train it:
-    python reference_solutions/ae_bottleneck/ae_bottleneck.py                 # 8x8 digits, seconds
-    python reference_solutions/ae_bottleneck/ae_bottleneck.py --mode full --data-dir ../shared/data
+Train it (or run the notebook top to bottom; it uses the defaults of Config):
+    python ae_bottleneck.py                                    # 8x8 digits, seconds
+    python ae_bottleneck.py --mode full --data-dir DATA        # MNIST; DATA holds mnist/
 """
 # %% [markdown]
 # # Autoencoders: how small can the bottleneck be?
@@ -28,7 +28,6 @@ Train it:
 # full mode uses MNIST (784 pixels, 60,000 training images).
 
 # %%
-import argparse
 import time
 from dataclasses import dataclass
 
@@ -37,6 +36,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlcourse.config import from_command_line
+from dlcourse.datasets import load_digits, load_mnist
+
 
 @dataclass
 class Config:
@@ -44,7 +46,7 @@ class Config:
     data_dir: str = "../shared/data"  # holds mnist/ (only read in full mode)
     bottlenecks: tuple = (32, 16, 8)  # code sizes to compare, one model each
     epochs: int = 50                 # passes over the training set
-    batch_size: int = 64             # images per Adam step (full mode: 256, see __main__)
+    batch_size: int = 0              # images per Adam step; 0: 64 on the digits, 256 on MNIST (215 steps an epoch)
     lr: float = 3e-3                 # Adam learning rate (1e-3 is slower to converge at the same budget)
     seed: int = 0                    # fixes the digits split, the initial weights and the shuffling
 
@@ -173,7 +175,6 @@ def save_grid(images: np.ndarray, recons: dict, side: int, path: str) -> bool:
 
 def load_data(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test), each (N, H*W) float32 in [0, 1]."""
-    from grader.datasets import load_digits, load_mnist
     if cfg.mode == "embedded":
         x = prepare(load_digits()["images"], max_value=16)  # (1797, 64)
         perm = np.random.default_rng(cfg.seed).permutation(len(x))
@@ -185,18 +186,8 @@ def load_data(cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 if __name__ == "__main__":
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # for grader/
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mode", choices=["embedded", "full"], default="embedded")
-    p.add_argument("--data-dir", default=Config.data_dir)
-    p.add_argument("--epochs", type=int, default=Config.epochs)
-    args = p.parse_args()
-    cfg = Config(mode=args.mode, data_dir=args.data_dir, epochs=args.epochs)
-    if cfg.mode == "full":  # 55,000 images: bigger batches, still 215 Adam steps per epoch
-        cfg.batch_size = 256
+    cfg = from_command_line(Config, description="Train one autoencoder per bottleneck size")
+    cfg.batch_size = cfg.batch_size or (256 if cfg.mode == "full" else 64)
     torch.set_num_threads(min(2, torch.get_num_threads()))  # small matmuls: more threads only add overhead
 
     train_x, val_x, test_x = load_data(cfg)

@@ -1,4 +1,4 @@
-"""Reference solution: a DCGAN that generates colour images of one CIFAR-10 class.
+"""A DCGAN that generates colour images of one CIFAR-10 class.
 
 Follows Goodfellow et al., "Generative Adversarial Nets" (2014) for the minimax game and the
 non-saturating generator loss; Radford, Metz & Chintala, "Unsupervised Representation Learning with
@@ -6,10 +6,10 @@ Deep Convolutional GANs" (DCGAN, 2016) for the architecture; Salimans et al., "I
 for Training GANs" (2016) for one-sided label smoothing; and Gulrajani et al., "Improved Training of
 Wasserstein GANs" (WGAN-GP, 2017) for the critic with gradient penalty.
 
-Train it:
-    python reference_solutions/gan/gan.py                                    # 8x8 digits, offline, seconds
-    python reference_solutions/gan/gan.py --mode cifar10 --data-dir ../shared/data --class-index 6
-    python reference_solutions/gan/gan.py --mode mnist --data-dir ../shared/data --class-index 3 --loss wgan-gp
+Train it (or run the notebook top to bottom; it uses the defaults of Config):
+    python gan.py                                              # 8x8 digits, offline, seconds
+    python gan.py --mode cifar10 --data-dir DATA --class-index 6            # DATA holds cifar10/
+    python gan.py --mode mnist --data-dir DATA --class-index 3 --loss wgan-gp
 """
 # %% [markdown]
 # # Generative adversarial networks: a DCGAN for one CIFAR-10 class
@@ -23,7 +23,6 @@ Train it:
 # `mnist` and `cifar10` modes read the real data sets from the data directory.
 
 # %%
-import argparse
 import contextlib
 import math
 import time
@@ -35,12 +34,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from dlcourse.config import from_command_line
+from dlcourse.datasets import load_cifar10, load_digits, load_mnist
+
 
 @dataclass
 class Config:
     mode: str = "embedded"     # "embedded" (sklearn 8x8 digits, offline) | "mnist" (28x28) | "cifar10" (32x32 RGB)
     data_dir: str = "../shared/data"  # where mnist/ and cifar10/ live (unused by "embedded")
-    class_index: int = 6       # the one class to generate: digit 0-9, or CIFAR-10 class (6 = frog)
+    class_index: int = -1      # the one class to generate: digit 0-9, or CIFAR-10 class; -1: 3, or 6 (frog) on CIFAR-10
     latent_dim: int = 100      # size of the noise vector z ~ N(0, I)
     width: int = 0             # channels at full resolution (doubling at each coarser one); DCGAN uses 64; 0 = PRESETS
     steps: int = 0             # generator updates; 0 = the per-mode default in PRESETS
@@ -52,6 +54,7 @@ class Config:
     gp_weight: float = 10.0    # lambda of the gradient penalty (WGAN-GP only)
     log_every: int = 25        # steps between log entries
     seed: int = 0
+    save: str = ""             # write the generator's state_dict to this file ("" = do not)
 
 
 # Budgets that finish within two minutes on one CPU core (a GPU runs them in seconds).
@@ -76,8 +79,6 @@ def class_images(mode: str, data_dir: str | None = None, class_index: int = 0, *
     mode: "embedded" (sklearn digits, (N, 1, 8, 8)), "mnist" ((N, 1, 28, 28)) or "cifar10"
     ((N, 3, 32, 32)). split: "train", "test" or "all" (digits: test = every fifth image).
     """
-    from grader.datasets import load_cifar10, load_digits, load_mnist
-
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
     if mode == "embedded":
@@ -411,21 +412,9 @@ def image_grid(images, nrow: int = 8) -> np.ndarray:
 
 # %%
 if __name__ == "__main__":
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # for grader/
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["embedded", "mnist", "cifar10"], default=Config.mode)
-    parser.add_argument("--data-dir", default=Config.data_dir)
-    parser.add_argument("--class-index", type=int, default=None,
-                        help="default: 3 for digits/MNIST, 6 (frog) for CIFAR-10")
-    parser.add_argument("--steps", type=int, default=Config.steps)
-    parser.add_argument("--loss", choices=["nonsaturating", "minimax", "wgan-gp"], default=Config.loss)
-    parser.add_argument("--save", default=None, help="write the generator's state_dict here")
-    args = parser.parse_args()
-    class_index = args.class_index if args.class_index is not None else (6 if args.mode == "cifar10" else 3)
-    cfg = Config(mode=args.mode, data_dir=args.data_dir, class_index=class_index, steps=args.steps, loss=args.loss)
+    cfg = from_command_line(Config, description="Train a GAN on one class of images")
+    if cfg.class_index < 0:
+        cfg.class_index = 6 if cfg.mode == "cifar10" else 3
     cfg.steps = cfg.steps or PRESETS[cfg.mode]["steps"]
     cfg.width = cfg.width or PRESETS[cfg.mode]["width"]
     if cfg.loss == "wgan-gp":
@@ -448,5 +437,5 @@ if __name__ == "__main__":
     imgs = sample(G, torch.randn(64, cfg.latent_dim))
     print(f"samples {tuple(imgs.shape)}, range [{imgs.min():.3f}, {imgs.max():.3f}], per-pixel std over samples "
           f"{imgs.std(0).mean():.3f} (real: {torch.as_tensor(x).std(0).mean():.3f})")
-    if args.save:
-        torch.save(G.state_dict(), args.save)
+    if cfg.save:
+        torch.save(G.state_dict(), cfg.save)

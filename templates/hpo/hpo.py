@@ -10,9 +10,9 @@ Follows: Bergstra, Bardenet, Bengio & Kegl, "Algorithms for Hyper-Parameter Opti
 Hyperparameter Optimization Framework" (KDD 2019). The GPU path keeps the whole data set on the
 GPU and uses channels_last and bf16, as Keller Jordan's airbench CIFAR-10 speedruns do.
 
-Train:
-    python reference_solutions/hpo/hpo.py                      # embedded 8x8 digits, 100 trials, ~2 CPU-minutes
-    python reference_solutions/hpo/hpo.py --mode cifar10 --data-dir ../shared/data --trials 100 --max-epochs 10
+Train (or run the notebook top to bottom; it uses the defaults of Config):
+    python hpo.py                                              # embedded 8x8 digits, 100 trials, ~2 CPU-minutes
+    python hpo.py --mode cifar10 --data-dir DATA --trials 100 --max-epochs 10     # DATA holds cifar10/
 """
 
 # %% [markdown]
@@ -39,15 +39,12 @@ Train:
 # the notebook, `hpo_log.jsonl` and `analysis.md`.
 #
 # Without a GPU, use `--mode embedded`: the same pipeline on scikit-learn's 8x8 digits, where 100
-# trainings take about two minutes of a single CPU core. Example outputs of the reference are in
-# `example_output/`.
+# trainings take about two minutes of a single CPU core.
 
 # %%
-import argparse
 import hashlib
 import json
 import math
-import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -59,13 +56,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-try:
-    from grader.datasets import load_cifar10, load_digits
-    from grader.trial_log import TrialLog, read_trial_log
-except ModuleNotFoundError:  # run as a script from inside the repository: put the repo root on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from grader.datasets import load_cifar10, load_digits
-    from grader.trial_log import TrialLog, read_trial_log
+from dlcourse.config import from_command_line
+from dlcourse.datasets import load_cifar10, load_digits
+from dlcourse.trial_log import TrialLog, load_trial_log
 
 
 @dataclass
@@ -84,6 +77,7 @@ class Config:
     threads: int = 1                  # torch CPU threads per process (0 = torch's default); tiny CNNs gain nothing
                                       # from more, and oversubscribed cores make them many times slower
     workers: int = 1                  # processes that share the study on this machine (e.g. one per CPU core)
+    retrain_seeds: int = 1            # seeds the best config is retrained with to measure its test accuracy
 
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -275,7 +269,7 @@ def train_and_evaluate(config: dict, data: dict, *, seed: int, device: str = "cp
 # good/bad. Compared with a grid or random search, it spends more of the 100 trainings near the
 # good region.
 #
-# Every finished training is appended to `hpo_log.jsonl` with `grader.trial_log.TrialLog`, and
+# Every finished training is appended to `hpo_log.jsonl` with `dlcourse.trial_log.TrialLog`, and
 # flushed at once, so a crash loses nothing. The same facts are stored in the study as Optuna user
 # attributes, so `study.trials_dataframe()` holds them too. Trial `n` trains with seed
 # `seed + n`. That seed is logged, and with it the training can be repeated exactly.
@@ -381,7 +375,7 @@ def _fmt_config(config: dict) -> str:
 def analyse(log_path: str, *, test_result: dict | None = None, n_perm: int = 2000) -> str:
     """The analysis as Markdown (English): size vs accuracy, hyperparameter effects, best config, caveats.
 
-    Reads the trial log with grader.trial_log.read_trial_log; uses complete trials only. test_result
+    Reads the trial log with dlcourse.trial_log.load_trial_log; uses complete trials only. test_result
     (optional) is {"test_accuracy": float, "seeds": [...], "config": {...}} from retraining the best config.
     """
     raise NotImplementedError('read_trial_log -> arrays of params and val_accuracy; spearman + a permutation p-value; a table per size bin; best config; observations in full English sentences')
@@ -408,17 +402,7 @@ def _search_worker(cfg: dict, worker: int, kwargs: dict) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for f, default in asdict(Config()).items():
-        flag = "--" + f.replace("_", "-")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        else:
-            parser.add_argument(flag, type=type(default), default=default)
-    parser.add_argument("--retrain-seeds", type=int, default=1, help="seeds to retrain the best config with")
-    args = vars(parser.parse_args())
-    retrain_seeds = args.pop("retrain_seeds")
-    cfg = Config(**args)
+    cfg = from_command_line(Config, description="Hyperparameter search of a small CNN with Optuna's TPE")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out_dir)
@@ -458,7 +442,7 @@ if __name__ == "__main__":
     full = {"x_train": np.concatenate([data["x_train"], data["x_val"]]),
             "y_train": np.concatenate([data["y_train"], data["y_val"]]),
             "x_val": data["x_test"], "y_val": data["y_test"]}
-    seeds = [cfg.seed + 10_000 + i for i in range(retrain_seeds)]
+    seeds = [cfg.seed + 10_000 + i for i in range(cfg.retrain_seeds)]
     runs = [train_and_evaluate(best.user_attrs["config"], full, seed=s, device=device, max_epochs=cfg.max_epochs)
             for s in seeds]
     test_acc = float(np.mean([r["val_accuracy"] for r in runs]))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter, map_coordinates
 
 from grader.datasets import load_digits, load_mnist
 from grader.testing import expect_array
@@ -36,6 +35,8 @@ def distort(images: np.ndarray, rng: np.random.Generator, *, rotate_deg: float =
     digits stay readable (an autoencoder learns them as well as the originals), but no two images
     share a distortion, so the test images cannot be derived from the public ones without the key.
     """
+    from scipy.ndimage import gaussian_filter, map_coordinates  # here: only the preparation needs scipy
+
     n, h, w = images.shape
     side = float(max(h, w))
     theta = np.deg2rad(rng.uniform(-rotate_deg, rotate_deg, n))

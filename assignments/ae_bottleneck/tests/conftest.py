@@ -15,12 +15,14 @@ import pytest
 import torch
 
 from grader.errors import StudentError
+from grader.prepared import prepared
 from ae_metrics import bce, decode_all, encode_all, load_ae_data, noisy_codes, reconstruct
 
 
-@pytest.fixture(scope="session")
+@prepared
 def ae_data(mode, settings, data_dir, course_key):
-    """(train, test) float32 arrays (N, input_dim) in [0, 1], derived from the course key."""
+    """(train, test) float32 arrays (N, input_dim) in [0, 1], derived from the course key; built
+    once per command, before grading starts (grader.prepared)."""
     return load_ae_data(mode, settings, data_dir, course_key)
 
 

@@ -1,10 +1,9 @@
 """Hidden checks: quality after training on the grader's data, the bottleneck's reality, the log."""
-import numpy as np
 import pytest
 import torch
 from ae_metrics import bce
 
-from grader.images import grid, line_plot
+from grader.images import image_rows, line_plot
 from grader.testing import expect_array, expect_log
 
 
@@ -22,10 +21,12 @@ def test_reconstruction_loss(trained, thresholds, credit, feedback, ae_data, k):
     if k == 8:  # one picture for all three: originals, then each bottleneck's reconstructions
         side = int(round(test_x.shape[1] ** 0.5))
         done = [j for j in sorted(trained, reverse=True) if trained[j].error is None and trained[j].recon is not None]
-        rows = [test_x[:10]] + [trained[j].recon[:10] for j in done]
-        feedback.image("test images (top row) and their reconstructions from the codes, bottlenecks "
-                       + ", ".join(str(j) for j in done),
-                       grid(np.concatenate(rows).reshape(-1, side, side), columns=10, scale=3))
+        rows = [("original", test_x[:10].reshape(-1, side, side))]
+        rows += [(f"k = {j}", trained[j].recon[:10].reshape(-1, side, side)) for j in done]
+        feedback.image("ten test images and their reconstructions, decoded by the grader from your noisy codes "
+                       "(one row per bottleneck size k; test BCE: "
+                       + ", ".join(f"k = {j}: {trained[j].test_bce:.4f}" for j in done) + ")",
+                       image_rows(rows, columns=10))
 
 
 @pytest.mark.points(2)
@@ -70,8 +71,12 @@ def test_training_log(trained, settings, thresholds, feedback):
             f"bottleneck {k}: the log's last train_loss is {last:.4f}, but the trained weights reconstruct the "
             f"training images with BCE {t.train_bce:.4f} (recomputed by the grader): the log must report the "
             "loss the training really reached")
-    feedback.image("training loss per epoch (blue: 32, orange: 16, green: 8)",
-                   line_plot({k: [r["train_loss"] for r in trained[k].log] for k in (32, 16, 8)}))
+    feedback.image("training loss per epoch as your train_autoencoder logged it; diamonds: the training BCE the "
+                   "grader measured from the trained weights",
+                   line_plot({f"k = {k} (your log)": [r["train_loss"] for r in trained[k].log] for k in (32, 16, 8)},
+                             xlabel="epoch", ylabel="training loss (BCE per pixel)",
+                             marks={f"k = {k} (measured)": (len(trained[k].log), trained[k].train_bce)
+                                    for k in (32, 16, 8)}))
 
 
 @pytest.mark.points(1)

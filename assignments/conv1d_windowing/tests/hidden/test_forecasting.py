@@ -63,10 +63,12 @@ def test_forecast_rmse(forecasts, thresholds, credit, feedback, settings, h):
     feedback.note(f"{h} day(s) ahead, test RMSE in deg C: your model {f.rmse:.3f}, persistence {persistence:.3f}, "
                   f"climatology {climatology:.3f} ({len(d.test_y)} test windows)")
     days = slice(0, min(len(d.test_y), settings["plot_days"]))
-    feedback.image(f"first {days.stop} test days, {h} day(s) ahead: truth (blue), your forecast (orange), "
-                   "climatology (green)",
-                   line_plot({"truth": d.test_y[days], "forecast": f.pred[days], "climatology": d.climatology[days]},
-                             width=480))
+    feedback.image(f"{h} day(s) ahead: the first {days.stop} days of the test period; your model's forecasts were "
+                   "made by the grader from the handed-over weights, one window at a time",
+                   line_plot({"truth": d.test_y[days], f"your forecast (RMSE {f.rmse:.2f} °C)": f.pred[days],
+                              f"climatology (RMSE {climatology:.2f} °C)": d.climatology[days]},
+                             xlabel="day of the test period", ylabel="daily minimum temperature (°C)",
+                             title=f"forecast {h} day(s) ahead against the truth"))
 
 
 @pytest.mark.points(2)
@@ -90,7 +92,10 @@ def test_training_log(forecasts, settings, feedback):
             f"{min(r['val_loss'] for r in log):.4f}), but the trained weights have a validation MSE of {true:.4f} "
             "(computed by the grader): the log must report the model's own losses")
         logs[h] = [r["train_loss"] for r in log]
-    feedback.image("training loss per epoch (blue: 1 day, orange: 7 days, green: 30 days ahead)", line_plot(logs))
+    feedback.image("training loss per epoch, one model per horizon, as your train_forecaster logged it (its "
+                   "validation loss was checked against the grader's)",
+                   line_plot({f"{h} day(s) ahead": v for h, v in logs.items()}, xlabel="epoch",
+                             ylabel="training loss (MSE of standardised targets)"))
 
 
 @pytest.mark.points(1)

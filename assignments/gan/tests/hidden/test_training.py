@@ -11,15 +11,16 @@ from conftest import (fixed_latents, pristine, require_weights_only, sample_weig
 from gan_data import keyed_split
 from gan_metrics import class_fidelity, diversity, features, frechet_distance, memorisation_ratio, mode_coverage
 
-from grader.images import grid, line_plot
+from grader.images import image_rows, line_plot
 from grader.testing import expect_array, expect_log
 
 KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
 
 
-def _pictures(images: np.ndarray, columns: int = 16) -> np.ndarray:
-    scale = 4 if images.shape[-1] <= 8 else 2
-    return grid((np.clip(images, -1, 1) + 1) / 2, columns=columns, scale=scale)
+def _pictures(rows: list, columns: int = 12) -> np.ndarray:
+    """Labelled rows of images in [-1, 1] (what the generator and the data sets return)."""
+    return image_rows([(label, (np.clip(x, -1, 1) + 1) / 2) for label, x in rows], columns=columns,
+                      cell=48 if columns <= 12 else 36)
 
 
 def _memorisation(trained, gan_data) -> float:
@@ -41,8 +42,10 @@ def _require_new_images(trained, gan_data, thresholds):
 def test_sample_quality(trained, gan_data, thresholds, credit, feedback):
     """Frechet distance of the samples to held-out real images (grader's classifier features)"""
     t = trained.get()
-    feedback.image("your samples (fixed z, eval mode; first two rows) and training images of the class (last row)",
-                   _pictures(np.concatenate([t.samples[:32], gan_data.train[:16]])))
+    feedback.image("samples your generator made from the grader's fixed z (eval mode, a pristine worker holding only "
+                   "the weights) beside real training images of the class",
+                   _pictures([("your samples", t.samples[:12]), ("", t.samples[12:24]),
+                              ("real images", gan_data.train[:12])]))
     _require_new_images(t, gan_data, thresholds)
     fd = frechet_distance(features(gan_data.classifier, t.samples), gan_data.test_features)
     th = thresholds["frechet"]
@@ -106,10 +109,14 @@ def test_training_log(trained, settings, feedback):
     assert len(log) >= 2 and log[-1]["step"] == settings["steps"], \
         f"expected a record every log_every={settings['log_every']} steps up to step {settings['steps']}; " \
         f"got steps {[r['step'] for r in log][:12]}"
-    feedback.image("losses per logged step (blue: discriminator, orange: generator)",
-                   line_plot({"d_loss": [r["d_loss"] for r in log], "g_loss": [r["g_loss"] for r in log]}))
-    feedback.image("D(x) (blue) and D(G(z)) (orange) per logged step",
-                   line_plot({"d_real": [r["d_real"] for r in log], "d_fake": [r["d_fake"] for r in log]}))
+    steps = [r["step"] for r in log]
+    feedback.image("both players' losses, as your train_gan logged them",
+                   line_plot({"discriminator loss": [r["d_loss"] for r in log],
+                              "generator loss": [r["g_loss"] for r in log]}, x=steps, xlabel="training step",
+                             ylabel="loss"))
+    feedback.image("the discriminator's mean output on real images, D(x), and on generated ones, D(G(z)), as logged",
+                   line_plot({"D(x), real": [r["d_real"] for r in log], "D(G(z)), generated": [r["d_fake"] for r in log]},
+                             x=steps, xlabel="training step", ylabel="mean D output (probability)"))
     late = log[len(log) // 2:]
     d_loss = float(np.mean([r["d_loss"] for r in late]))
     d_fake = float(np.mean([r["d_fake"] for r in late]))
@@ -127,8 +134,10 @@ def test_minimax_loss_saturates(student, worker, images_handle, gan_data, settin
         _, _, log = train(student, worker, images_handle, gan_data.train.shape[1:], settings, device, seed,
                           loss=loss, steps=settings["compare_steps"], real_label=1.0, log_every=5)
         logs[loss] = expect_log(log, name=f"train_gan(..., loss={loss!r})", keys=KEYS)
-    feedback.image("generator loss, first steps (blue: minimax, orange: non-saturating)",
-                   line_plot({k: [r["g_loss"] for r in v] for k, v in logs.items()}))
+    feedback.image("the generator's loss over the first steps of two trainings, as logged: minimax log(1 - D(G(z))) "
+                   "stays flat near 0 while the non-saturating -log D(G(z)) gives a signal",
+                   line_plot({k: [r["g_loss"] for r in v] for k, v in logs.items()},
+                             x=[r["step"] for r in logs["minimax"]], xlabel="training step", ylabel="generator loss"))
     mm, ns = ([r["g_loss"] for r in logs[k]] for k in ("minimax", "nonsaturating"))
     assert max(mm) <= 1e-6, f"the minimax generator loss mean log(1 - D(G(z))) is <= 0; the log shows {max(mm):.3g}"
     assert min(ns) >= -1e-6, f"the non-saturating loss mean -log D(G(z)) is >= 0; the log shows {min(ns):.3g}"
@@ -186,7 +195,9 @@ def test_unconditional_mode_coverage(student, worker, gan_data, public_data, set
     G, _, _ = train(student, worker, images, shape, settings, device, seed, real_label=1.0)
     samples, mismatch = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed)
     require_weights_only(mismatch)
-    feedback.image("samples of a GAN trained on all ten digits", _pictures(samples[:48]))
+    feedback.image("samples of your GAN trained on all ten digits (made from the grader's fixed z), beside real digits",
+                   _pictures([("your samples", samples[:12]), ("", samples[12:24]), ("", samples[24:36]),
+                              ("real images", split.train[:12])]))
     ratio = memorisation_ratio(samples, np.concatenate([split.public, split.train]), split.test, split.test_sources)
     assert ratio >= thresholds["memorisation"], (
         f"the samples are (near) copies of real digits (memorisation ratio {ratio:.3g} < "

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from hpo_support import leak_fraction, rerun_verdict, trial_label
 
+from grader.images import scatter_plot
+
 
 def _acc(v) -> str:
     return f"{v:.4f}" if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else repr(v)[:20]
@@ -28,6 +30,15 @@ def test_log_reproduces(retrained, reruns, thresholds, credit, feedback):
         feedback.note(f"{trial_label(t)}{' (the best; not in the statistic: the best of many trainings sits above its re-runs)' if best else ''}: "
                       f"logged {_acc(t['val_accuracy'])}; measured by the grader: {seeds}; logged - mean {d * n_val:+.1f} "
                       f"images (train_and_evaluate returned {returned}; not used)")
+    def points(trials):
+        pairs = [(100 * t["val_accuracy"], 100 * x.val) for t in trials for x in r.of(t)
+                 if isinstance(t["val_accuracy"], (int, float)) and math.isfinite(x.val)]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    feedback.image("the validation accuracy your log states against what the grader measured when it re-ran the same "
+                   "configuration (from the trained weights; the logged seed and seeds of its own)",
+                   scatter_plot({"random trials": points(r.sample), "the best trial": points([r.best])},
+                                xlabel="logged validation accuracy (%)", ylabel="re-run by the grader (%)",
+                                diagonal="log = re-run"))
     z = thresholds["rerun_z"]
     feedback.note(
         f"seed-to-seed spread of one training's validation accuracy, measured here from these re-runs: "

@@ -6,10 +6,12 @@ import re
 
 import numpy as np
 import pytest
-from hpo_support import best_trial
+from hpo_support import best_trial, trial_label
 from hpo_checks import (comment_ratio, english_score, size_correlations, stated_size_correlation,
                         stated_size_strength, strength_agrees, strip_copied)
-from hpo_support import ANALYSIS_PATTERNS, code_source, scatter_plot, words
+from hpo_support import ANALYSIS_PATTERNS, code_source, words
+
+from grader.images import line_plot, scatter_plot
 
 SIZE_WORDS = re.compile(r"param|size|width|depth|capacit|larg|small|big", re.I)
 ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
@@ -44,8 +46,17 @@ def size_accuracy_feedback(hpo_log, feedback) -> dict | None:
     best = best_trial(done)
     feedback.note(f"the grader's Spearman rho between parameter count and validation accuracy: {rho:+.2f} "
                   f"(n = {len(done)} complete trials; parameters {int(params.min()):,} to {int(params.max()):,})")
-    feedback.image(f"validation accuracy (y) against parameter count (x, log scale), rho = {rho:+.2f}; "
-                   "orange: the best trial", scatter_plot(params, acc, highlight=done.index(best)))
+    feedback.image(f"validation accuracy against network size, every complete trial of your log; the grader's "
+                   f"Spearman rho = {rho:+.2f} (the accuracies the grader measured itself are in the re-run test)",
+                   scatter_plot({"trials (your log)": (params, 100 * acc),
+                                 f"best: {trial_label(best)}": ([best["params"]], [100 * best["val_accuracy"]])},
+                                xlabel="parameters (log scale)", ylabel="validation accuracy (%)", logx=True))
+    order = sorted(done, key=lambda t: t["trial"])
+    feedback.image("the search's progress: each trial's validation accuracy in the order the log numbers them, and "
+                   "the best so far",
+                   line_plot({"best so far": 100 * np.maximum.accumulate([t["val_accuracy"] for t in order]),
+                              "this trial": [100 * t["val_accuracy"] for t in order]},
+                             x=[t["trial"] for t in order], xlabel="trial number", ylabel="validation accuracy (%)"))
     return rhos if np.isfinite(rho) else None
 
 
