@@ -23,7 +23,8 @@ from grader.errors import StudentError
 from grader.handoff import Handoff
 from grader.testing import expect_array
 from gan_data import keyed_split, public_sets
-from gan_metrics import features, load_metric_data, load_or_train_classifier, memorisation_ratio
+from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier, memorisation_ratio
+from grader.prepared import prepared
 
 METRIC_DATA = {"embedded": "digits", "mnist": "mnist", "cifar10": "cifar10"}
 LATENT_DIM = 100
@@ -60,10 +61,28 @@ def classifier_for(mode, data_dir):
     return load_or_train_classifier(METRIC_DATA[mode], d["train_images"], d["train_labels"], cache_dir())
 
 
+@prepared
+def classifier_weights(mode, data_dir) -> dict:
+    """The classifier's shape and weights as arrays: `grade` and `validate` load (or, the first time
+    on this machine, train) it once, before the first submission (grader.prepared)."""
+    clf = classifier_for(mode, data_dir)
+    return {"shape": np.array([clf.channels, clf.image_size, clf.n_classes]),
+            **{k: v.numpy() for k, v in clf.state_dict().items()}}
+
+
+@pytest.fixture(scope="session")
+def classifier(classifier_weights) -> FeatureClassifier:
+    """The grader's feature classifier, rebuilt from its prepared weights."""
+    weights = dict(classifier_weights)
+    clf = FeatureClassifier(*(int(v) for v in weights.pop("shape")))
+    clf.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
+    return clf.eval()
+
+
 def pytest_collection_finish(session):
-    """Load (or, the first time on this machine, train) the grader's classifier before the first test,
-    so that its training never eats into a test's time limit. Only for runs with hidden tests; any
-    failure here is left to the `gan_data` fixture, which retries and reports it."""
+    """Without a preparing command (a one-submission run with hidden tests): load (or train) the
+    grader's classifier before the first test, so that its training never eats into a test's time
+    limit. Any failure here is left to the `gan_data` fixture, which retries and reports it."""
     run_file = os.environ.get("DLGRADE_RUN")
     if not run_file or not any("hidden" in Path(str(item.path)).parts for item in session.items):
         return
@@ -71,6 +90,8 @@ def pytest_collection_finish(session):
         import json
 
         run = json.loads(Path(run_file).read_text())
+        if run.get("prepared") or run.get("prepare_into"):  # prepared once for the command (above)
+            return
         classifier_for(run["mode"], run.get("data_dir"))
     except Exception:  # noqa: BLE001 - reported by the fixture, with the test that needs it
         pass
@@ -82,8 +103,8 @@ def public_data(mode, data_dir) -> dict:
 
 
 @pytest.fixture(scope="session")
-def gan_data(mode, settings, data_dir, course_key, public_data) -> GanData:
-    clf = classifier_for(mode, data_dir)
+def gan_data(mode, settings, course_key, public_data, classifier) -> GanData:
+    clf = classifier
     c = settings["class_index"]
     split = keyed_split(public_data, c, course_key.rng("gan", mode, "class-split", c))
     return GanData(split.train, split.test, split.public, split.test_sources, clf, features(clf, split.test),
