@@ -22,17 +22,23 @@ import errno
 import sys
 from pathlib import Path
 
-from grader.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ToolkitError
+from grader.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ToolkitError
+from grader.reports.similarity import SIMILARITY_THRESHOLD
 
 SANDBOX_HELP = ("isolation of student code: 'auto' (the best rung this machine allows: bubblewrap, else kernel "
                 "namespaces, else (as root) a separate uid, else none, with a warning below the first two), "
                 "'strict' (refuse to run without bubblewrap or namespaces), 'off' (no sandbox: only for code you trust)")
 
 
+def _given(**options):
+    """The options the user gave; the rest take the command function's own default (one source)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", help="data mode from the spec (default: the spec's default_mode, usually 'embedded')")
     p.add_argument("--data-dir", type=Path, help="folder holding the data sets of the full modes (e.g. ../shared/data)")
-    p.add_argument("--sandbox", default="auto", choices=["auto", "strict", "off"], help=SANDBOX_HELP)
+    p.add_argument("--sandbox", choices=["auto", "strict", "off"], help=SANDBOX_HELP)
 
 
 def _add_check(sub, shared):
@@ -46,12 +52,12 @@ def _add_check(sub, shared):
 
 
 def _cmd_check(args) -> int:
-    from grader.assignments import find_assignment
+    from grader.core.assignments import find_assignment
     from grader.commands.check import check_submission
-    from grader.render import print_json, render_result, working
+    from grader.reports.terminal import print_json, render_result, working
     with working("running the public tests", quiet=args.json):
         result = check_submission(assignment=args.assignment, submission=args.submission, mode=args.mode,
-                                  data_dir=args.data_dir, sandbox=args.sandbox)
+                                  data_dir=args.data_dir, **_given(sandbox=args.sandbox))
     if args.json:
         print_json(result.to_json())
     else:
@@ -83,11 +89,11 @@ def _add_grade(sub, shared):
                                                   "(default: the spec's submission.code globs)")
     p.add_argument("--single", action="store_true", help="each path is one submission, a folder too "
                                                          "(not a folder of submissions)")
-    p.add_argument("--backend", default="local", choices=["local", "ray"],
+    p.add_argument("--backend", choices=["local", "ray"],
                    help="where submissions run: threads here, or one Ray task each (pip install 'dlgrade[cluster]')")
     p.add_argument("--address", help="Ray cluster address for --backend ray (default: start a local head)")
-    p.add_argument("--similarity-threshold", type=float, default=0.7,
-                   help="integrity report: flag pairs at least this similar, 0-1 (default 0.7)")
+    p.add_argument("--similarity-threshold", type=float,
+                   help=f"integrity report: flag pairs at least this similar, 0-1 (default {SIMILARITY_THRESHOLD})")
     p.add_argument("--key", type=Path, metavar="FILE",
                    help="the course key hidden test data derives from (default OUT/course.key, created on the "
                         "first run; keep it private and reuse it for every run of the course)")
@@ -97,16 +103,16 @@ def _add_grade(sub, shared):
 
 
 def _cmd_grade(args) -> int:
-    from grader.render import GradeProgress, render_grade_summary
+    from grader.reports.terminal import GradeProgress, render_grade_summary
     progress = GradeProgress(quiet=args.quiet, as_json=args.json)
     try:
         report = _grade(args, progress)
     except KeyboardInterrupt:
-        from grader.render import render_interrupted
+        from grader.reports.terminal import render_interrupted
         render_interrupted(out=args.out, graded=sum(progress.counts.values()))
         raise
     if not report.found:
-        from grader.render import render_error
+        from grader.reports.terminal import render_error
         render_error(f"no submissions found in {', '.join(map(str, args.submissions))} (a folder of submissions holds "
                      "one .py, .ipynb, .zip or folder per student; use --single for one submission folder)")
         return EXIT_FAILED
@@ -119,11 +125,12 @@ def _grade(args, progress):
     from grader.commands.grade import grade_submissions
     try:
         report = grade_submissions(assignment=args.assignment, submissions=args.submissions, out=args.out,
-                                   jobs=args.jobs, mode=args.mode, data_dir=args.data_dir, sandbox=args.sandbox,
+                                   jobs=args.jobs, mode=args.mode, data_dir=args.data_dir,
                                    gpus=args.gpus.split(",") if args.gpus else None, force=args.force,
                                    only=args.only, roster=args.roster, pick=args.pick, single=args.single,
-                                   backend=args.backend, address=args.address,
-                                   similarity_threshold=args.similarity_threshold, key=args.key,
+                                   address=args.address, key=args.key,
+                                   **_given(sandbox=args.sandbox, backend=args.backend,
+                                            similarity_threshold=args.similarity_threshold),
                                    on_start=progress.start, on_result=progress.update)
     finally:
         progress.stop()
@@ -145,8 +152,8 @@ def _add_gradescope(sub, shared):
 
 
 def _cmd_gradescope(args) -> int:
-    from grader.commands.gradescope import gradescope_autograder
-    from grader.render import console, print_json
+    from grader.scaffold.gradescope import gradescope_autograder
+    from grader.reports.terminal import console, print_json
     bundle = gradescope_autograder(assignment=args.assignment, out=args.out, mode=args.mode, key=args.key)
     if args.json:
         print_json({"archive": str(bundle.archive), "files": bundle.files})
@@ -167,10 +174,10 @@ def _add_validate(sub, shared):
 
 def _cmd_validate(args) -> int:
     from grader.commands.validate import validate_assignment
-    from grader.render import print_json, render_checks, working
+    from grader.reports.terminal import print_json, render_checks, working
     with working(f"validating {args.assignment}: grading the reference and the template", quiet=args.json):
         checks = validate_assignment(assignment=args.assignment, mode=args.mode, data_dir=args.data_dir,
-                                     sandbox=args.sandbox)
+                                     **_given(sandbox=args.sandbox))
     if args.json:
         print_json([c.__dict__ for c in checks])
     else:
@@ -188,8 +195,8 @@ def _add_build(sub, shared):
 
 
 def _cmd_build(args) -> int:
-    from grader.commands.build import build_templates
-    from grader.render import print_json, render_checks
+    from grader.scaffold.build import build_templates
+    from grader.reports.terminal import print_json, render_checks
     checks = build_templates(assignment=args.assignment, check_only=args.check)
     if args.json:
         print_json([c.__dict__ for c in checks])
@@ -208,8 +215,8 @@ def _add_new(sub, shared):
 
 
 def _cmd_new(args) -> int:
-    from grader.commands.new import new_assignment
-    from grader.render import console, print_json
+    from grader.scaffold.new import new_assignment
+    from grader.reports.terminal import console, print_json
     created = new_assignment(name=args.name, title=args.title)
     if args.json:
         print_json({"name": created.name, "files": [str(f) for f in created.files]})
@@ -230,8 +237,8 @@ def _add_release(sub, shared):
 
 
 def _cmd_release(args) -> int:
-    from grader.commands.release import release_assignment
-    from grader.render import console, print_json
+    from grader.scaffold.release import release_assignment
+    from grader.reports.terminal import console, print_json
     rel = release_assignment(assignment=args.assignment, out=args.out)
     if args.json:
         print_json({"folder": str(rel.folder), "archive": str(rel.archive), "files": rel.files})
@@ -247,7 +254,7 @@ def _add_list(sub, shared):
 
 def _cmd_list(args) -> int:
     from grader.commands.listing import list_assignments
-    from grader.render import print_json, render_assignments
+    from grader.reports.terminal import print_json, render_assignments
     rows = list_assignments()
     if args.json:
         print_json(rows)
@@ -286,18 +293,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ToolkitError as e:
-        from grader.render import render_error
+        from grader.reports.terminal import render_error
         render_error(e)  # paths and names in the message may come from students: printed inert
         return EXIT_USAGE
     except KeyboardInterrupt:
         if args.command != "grade":   # grade has said what it kept
-            from grader.render import err_console
+            from grader.reports.terminal import err_console
             err_console.print(f"[yellow]interrupted:[/] {INTERRUPTED_KEEPS.get(args.command, 'stopped')}")
         return EXIT_INTERRUPTED
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        from grader.render import err_console
+        from grader.reports.terminal import err_console
         err_console.print(f"[bold red]error:[/] no space left for the outputs ({e.filename or 'output folder'}). "
                           "Everything graded before this point is kept in the gradebook; free some space and "
                           "run the same command again to continue.")

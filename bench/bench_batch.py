@@ -69,7 +69,7 @@ def one_configuration(subs: Path, out: Path, jobs: int, backend: str, device: st
     if backend == "ray":
         import ray
         ray.shutdown()
-    from grader import zygote
+    from grader.boundary import zygote
     zygote.close_shared()  # reaped now, so their CPU time (and their children's) counts below
     statuses: dict[str, int] = {}
     for r in report.results:

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader import sandbox, zygote
-from grader.assignments import find_assignment
-from grader.remote import WorkerSession
+from grader.boundary import sandbox, zygote  # noqa: E402 (the checkout goes on sys.path first)
+from grader.core.assignments import find_assignment  # noqa: E402
+from grader.boundary.client import WorkerSession  # noqa: E402
 
 SUBMISSION = "import torch\n\n\ndef answer():\n    return 42\n"
 

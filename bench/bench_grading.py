@@ -29,19 +29,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.assignments import (all_assignments, find_assignment, reference_file,  # noqa: E402
+from grader.core.assignments import (all_assignments, find_assignment, reference_file,  # noqa: E402
                                 reference_submission, template_dir)
 from grader.commands.check import check_submission  # noqa: E402
-from grader.course_key import CourseKey, new_key  # noqa: E402
-from grader import zygote  # noqa: E402
-from grader.runner import RunOptions, grade_submission, prepare, prestart_zygotes  # noqa: E402
+from grader.trusted.course_key import CourseKey, new_key  # noqa: E402
+from grader.boundary import zygote  # noqa: E402
+from grader.grading.runner import RunOptions, grade_submission, prepare, prestart_zygotes  # noqa: E402
 
 
 def scaled_assignment(mode: str, overrides: dict, tmp: Path) -> Path:
@@ -144,7 +143,7 @@ def main() -> None:
     print(f"ae_bottleneck ({args.mode}, device {args.device}, settings {spec.mode(args.mode).settings}); "
           f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs")
     print(f"  zygotes' start-up (once per command): {zygote_s:.2f} s")
-    print(f"  the tests' preparation (once per command, grader.prepared): {prepare_s:.2f} s")
+    print(f"  the tests' preparation (once per command, grader.trusted.prepared): {prepare_s:.2f} s")
     print(f"  bare training+evaluation : {b:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in bare)})")
     print(f"  graded (sandboxed, all tests): {g:7.2f} s  (runs: {', '.join(f'{x:.1f}' for x in graded)}; scores {scores})")
     print(f"  overhead ratio graded/bare : {g / b:.2f}x   fixed cost per submission: {g - b:.1f} s")

@@ -133,7 +133,7 @@ class TrialLog:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "TrialLog":
+    def __enter__(self) -> TrialLog:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -143,7 +143,7 @@ class TrialLog:
         try:
             if getattr(self, "_fd", None) is not None:
                 self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 (a destructor must never raise, whatever went wrong)
             pass
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import probe_isolation
+from grader.boundary.sandbox import probe_isolation
 
 RUNGS = ("bwrap", "namespaces", "uid")
 DENY = "#!/bin/sh\necho \"$(basename \"$0\"): unshare failed: Operation not permitted\" >&2\nexit 1\n"

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
+from grader.core.assignments import find_assignment
 from grader.commands.grade import grade_submissions
-from grader.runner import RunOptions, grade_submission
-from grader.sandbox import probe_isolation
+from grader.grading.runner import RunOptions, grade_submission
+from grader.boundary.sandbox import probe_isolation
 from rungs import RUNGS, keep_modes, on_rung
 
 HERE = Path(__file__).resolve().parent
@@ -81,7 +81,7 @@ CASES: dict[str, Case] = {
     "nbformat_v3": Case(),
     "colab_magics": Case(notes="`!pip install einops` is IPython-only and was neutralised"),
     # import time
-    # tensorflow binds a stand-in (grader.definitions): the graded functions do not use it, so nothing is lost
+    # tensorflow binds a stand-in (grader.intake.definitions): the graded functions do not use it, so nothing is lost
     "missing_import": Case(notes="tensorflow imported: this assignment is graded in PyTorch"),
     "exit_toplevel": Case(notes="call: sys.exit(0)"),
     "exit_in_class": Case(failed=_all("load", "your code called sys.exit() (exit code 0) while importing")),

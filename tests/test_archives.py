@@ -1,4 +1,4 @@
-"""grader/archives.py: a submitted zip is unpacked without trusting it."""
+"""grader/intake/archives.py: a submitted zip is unpacked without trusting it."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.archives import MAX_RATIO, ArchiveError, safe_extract
+from grader.intake.archives import MAX_RATIO, ArchiveError, safe_extract
 
 MB = 2 ** 20
 

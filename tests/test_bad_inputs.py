@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.archives import ArchiveError, safe_extract
+from grader.intake.archives import ArchiveError, safe_extract
 from grader.commands.grade import grade_submissions
-from grader.definitions import definitions_only
-from grader.source_limits import MAX_DEPTH, SourceRejected
+from grader.intake.definitions import definitions_only
+from grader.intake.source_limits import MAX_DEPTH, SourceRejected
 from tiny_batch import REFERENCE, TINY
 
 MB = 2 ** 20

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
-from grader.collect import collect_submissions
-from grader.errors import ToolkitError
-from grader.gradebook import RosterRow
-from grader.roster import match_roster, read_roster
-from grader.workspace import prepare_workspace
+from grader.core.assignments import find_assignment
+from grader.intake.discovery import collect_submissions
+from grader.core.errors import ToolkitError
+from grader.records.gradebook import RosterRow
+from grader.records.roster import match_roster, read_roster
+from grader.intake.workspace import prepare_workspace
 from tiny_batch import REFERENCE, TINY
 
 LIMITS = find_assignment(TINY).submission

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from grader.commands.grade import GradeReport, grade_submissions
-from grader.html_reports import feedback_html
-from grader.images import png_bytes
-from grader.results import SubmissionResult
-from grader.results import TestResult as OneTest  # not collected as a test class
+from grader.reports.html import feedback_html
+from grader.authoring.pictures import png_bytes
+from grader.core.results import SubmissionResult
+from grader.core.results import TestResult as OneTest  # not collected as a test class
 from tiny_batch import CORPUS, REFERENCE, TINY, renamed_reference
 
 HOSTILE_TEXT = "<script>alert('x')</script>"

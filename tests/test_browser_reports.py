@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
+from grader.core.assignments import find_assignment
 from grader.commands.grade import grade_submissions
-from grader.gradebook import GradebookRow
-from grader.html_reports import summary_html
+from grader.records.gradebook import GradebookRow
+from grader.reports.html import summary_html
 from tiny_batch import TINY, make_batch
 
 REPO = Path(__file__).resolve().parents[1]

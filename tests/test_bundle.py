@@ -27,9 +27,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignments import all_assignments, reference_file
-from grader.commands.release import release_assignment
-from grader.templates import build_notebook
+from grader.core.assignments import all_assignments, reference_file
+from grader.scaffold.release import release_assignment
+from grader.scaffold.templates import build_notebook
 
 pytestmark = pytest.mark.bundle
 
@@ -142,8 +142,8 @@ def test_the_filled_notebook_runs_from_the_bundle_and_passes_its_check(name, bun
 def test_the_bundle_installs_the_course_package_for_any_folder(bundles, venv, tmp_path):
     """After `pip install -r requirements.txt`, `import dlcourse` works anywhere, without `__file__`
     tricks, and the engine's readers are the same functions."""
-    probe = ("import dlcourse.datasets, dlcourse.trial_log, grader.datasets, json; "
-             "print(json.dumps([dlcourse.__file__, grader.datasets.load_digits is dlcourse.datasets.load_digits]))")
+    probe = ("import dlcourse.datasets, dlcourse.trial_log, grader.authoring.datasets, json; "
+             "print(json.dumps([dlcourse.__file__, grader.authoring.datasets.load_digits is dlcourse.datasets.load_digits]))")
     proc = subprocess.run([str(venv / "bin" / "python"), "-c", probe], cwd=tmp_path, env=_env(venv),
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import cli
-from grader.assignments import all_assignments
-from grader.commands.new import new_assignment
-from grader.commands.release import release_assignment
+from grader.core.assignments import all_assignments
+from grader.scaffold.new import new_assignment
+from grader.scaffold.release import release_assignment
 from grader.commands.validate import validate_assignment
-from grader.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from grader.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -155,7 +155,7 @@ def test_release_bundle_has_no_secrets_and_its_check_runs(tmp_path):
 def test_pytest_lists_the_grading_markers(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("DLGRADE_RUN", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--markers", "-p", "grader.plugin"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--markers", "-p", "grader.trusted.plugin"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     for marker in ("@pytest.mark.points(n):", "@pytest.mark.visibility(v):", "@pytest.mark.timeout(seconds):",

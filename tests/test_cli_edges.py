@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 import cli
-from grader import render
-from grader.assignments import all_assignments
-from grader.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from grader.reports import terminal as render
+from grader.core.assignments import all_assignments
+from grader.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from tiny_batch import CORPUS, REFERENCE, gradebook_count
 
 TINY = Path(__file__).resolve().parent / "fixtures" / "assignments" / "tiny"
@@ -86,10 +86,10 @@ def test_check_prints_a_reason_every_test_shares_once(tmp_path, monkeypatch):
 
 
 def test_check_does_not_show_the_grader_s_install_paths(tmp_path, monkeypatch):
-    from grader.feedback import scrub_paths
+    from grader.reports.markdown import scrub_paths
     repo = str(Path(cli.__file__).resolve().parent)
-    assert repo not in scrub_paths(f"File \"{repo}/grader/plugin.py\", line 3")
-    assert scrub_paths(f"{repo}/grader/plugin.py") == "grader/plugin.py"
+    assert repo not in scrub_paths(f"File \"{repo}/grader/trusted/plugin.py\", line 3")
+    assert scrub_paths(f"{repo}/grader/trusted/plugin.py") == "grader/trusted/plugin.py"
 
 
 def test_grade_exits_0_with_a_rejected_submission_as_the_help_says(tmp_path, capsys):

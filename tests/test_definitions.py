@@ -1,4 +1,4 @@
-"""grader/definitions.py: the definitions-only load keeps what a submission defines and skips what it
+"""grader/intake/definitions.py: the definitions-only load keeps what a submission defines and skips what it
 runs, in place, so line numbers do not move."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from grader.definitions import definitions_only, filter_definitions
+from grader.intake.definitions import definitions_only, filter_definitions
 
 SOURCE = textwrap.dedent('''\
     """A student's notebook, flattened."""

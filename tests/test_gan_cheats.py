@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
-from grader.runner import RunOptions, grade_submission
+from grader.core.assignments import find_assignment
+from grader.grading.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "gan"

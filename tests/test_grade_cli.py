@@ -15,12 +15,12 @@ import pytest
 
 import cli
 import grader.commands.grade as grade_module
-import grader.commands.gradescope as gradescope_module
-from grader import backends
-from grader.assignments import find_assignment
+import grader.scaffold.gradescope as gradescope_module
+from grader.grading import backends
+from grader.core.assignments import find_assignment
 from grader.commands.grade import GradeReport
-from grader.commands.gradescope import GradescopeBundle
-from grader.errors import EXIT_OK, EXIT_USAGE
+from grader.scaffold.gradescope import GradescopeBundle
+from grader.core.errors import EXIT_OK, EXIT_USAGE
 from tiny_batch import REFERENCE, TINY
 
 GRADE_DEFAULTS = dict(jobs=None, mode=None, data_dir=None, sandbox="auto", gpus=None, force=False, only=None,
@@ -62,7 +62,7 @@ def test_grade_flags_become_keyword_arguments(capsys, grade_calls, flags, expect
 
 
 def test_grade_json_prints_one_line_per_submission(capsys, monkeypatch):
-    from grader.results import SubmissionResult
+    from grader.core.results import SubmissionResult
 
     def fake(**kwargs):
         kwargs["on_start"](2)

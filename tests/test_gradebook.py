@@ -14,10 +14,10 @@ import pytest
 
 import grader
 from grader.commands.grade import grade_submissions, needs_grading
-from grader.errors import EXIT_INTERRUPTED, ToolkitError
-from grader.fingerprints import grader_version, submission_hash
-from grader.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow
-from grader.spec import load_spec
+from grader.core.errors import EXIT_INTERRUPTED, ToolkitError
+from grader.records.freshness import grader_version, submission_hash
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow
+from grader.core.spec import load_spec
 from tiny_batch import CORPUS, REFERENCE, TINY, gradebook_count, make_batch
 
 REPO = Path(__file__).resolve().parent.parent

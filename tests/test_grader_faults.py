@@ -14,15 +14,15 @@ import pytest
 
 import cli
 import grader.commands.grade as grade_module
-from grader import remote
-from grader.assignments import find_assignment
+from grader.boundary import client as remote
+from grader.core.assignments import find_assignment
 from grader.commands.grade import SUSPECT_AFTER, grade_submissions
-from grader.errors import EXIT_USAGE, INTERNAL_ERROR, GraderError, GraderSuspect, StudentError
-from grader.gradebook import GRADEBOOK_FILE, Gradebook
-from grader.remote import WorkerSession
-from grader.results import SubmissionResult
-from grader.runner import RunOptions, grade_submission
-from grader.sandbox import require_isolation
+from grader.core.errors import EXIT_USAGE, INTERNAL_ERROR, GraderError, GraderSuspect, StudentError
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook
+from grader.boundary.client import WorkerSession
+from grader.core.results import SubmissionResult
+from grader.grading.runner import RunOptions, grade_submission
+from grader.boundary.sandbox import require_isolation
 from test_engine_integrity import write_assignment
 from tiny_batch import REFERENCE, TINY
 

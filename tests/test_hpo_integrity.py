@@ -8,8 +8,6 @@ search) and two cheats built on it, each graded once (module-scoped) and shared 
 """
 from __future__ import annotations
 
-import json
-import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.assignments import find_assignment
-from grader.runner import RunOptions, grade_submission
-from grader.workspace import prepare_workspace
+from grader.core.assignments import find_assignment
+from grader.grading.runner import RunOptions, grade_submission
+from grader.intake.workspace import prepare_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 HPO = REPO / "assignments" / "hpo"

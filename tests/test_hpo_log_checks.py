@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 import pytest
 
-from grader.assignments import find_assignment
-from grader.plugin import Artifacts, Feedback
-from grader.testing import Credit
+from grader.core.assignments import find_assignment
+from grader.trusted.plugin import Artifacts, Feedback
+from grader.authoring.checks import Credit
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "assignments" / "hpo" / "tests"

@@ -1,4 +1,4 @@
-"""The isolation ladder (grader.sandbox): every rung this machine can offer is reached the way a real
+"""The isolation ladder (grader.boundary.sandbox): every rung this machine can offer is reached the way a real
 machine reaches it (tests/rungs.py), probed once per command, recorded in every result, and used by
 every worker of the batch; strict mode refuses the weak rungs; `check` works on a student's machine
 that has none of the sandbox tools. The hostile corpus on each rung is tests/test_adversarial.py."""
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
-from grader.commands import gradescope as gradescope_module
+from grader.core.assignments import find_assignment
+from grader.scaffold import gradescope as gradescope_module
 from grader.commands.grade import grade_submissions
-from grader.errors import ToolkitError
-from grader.gradebook import GRADEBOOK_FILE, Gradebook
-from grader.runner import RunOptions, grade_submission
-from grader.sandbox import LEVEL_TEXT, Isolation, probe_isolation, require_isolation
+from grader.core.errors import ToolkitError
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook
+from grader.grading.runner import RunOptions, grade_submission
+from grader.boundary.sandbox import LEVEL_TEXT, Isolation, probe_isolation, require_isolation
 from rungs import RUNGS, keep_modes, on_rung, python_reachable_by_all, shim_path
 
 HERE = Path(__file__).resolve().parent

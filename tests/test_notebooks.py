@@ -1,4 +1,4 @@
-"""grader/notebooks.py: a submitted notebook read as Python source, with a map back to its cells."""
+"""grader/intake/notebooks.py: a submitted notebook read as Python source, with a map back to its cells."""
 from __future__ import annotations
 
 import ast
@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from grader.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
+from grader.intake.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
 
 
 def notebook(*cells, tags=None) -> nbformat.NotebookNode:
@@ -27,7 +27,7 @@ def raw(nb) -> bytes:
 # --- reading -------------------------------------------------------------------------------------
 
 def test_decode_text_handles_bom_and_latin1():
-    assert decode_text("x = 'é'\n".encode("utf-8")) == ("x = 'é'\n", None)
+    assert decode_text("x = 'é'\n".encode()) == ("x = 'é'\n", None)
     assert decode_text(b"\xef\xbb\xbfx = 1\n") == ("x = 1\n", None)
     text, note = decode_text("x = 'é'\n".encode("latin-1"))
     assert text == "x = 'é'\n" and "latin-1" in note

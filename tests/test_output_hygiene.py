@@ -17,12 +17,12 @@ import pytest
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-import grader.render as render
+import grader.reports.terminal as render
 from grader.commands.grade import GradeReport, grade_submissions
-from grader.feedback import feedback_markdown
-from grader.results import SubmissionResult
-from grader.results import TestResult as OneTest  # not collected as a test class
-from grader.safe_text import csv_cell, printable
+from grader.reports.markdown import feedback_markdown
+from grader.core.results import SubmissionResult
+from grader.core.results import TestResult as OneTest  # not collected as a test class
+from grader.reports.safe_text import csv_cell, printable
 from tiny_batch import REFERENCE, TINY
 
 REF = REFERENCE.read_text()

@@ -1,4 +1,4 @@
-"""Preparation once per command (grader.prepared): a conftest's @prepared function runs once before a
+"""Preparation once per command (grader.trusted.prepared): a conftest's @prepared function runs once before a
 batch, not once per submission; its arrays are what the key gives; a new key, mode, data folder or
 test file is never served stale data; and no worker, on any rung, can read the prepared folder."""
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.assignments import find_assignment
+from grader.core.assignments import find_assignment
 from grader.commands.grade import grade_submissions
-from grader.course_key import CourseKey, new_key
-from grader.prepared import MANIFEST, fingerprint
-from grader.runner import RunOptions, grade_submission, prepare
+from grader.trusted.course_key import CourseKey, new_key
+from grader.trusted.prepared import MANIFEST, fingerprint
+from grader.grading.runner import RunOptions, grade_submission, prepare
 from rungs import RUNGS, keep_modes, on_rung
 
 SPEC = """\
@@ -39,7 +39,7 @@ CONFTEST = '''\
 import os
 from pathlib import Path
 
-from grader.prepared import prepared
+from grader.trusted.prepared import prepared
 
 CALLS = Path(__file__).resolve().parents[1] / "calls.log"   # outside tests/: not part of its hash
 
@@ -67,7 +67,7 @@ HIDDEN = '''\
 import numpy as np
 import pytest
 
-from grader.plugin import RUN_KEY
+from grader.trusted.plugin import RUN_KEY
 
 
 @pytest.mark.points(1)

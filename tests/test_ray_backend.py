@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from grader.commands.grade import grade_submissions
-from grader.gradebook import GRADEBOOK_FILE, Gradebook
-from grader.spec import Resources, load_spec
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook
+from grader.core.spec import Resources, load_spec
 from tiny_batch import TINY, make_batch
 
 try:
@@ -60,8 +60,8 @@ def test_the_spec_declares_task_resources(tmp_path):
 def test_without_ray_the_backend_says_how_to_get_it(monkeypatch):
     import sys
 
-    from grader.backends import RayBackend
-    from grader.errors import ToolkitError
+    from grader.grading.backends import RayBackend
+    from grader.core.errors import ToolkitError
     monkeypatch.setitem(sys.modules, "ray", None)   # `import ray` raises ImportError
     with pytest.raises(ToolkitError, match=r"pip install 'dlgrade\[cluster\]'"):
         RayBackend(address=None, resources=Resources())

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import find_assignment
-from grader.runner import RunOptions, grade_submission
-from grader.workspace import MODULE_FILE, prepare_workspace
+from grader.core.assignments import find_assignment
+from grader.grading.runner import RunOptions, grade_submission
+from grader.intake.workspace import MODULE_FILE, prepare_workspace
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "real_notebooks"

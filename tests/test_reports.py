@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.exports import feedback_comment
-from grader.feedback import common_cause, feedback_markdown, heading, note_text, scrub_paths, useful_detail
-from grader.gradebook import GradebookRow
-from grader.html_reports import failure_reason, feedback_html, summary_html
-from grader.images import image_rows, line_plot, scatter_plot
-from grader.results import SubmissionResult
-from grader.results import TestResult as OneTest  # not collected as a test class
+from grader.reports.spreadsheets import feedback_comment
+from grader.reports.markdown import common_cause, feedback_markdown, heading, note_text, scrub_paths, useful_detail
+from grader.records.gradebook import GradebookRow
+from grader.reports.html import failure_reason, feedback_html, summary_html
+from grader.authoring.pictures import image_rows, line_plot, scatter_plot
+from grader.core.results import SubmissionResult
+from grader.core.results import TestResult as OneTest  # not collected as a test class
 
 REPO = str(Path(__file__).resolve().parents[1])
 KERAS = "your code raised ModuleNotFoundError: No module named 'keras' (at hw.py, line 3) while importing your submission"
@@ -50,13 +50,13 @@ def test_a_rejected_submission_shows_its_reason_and_no_empty_table():
 
 
 def test_a_load_failure_is_said_once_with_its_traceback_once():
-    tb = f'Traceback (your code, most recent call last):\n  File "{REPO}/grader/worker.py", line 9'
+    tb = f'Traceback (your code, most recent call last):\n  File "{REPO}/grader/boundary/worker.py", line 9'
     tests = [_test(i, visibility="visible" if i < 2 else "hidden", detail=tb) for i in range(5)]
     result = SubmissionResult("kata", "conv", "embedded", tests=tests)
     assert common_cause(result.tests) == KERAS
     page = feedback_html(result, title="Demo", images={})
     assert page.count("No module named &#x27;keras&#x27;") == 1 and page.count("Traceback") == 1
-    assert REPO not in page and "grader/worker.py" in page
+    assert REPO not in page and "grader/boundary/worker.py" in page
     md = feedback_markdown(result, title="Demo")
     assert md.count("No module named 'keras'") == 1 and REPO not in md
 
@@ -82,8 +82,8 @@ def test_bare_assert_none_blocks_are_not_shown():
 def test_notes_do_not_repeat_themselves_and_hide_install_paths():
     note = 'not run while grading (line 9): `if __name__ == "__main__":` block: if __name__ == "__main__": -- runs only'
     assert note_text(note) == 'not run while grading (line 9): `if __name__ == "__main__":` block -- runs only'
-    assert scrub_paths(f"{REPO}/grader/plugin.py and /opt/venv/lib/python3.11/site-packages/torch/nn.py") == \
-        "grader/plugin.py and torch/nn.py"
+    assert scrub_paths(f"{REPO}/grader/trusted/plugin.py and /opt/venv/lib/python3.11/site-packages/torch/nn.py") == \
+        "grader/trusted/plugin.py and torch/nn.py"
 
 
 def test_moodle_comment_gives_the_cause_of_a_load_failure():

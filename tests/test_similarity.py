@@ -8,7 +8,7 @@ import io
 import json
 import random
 
-from grader.similarity import (_artifact_lines, code_similarity, compare_submissions, fingerprints, log_records,
+from grader.reports.similarity import (_artifact_lines, code_similarity, compare_submissions, fingerprints, log_records,
                                normalized_tokens, records_match)
 
 ORIGINAL = '''

@@ -1,4 +1,4 @@
-"""grader/spec.py: assignment.yaml is checked key by key, and every error names the file and the key."""
+"""grader/core/spec.py: assignment.yaml is checked key by key, and every error names the file and the key."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.errors import SpecError
-from grader.spec import Limits, Mode, Spec, Submission, describe_schema, load_spec
+from grader.core.errors import SpecError
+from grader.core.spec import Limits, Mode, Spec, Submission, describe_schema, load_spec
 
 MINIMAL = """\
 title: "Demo"
@@ -143,7 +143,7 @@ def test_the_schema_description_lists_every_key_with_help():
 
 
 def test_the_new_command_writes_the_whole_schema(tmp_path):
-    from grader.commands.new import new_assignment
+    from grader.scaffold.new import new_assignment
     new_assignment(name="schema_demo", root=tmp_path)
     text = (tmp_path / "assignments" / "schema_demo" / "assignment.yaml").read_text()
     for key in _all_keys():

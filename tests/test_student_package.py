@@ -15,11 +15,11 @@ import pytest
 
 from dlcourse.config import from_command_line
 from dlcourse.trial_log import TrialLog, load_trial_log
-from grader.assignments import all_assignments, find_assignment, reference_file
-from grader.commands.release import release_assignment
-from grader.environment import TORCH_CPU_INDEX, imported_packages, module_name, undeclared_imports
-from grader.spec import COURSE_STACK
-from grader.trial_log import read_trial_log
+from grader.core.assignments import all_assignments, find_assignment, reference_file
+from grader.scaffold.release import release_assignment
+from grader.scaffold.environment import TORCH_CPU_INDEX, imported_packages, module_name, undeclared_imports
+from grader.core.spec import COURSE_STACK
+from grader.authoring.trial_log import read_trial_log
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "dlcourse"
@@ -47,12 +47,12 @@ def test_the_student_package_imports_nothing_of_the_engine():
 
 def test_the_engine_reads_with_the_same_code():
     import dlcourse.datasets
-    import grader.datasets
-    import grader.trial_log
+    import grader.authoring.datasets
+    import grader.authoring.trial_log
 
-    assert grader.datasets.load_digits is dlcourse.datasets.load_digits
-    assert grader.datasets.DataNotFound is dlcourse.datasets.DataNotFound
-    assert grader.trial_log.TrialLog is TrialLog
+    assert grader.authoring.datasets.load_digits is dlcourse.datasets.load_digits
+    assert grader.authoring.datasets.DataNotFound is dlcourse.datasets.DataNotFound
+    assert grader.authoring.trial_log.TrialLog is TrialLog
 
 
 @pytest.mark.parametrize("spec", all_assignments(), ids=lambda s: s.name)
@@ -207,7 +207,7 @@ def test_every_path_the_bundle_readme_names_is_in_the_bundle(tmp_path):
 
 
 def test_the_check_cell_grades_the_notebook_with_the_files_handed_in_beside_it(tmp_path):
-    from grader.notebook_check import hand_ins
+    from grader.commands.notebook_check import hand_ins
 
     spec = find_assignment("hpo")
     for name in ("hpo_log.jsonl", "analysis.md", "hpo.db", "notes.py"):

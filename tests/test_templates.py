@@ -1,4 +1,4 @@
-"""grader/templates.py: student templates generated from the reference solutions, and never stale."""
+"""grader/scaffold/templates.py: student templates generated from the reference solutions, and never stale."""
 from __future__ import annotations
 
 import textwrap
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import all_assignments, find_assignment
-from grader.commands.build import build_templates
-from grader.errors import ToolkitError
-from grader.notebooks import notebook_to_source, read_notebook
-from grader.templates import DEFAULT_HINT, build_notebook, render_templates, split_cells, strip_solution
+from grader.core.assignments import all_assignments, find_assignment
+from grader.scaffold.build import build_templates
+from grader.core.errors import ToolkitError
+from grader.intake.notebooks import notebook_to_source, read_notebook
+from grader.scaffold.templates import DEFAULT_HINT, build_notebook, render_templates, split_cells, strip_solution
 
 TINY = Path(__file__).resolve().parent / "fixtures" / "assignments" / "tiny"
 
@@ -167,12 +167,12 @@ def test_committed_templates_are_up_to_date(spec):
 def test_the_fixture_templates_are_up_to_date():
     checks = build_templates(assignment=TINY, check_only=True)
     assert [c.name for c in checks] == ["templates/tiny/tiny.py", "templates/tiny/tiny.ipynb"]
-    assert all(c.ok for c in checks), ("rebuild with: python -c \"from grader.commands.build import build_templates; "
+    assert all(c.ok for c in checks), ("rebuild with: python -c \"from grader.scaffold.build import build_templates; "
                                        "build_templates(assignment='tests/fixtures/assignments/tiny')\"")
 
 
 def test_check_only_reports_a_stale_template(tmp_path):
-    from grader.commands.new import new_assignment
+    from grader.scaffold.new import new_assignment
     new_assignment(name="drift_demo", root=tmp_path)
     folder = tmp_path / "assignments" / "drift_demo"
     assert all(c.ok for c in build_templates(assignment=folder, check_only=True))

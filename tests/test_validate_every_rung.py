@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.assignments import all_assignments
+from grader.core.assignments import all_assignments
 from grader.commands.validate import validate_assignment
 from rungs import RUNGS, keep_modes, on_rung
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox, zygote
-from grader.assignments import find_assignment
-from grader.remote import WorkerSession
-from grader.runner import RunOptions, grade_submission
-from grader.spec import load_spec
+from grader.boundary import sandbox, zygote
+from grader.core.assignments import find_assignment
+from grader.boundary.client import WorkerSession
+from grader.grading.runner import RunOptions, grade_submission
+from grader.core.spec import load_spec
 from rungs import RUNGS, on_rung
 from test_engine_integrity import write_assignment
 from tiny_batch import REFERENCE, TINY
@@ -73,7 +73,7 @@ def _pristine(tmp_path: Path) -> Path:
 
 
 def _session(pristine: Path, iso, **kwargs) -> WorkerSession:
-    # the workers' copies where a rung (c) uid can reach its own (as grader.runner keeps them)
+    # the workers' copies where a rung (c) uid can reach its own (as grader.grading.runner keeps them)
     scratch = Path(tempfile.mkdtemp(prefix="dlgrade-test-w-"))
     scratch.chmod(0o711)
     return WorkerSession(pristine, LIMITS, isolation=iso, scratch=scratch, **kwargs)
@@ -136,7 +136,7 @@ def test_the_zygote_is_fork_safe_and_children_choose_threads_and_gpu(tmp_path, f
         assert not cuda_started, "the worker started CUDA without being asked"
         assert (threads, total) == (2, 64.0 ** 3)
         assert s.module.who()["cuda_env"] == "0", "the worker did not get the GPU it was given"
-    # (the zygote itself refuses to serve if CUDA was initialised before the fork: grader.zygote.main)
+    # (the zygote itself refuses to serve if CUDA was initialised before the fork: grader.boundary.zygote.main)
 
 
 def test_when_the_zygote_is_gone_workers_start_cold_and_say_so(tmp_path, forked, capsys):
@@ -165,7 +165,7 @@ import pytest
 
 @pytest.mark.points(1)
 def test_the_trusted_process_is_fresh_and_bounded(student):
-    from grader.sandbox import _cgroup_kind
+    from grader.boundary.sandbox import _cgroup_kind
     cgroups = open("/proc/self/cgroup").read()
     assert "dlgrade-trusted-" in cgroups or _cgroup_kind() is None, cgroups  # (no cgroups to write here)
     import builtins

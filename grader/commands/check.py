@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.assignments import find_assignment, marked_points, points_in_mode
-from grader.errors import ToolkitError
-from grader.results import SubmissionResult
-from grader.runner import RunOptions, grade_submission, require_data
+from grader.boundary.sandbox import DEFAULT_SANDBOX
+from grader.core.assignments import find_assignment, marked_points, points_in_mode
+from grader.core.errors import ToolkitError
+from grader.core.results import SubmissionResult
+from grader.grading.runner import RunOptions, grade_submission, require_data
 
 
 def check_submission(*, assignment: str | Path, submission: Path, mode: str | None = None,
-                     data_dir: Path | None = None, sandbox: str = "auto", threads: int = 2,
+                     data_dir: Path | None = None, sandbox: str = DEFAULT_SANDBOX, threads: int = 2,
                      gpu: str | None = None) -> SubmissionResult:
     """Run the public tests of `assignment` on one submission (file, folder or zip).
 

@@ -22,25 +22,27 @@ import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from grader.assignments import find_assignment
-from grader.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
-from grader.collect import SubmissionInput, collect_submissions
-from grader.course_key import KEY_FILE, load_or_create
-from grader.errors import INTERNAL_ERROR, GraderSuspect, GradingCancelled, ToolkitError
-from grader.exports import write_grades_csv, write_moodle_csv
-from grader.feedback import feedback_markdown
-from grader.fingerprints import grader_version, submission_hash
-from grader.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, row_from_result
-from grader.html_reports import feedback_html, summary_html
-from grader.integrity import integrity_report, write_integrity_csv
-from grader.results import SubmissionResult, write_atomic, write_json
-from grader.roster import RosterMatch, match_roster, read_roster
-from grader.runner import RunOptions, prepare, require_data
-from grader.sandbox import require_isolation
-from grader.similarity import IntegrityReport
-from grader.spec import Spec
+from grader.core.assignments import find_assignment
+from grader.grading.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
+from grader.intake.discovery import SubmissionInput, collect_submissions
+from grader.trusted.course_key import KEY_FILE, load_or_create
+from grader.core.errors import INTERNAL_ERROR, GraderSuspect, GradingCancelled, ToolkitError
+from grader.reports.spreadsheets import write_grades_csv, write_moodle_csv
+from grader.reports.markdown import feedback_markdown
+from grader.records.freshness import grader_version, submission_hash
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, row_from_result
+from grader.reports.html import feedback_html, summary_html
+from grader.reports.integrity import integrity_report, write_integrity_csv
+from grader.reports.similarity import SIMILARITY_THRESHOLD
+from grader.core.results import SubmissionResult
+from grader.core.atomic_files import write_atomic, write_json
+from grader.records.roster import RosterMatch, match_roster, read_roster
+from grader.grading.runner import RunOptions, prepare, require_data
+from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
+from grader.reports.similarity import IntegrityReport
+from grader.core.spec import Spec
 
 SUSPECT_AFTER = 3  # the first this many submissions failing alike stop the batch
 TABLES_EVERY_S = 2.0  # grades.csv rewritten at most this often while a batch runs (and at its end)
@@ -66,10 +68,10 @@ class GradeReport:
 
 
 def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: Path, jobs: int | None = None,
-                      mode: str | None = None, data_dir: Path | None = None, sandbox: str = "auto",
+                      mode: str | None = None, data_dir: Path | None = None, sandbox: str = DEFAULT_SANDBOX,
                       gpus: list[str] | None = None, force: bool = False, only: list[str] | None = None,
                       roster: Path | None = None, pick: str | None = None, single: bool = False,
-                      backend: str = "local", address: str | None = None, similarity_threshold: float = 0.7,
+                      backend: str = "local", address: str | None = None, similarity_threshold: float = SIMILARITY_THRESHOLD,
                       key: Path | None = None, on_start: Callable[[int], None] | None = None,
                       on_result: Callable[[SubmissionResult], None] | None = None) -> GradeReport:
     """Grade the submissions in `submissions` with public and hidden tests; write everything under `out`.

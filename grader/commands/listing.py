@@ -1,7 +1,7 @@
 """`list`: the assignments with their points, tests, modes and limits."""
 from __future__ import annotations
 
-from grader.assignments import all_assignments
+from grader.core.assignments import all_assignments
 
 
 def list_assignments() -> list[dict]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from grader.assignments import (find_assignment, marked_points, points_in_mode, reference_file, reference_submission,
+from grader.core.assignments import (find_assignment, marked_points, points_in_mode, reference_file, reference_submission,
                                 template_dir)
-from grader.commands.build import Check, build_templates
-from grader.course_key import new_key
-from grader.environment import missing_in_worker, undeclared_imports
-from grader.runner import RunOptions, grade_submission, prepare, require_data
-from grader.sandbox import require_isolation
+from grader.scaffold.build import Check, build_templates
+from grader.trusted.course_key import new_key
+from grader.scaffold.environment import missing_in_worker, undeclared_imports
+from grader.grading.runner import RunOptions, grade_submission, prepare, require_data
+from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
 
 
 def _mode_points(spec, tests) -> list[str]:
@@ -30,7 +30,7 @@ def _mode_points(spec, tests) -> list[str]:
 
 
 def validate_assignment(*, assignment: str | Path, mode: str | None = None, data_dir: Path | None = None,
-                        sandbox: str = "auto", threads: int = 2) -> list[Check]:
+                        sandbox: str = DEFAULT_SANDBOX, threads: int = 2) -> list[Check]:
     """Run every check; return them all (the caller decides the exit code from `ok`)."""
     spec = find_assignment(assignment)
     require_data(spec, mode, data_dir)  # before anything runs: a full mode without its data is a usage error

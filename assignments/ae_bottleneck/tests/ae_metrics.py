@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.datasets import load_digits, load_mnist
-from grader.testing import expect_array
+from grader.authoring.datasets import load_digits, load_mnist
+from grader.authoring.checks import expect_array
 
 
 def prepare(images: np.ndarray, max_value: float) -> np.ndarray:

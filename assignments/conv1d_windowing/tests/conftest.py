@@ -32,8 +32,8 @@ import numpy as np
 import pytest
 import torch
 
-from grader.errors import StudentError
-from grader.handoff import read_state, state_digest
+from grader.core.errors import StudentError
+from grader.authoring.handoff import read_state, state_digest
 from windowing_metrics import ForecastData, forecast_data, forecast_in_time_order, load_daily_series, predict, rmse
 
 
@@ -55,7 +55,7 @@ class Forecast:
     train_error: BaseException | None = None
     error: BaseException | None = None   # training or evaluation
 
-    def get(self) -> "Forecast":
+    def get(self) -> Forecast:
         if self.error is not None:
             raise self.error
         return self

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.datasets import load_csv_series, synthetic_daily_series
-from grader.errors import StudentCodeRaised, StudentError
-from grader.testing import as_numpy
+from grader.authoring.datasets import load_csv_series, synthetic_daily_series
+from grader.core.errors import StudentCodeRaised, StudentError
+from grader.authoring.checks import as_numpy
 
 # --- windows and targets -------------------------------------------------------------------------
 

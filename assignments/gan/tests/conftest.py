@@ -4,7 +4,7 @@ feature classifier (cached on disk, outside the repository) and the trained GAN.
 Data reaches a worker only when a call needs it: the training images of the class go to the
 training worker for `train_gan`; held-out images never go there. Which real images train and
 which are held out derives from the course key (gan_data.py). After training only the weights
-leave the training worker (grader.handoff); samples are drawn in a pristine worker that holds
+leave the training worker (grader.authoring.handoff); samples are drawn in a pristine worker that holds
 those weights and nothing else (the discriminator checks send held-out images to such a worker
 too), come back as arrays, and every metric is computed here, on the trusted side.
 """
@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from grader.errors import StudentError
-from grader.handoff import Handoff
-from grader.testing import expect_array
+from grader.core.errors import StudentError
+from grader.authoring.handoff import Handoff
+from grader.authoring.checks import expect_array
 from gan_data import keyed_split, public_sets
 from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier, memorisation_ratio
-from grader.prepared import prepared
+from grader.trusted.prepared import prepared
 
 METRIC_DATA = {"embedded": "digits", "mnist": "mnist", "cifar10": "cifar10"}
 LATENT_DIM = 100
@@ -64,7 +64,7 @@ def classifier_for(mode, data_dir):
 @prepared
 def classifier_weights(mode, data_dir) -> dict:
     """The classifier's shape and weights as arrays: `grade` and `validate` load (or, the first time
-    on this machine, train) it once, before the first submission (grader.prepared)."""
+    on this machine, train) it once, before the first submission (grader.trusted.prepared)."""
     clf = classifier_for(mode, data_dir)
     return {"shape": np.array([clf.channels, clf.image_size, clf.n_classes]),
             **{k: v.numpy() for k, v in clf.state_dict().items()}}
@@ -118,7 +118,7 @@ def fixed_latents(n: int, seed: int) -> np.ndarray:
 @contextlib.contextmanager
 def pristine(fresh_worker, *weights):
     """(session, models): a worker on a pristine copy of the submission holding only `weights` (see
-    grader.handoff); its session.module gives the submission's sample() and gradient_penalty() there."""
+    grader.authoring.handoff); its session.module gives the submission's sample() and gradient_penalty() there."""
     made = []
 
     def new_worker():

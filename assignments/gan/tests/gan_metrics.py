@@ -364,7 +364,7 @@ def load_metric_data(name: str, data_dir: str | os.PathLike | None = None, *, mn
     test set) or "cifar10" (whatever split load_cifar10 finds: the 4,000/1,000 subset here).
     Returns train_images, train_labels, test_images, test_labels.
     """
-    from grader.datasets import load_cifar10, load_digits, load_mnist
+    from grader.authoring.datasets import load_cifar10, load_digits, load_mnist
 
     if name == "digits":
         d = load_digits()

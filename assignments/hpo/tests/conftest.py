@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from grader.errors import StudentError
-from grader.plugin import RUN_KEY
-from grader.remote import RemoteObject
+from grader.core.errors import StudentError
+from grader.trusted.plugin import RUN_KEY
+from grader.boundary.client import RemoteObject
 from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, Retraining, best_trial, grader_seeds, load_hpo_data,
                          predict, read_log, rerun, rerun_data, sample_trials, true_class_logprob, val_digest)
 
 
 @pytest.fixture(scope="session")
 def hpo_log(artifacts, settings) -> LogFile:
-    """The submission's trial log (hpo_log.jsonl, or a CSV), read with grader.trial_log; with several
+    """The submission's trial log (hpo_log.jsonl, or a CSV), read with grader.authoring.trial_log; with several
     logs, the one whose header names this mode's data set."""
     return read_log(artifacts, settings["dataset"])
 
@@ -41,7 +41,7 @@ def input_shape(hpo_log, settings) -> tuple:
 @pytest.fixture(scope="session")
 def hpo_data(mode, settings, data_dir) -> dict:
     """The grader's train / validation / test arrays for this mode (skips when the data is missing)."""
-    from grader.datasets import DataNotFound
+    from grader.authoring.datasets import DataNotFound
 
     dataset = settings["dataset"]
     if dataset != "digits" and data_dir is None:
@@ -115,7 +115,7 @@ class Retrained:
     n_val: int = 0
     error: BaseException | None = None
 
-    def get(self) -> "Retrained":
+    def get(self) -> Retrained:
         if self.error is not None:
             raise self.error
         return self

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.testing import as_numpy
-from grader.trial_log import read_trial_log
+from grader.authoring.checks import as_numpy
+from grader.authoring.trial_log import read_trial_log
 
 # the data set each data mode grades, by the name a log header gives it
 DATASET_ALIASES = {"digits": "digits", "sklearn-digits": "digits", "embedded": "digits",
@@ -54,8 +54,8 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) 
 
 def load_hpo_data(dataset: str, data_dir, *, val_fraction: float, seed: int) -> dict:
     """{"x_train", "y_train", "x_val", "y_val", "x_test", "y_test"}: x float32 (N, C, H, W) normalised
-    with the train part's per-channel mean/std, y int64. Raises grader.datasets.DataNotFound."""
-    from grader.datasets import load_cifar10, load_digits
+    with the train part's per-channel mean/std, y int64. Raises grader.authoring.datasets.DataNotFound."""
+    from grader.authoring.datasets import load_cifar10, load_digits
 
     if dataset == "digits":
         d = load_digits()
@@ -126,7 +126,7 @@ class LogFile:
         """Complete trials with a usable config and parameter count (what the checks use)."""
         return [t for t in self.trials if t["status"] == "complete" and isinstance(t.get("config"), dict)]
 
-    def require(self) -> "LogFile":
+    def require(self) -> LogFile:
         """Self, or an AssertionError saying why there is no log to grade."""
         if self.problem:
             raise AssertionError(self.problem)
@@ -140,7 +140,7 @@ class LogFile:
 
 
 def read_log(artifacts, dataset: str | None = None) -> LogFile:
-    """Find the trial log among the submission's files and read it with grader.trial_log.
+    """Find the trial log among the submission's files and read it with grader.authoring.trial_log.
 
     With several candidates (a folder holding a digits and a CIFAR log), the first one whose header
     names `dataset` (the data set of this grading mode) is graded; `choice` says which and why."""
@@ -202,7 +202,7 @@ def code_source(artifacts, code_file: str | None) -> str:
     raw = artifacts.read_bytes(code_file)
     if not code_file.lower().endswith(".ipynb"):
         return raw.decode("utf-8-sig", "replace")
-    from grader.notebooks import NotebookError, read_notebook
+    from grader.intake.notebooks import NotebookError, read_notebook
 
     try:
         nb = read_notebook(raw)

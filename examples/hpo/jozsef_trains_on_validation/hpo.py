@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.datasets import load_digits
-from grader.trial_log import TrialLog, read_trial_log
+from dlcourse.datasets import load_digits
+from dlcourse.trial_log import TrialLog, load_trial_log
 
 
 # %% [markdown]
@@ -166,7 +166,7 @@ def spearman(a, b):
 
 def write_analysis(log_path, out, test_accuracy):
     """analysis.md from the log: correlation, a table by size, the best configuration."""
-    _, trials, _ = read_trial_log(log_path)
+    _, trials = load_trial_log(log_path)
     done = [t for t in trials if t["status"] == "complete"]
     params = np.array([t["params"] for t in done], float)
     acc = np.array([t["val_accuracy"] for t in done])
@@ -231,7 +231,7 @@ if __name__ == "__main__":
             r = train_and_evaluate(config, data, seed=1000 + n, max_epochs=args.max_epochs)
             log.record(trial=n, config=config, seed=1000 + n, params=r["params"], val_accuracy=r["val_accuracy"],
                        train_seconds=r["train_seconds"], epochs=r["epochs"])
-    _, trials, _ = read_trial_log(log_path)
+    _, trials = load_trial_log(log_path)
     best = max(trials, key=lambda t: t["val_accuracy"])
     full = {"x_train": np.concatenate([data["x_train"], data["x_val"]]),
             "y_train": np.concatenate([data["y_train"], data["y_val"]]),

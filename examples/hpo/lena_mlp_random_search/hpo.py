@@ -3,7 +3,7 @@
 An honest submission written independently of the reference: a different model family (fully
 connected networks on the flattened image instead of CNNs), a different optimiser (SGD with
 Nesterov momentum and a cosine schedule) and a different search method (uniform random sampling,
-with numpy, no Optuna). Every training is logged with grader.trial_log.TrialLog.
+with numpy, no Optuna). Every training is logged with grader.authoring.trial_log.TrialLog.
 
     python hpo.py --trials 100 --max-epochs 8 --out-dir .
 """
@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from grader.datasets import load_digits
-from grader.trial_log import TrialLog, read_trial_log
+from dlcourse.datasets import load_digits
+from dlcourse.trial_log import TrialLog, load_trial_log
 
 
 # %% [markdown]
@@ -165,7 +165,7 @@ def spearman(a, b):
 
 def write_analysis(log_path, out, test_accuracy):
     """analysis.md from the log: correlation, a table by size, the best configuration."""
-    _, trials, _ = read_trial_log(log_path)
+    _, trials = load_trial_log(log_path)
     done = [t for t in trials if t["status"] == "complete"]
     params = np.array([t["params"] for t in done], float)
     acc = np.array([t["val_accuracy"] for t in done])
@@ -230,7 +230,7 @@ if __name__ == "__main__":
             r = train_and_evaluate(config, data, seed=1000 + n, max_epochs=args.max_epochs)
             log.record(trial=n, config=config, seed=1000 + n, params=r["params"], val_accuracy=r["val_accuracy"],
                        train_seconds=r["train_seconds"], epochs=r["epochs"])
-    _, trials, _ = read_trial_log(log_path)
+    _, trials = load_trial_log(log_path)
     best = max(trials, key=lambda t: t["val_accuracy"])
     full = {"x_train": np.concatenate([data["x_train"], data["x_val"]]),
             "y_train": np.concatenate([data["y_train"], data["y_val"]]),

@@ -3,8 +3,8 @@ import pytest
 import torch
 from ae_metrics import bce
 
-from grader.images import image_rows, line_plot
-from grader.testing import expect_array, expect_log
+from grader.authoring.pictures import image_rows, line_plot
+from grader.authoring.checks import expect_array, expect_log
 
 
 @pytest.mark.points(2)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.testing import expect_array, expect_log
+from grader.authoring.checks import expect_array, expect_log
 
 
 @pytest.mark.points(0.5)

@@ -5,8 +5,8 @@ import pytest
 import torch
 from windowing_metrics import layout_task, predict, rmse
 
-from grader.images import line_plot
-from grader.testing import expect_array, expect_log
+from grader.authoring.pictures import line_plot
+from grader.authoring.checks import expect_array, expect_log
 
 
 @pytest.mark.points(4)

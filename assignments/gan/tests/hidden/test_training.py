@@ -2,7 +2,7 @@
 (Frechet distance in the grader's classifier's features, class fidelity, diversity), that samples
 are new images and not copies of any public image, the training log, the minimax generator loss's
 saturation and a short WGAN-GP run. Trained models are evaluated only in pristine workers that
-hold their weights and nothing else (grader.handoff)."""
+hold their weights and nothing else (grader.authoring.handoff)."""
 import numpy as np
 import pytest
 import torch
@@ -11,8 +11,8 @@ from conftest import (fixed_latents, pristine, require_weights_only, sample_weig
 from gan_data import keyed_split
 from gan_metrics import class_fidelity, diversity, features, frechet_distance, memorisation_ratio, mode_coverage
 
-from grader.images import image_rows, line_plot
-from grader.testing import expect_array, expect_log
+from grader.authoring.pictures import image_rows, line_plot
+from grader.authoring.checks import expect_array, expect_log
 
 KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
 

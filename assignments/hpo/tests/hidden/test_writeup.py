@@ -11,7 +11,7 @@ from hpo_checks import (comment_ratio, english_score, size_correlations, stated_
                         stated_size_strength, strength_agrees, strip_copied)
 from hpo_support import ANALYSIS_PATTERNS, code_source, words
 
-from grader.images import line_plot, scatter_plot
+from grader.authoring.pictures import line_plot, scatter_plot
 
 SIZE_WORDS = re.compile(r"param|size|width|depth|capacit|larg|small|big", re.I)
 ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
@@ -20,7 +20,7 @@ ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
 def assignment_texts(spec) -> list[str]:
     """The text every student is given: the assignment's README and the template (its comments and
     markdown say what the analysis should cover). Read here, on the trusted side."""
-    from grader.assignments import template_dir
+    from grader.core.assignments import template_dir
 
     paths = [spec.path / "README.md"]
     folder = template_dir(spec)

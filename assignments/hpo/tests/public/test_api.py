@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from grader.datasets import load_digits
-from grader.remote import RemoteObject
-from grader.testing import as_numpy, expect_array
+from grader.authoring.datasets import load_digits
+from grader.boundary.client import RemoteObject
+from grader.authoring.checks import as_numpy, expect_array
 from hpo_support import finite
 from hpo_checks import param_count_from_shapes
 

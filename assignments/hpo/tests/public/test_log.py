@@ -18,6 +18,6 @@ def test_log_is_valid(hpo_log, feedback):
         more = f"\n  ... and {len(errors) - MAX_LISTED} more" if len(errors) > MAX_LISTED else ""
         raise AssertionError(f"{hpo_log.name}: {len(errors)} problem(s) (line numbers count from 1, the header "
                              f"included):\n{listed}{more}\nThe format is described in the task README "
-                             "(grader.trial_log.TrialLog writes it for you).")
+                             "(dlcourse.trial_log.TrialLog writes it for you).")
     if not hpo_log.complete():
         raise AssertionError(f"{hpo_log.name}: the log holds no complete trial")

@@ -1,0 +1,87 @@
+"""What grading one submission produces, and its Gradescope `results.json` form."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+MODE_SKIP = "only graded in mode "  # how the reason of a test skipped by @pytest.mark.modes starts
+
+
+@dataclass
+class TestResult:
+    """One test's outcome, as computed by the trusted side."""
+    name: str                  # shown to the student (the test's docstring, or its name)
+    nodeid: str                # pytest's id, stable across runs (the gradebook's column key)
+    points: float              # what the test is worth
+    score: float               # what the submission earned (partial credit allowed)
+    status: str                # "passed", "partial", "failed" or "skipped"
+    visibility: str            # "visible", "after_due_date" or "hidden"
+    message: str = ""          # why it failed, or the partial-credit computation
+    detail: str = ""           # a traceback mapped to notebook cells, or an assertion's comparison
+    kind: str = ""             # "exception", "missing", "timeout", "crashed", "assertion", "grader-error", ...
+    duration: float = 0.0      # seconds, setup included
+    images: list = field(default_factory=list)   # [{"title", "file"}] relative to the submission's folder
+    notes: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def other_mode(self) -> bool:
+        """Skipped because it belongs to other data modes: not part of this mode's maximum."""
+        return self.status == "skipped" and self.message.startswith(MODE_SKIP)
+
+    @property
+    def max_score(self) -> float:
+        # any other skip (data the test could not find, a check that did not apply) still counts:
+        # the scale of a mode never shrinks with what happened to run
+        return 0.0 if self.other_mode else self.points
+
+
+@dataclass
+class SubmissionResult:
+    """The verdict for one submission. Always produced, even when nothing could run."""
+    submission: str            # the submission id (file or folder name without extension)
+    assignment: str
+    mode: str
+    tests: list[TestResult] = field(default_factory=list)
+    status: str = "graded"     # "graded", "rejected" (could not be read), "timeout", "error"
+    reason: str = ""           # one line for the gradebook when something went wrong
+    notes: list[str] = field(default_factory=list)   # what the loader skipped or neutralised
+    total_points: float = 0.0  # the mode's maximum (spec.max_points), fixed whatever ran; 0 = the tests' sum
+    duration: float = 0.0
+    worker_output: str = ""
+    grader_errors: list[str] = field(default_factory=list)
+    isolation: str = ""        # the sandbox rung it was graded on (grader.boundary.sandbox.LEVELS)
+    isolation_warning: str | None = None
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        if self.total_points or not self.tests:
+            return self.total_points
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    def to_gradescope(self) -> dict:
+        tests = []
+        for t in self.tests:
+            output = t.message if t.status != "skipped" else f"SKIPPED: {t.message}"
+            if t.detail:
+                output += "\n\n" + t.detail
+            tests.append({
+                "name": t.name, "score": t.score, "max_score": t.max_score,
+                "status": "passed" if t.status == "passed" else "failed",
+                "output": output, "visibility": t.visibility,
+                "extra_data": {"nodeid": t.nodeid, "kind": t.kind, "status": t.status, "duration": round(t.duration, 3)},
+            })
+        output = self.reason
+        if self.notes:
+            output += ("\n\n" if output else "") + "Notes:\n" + "\n".join(f"- {n}" for n in self.notes)
+        return {"score": self.score, "max_score": self.max_score, "execution_time": round(self.duration, 2),
+                "output": output, "tests": tests,
+                "extra_data": {"submission": self.submission, "assignment": self.assignment, "mode": self.mode,
+                               "status": self.status}}
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"score": self.score, "max_score": self.max_score}

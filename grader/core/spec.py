@@ -1,0 +1,217 @@
+"""The assignment spec (`assignment.yaml`): every key declared once, with its type, default and
+meaning. Loading rejects unknown keys and wrong types, naming the file and the key."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from grader.core.errors import SpecError
+
+SPEC_FILE = "assignment.yaml"
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,48}$")
+
+
+def _f(default, help: str, **kw):
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class Limits:
+    """What the sandboxed worker may use. Every number has a default that suits a 2-core laptop."""
+    memory_mb: int = _f(4096, "memory the worker may use, in MB (a cgroup where available, else the address space)")
+    call_timeout_s: float = _f(120.0, "wall-clock limit for one call into the submission, in seconds")
+    submission_timeout_s: float = _f(1800.0, "wall-clock limit for grading one submission (all tests), in seconds")
+    cpu_time_s: int = _f(3600, "CPU-time limit of the worker process, in seconds")
+    max_processes: int = _f(256, "processes and threads the worker may have at once (torch needs a few dozen)")
+    max_file_mb: int = _f(512, "largest file the worker may write, in MB")
+    max_disk_mb: int = _f(1024, "what the worker may store in its workspace and /tmp together, in MB (a tmpfs of "
+                          "this size on the namespace rungs, charged to its memory; unbounded on rungs c and d)")
+    max_output_mb: float = _f(8.0, "stdout+stderr the worker may print before it is stopped, in MB")
+    max_message_mb: int = _f(256, "largest reply the grader accepts from the worker, in MB (checked before it is "
+                             "read, so a hostile reply cannot make the trusted side allocate more)")
+    hide: list = _f([], "files of the grading environment no worker may read, relative to a site-packages folder "
+                    "(e.g. a data set a library bundles that hidden tests grade on: "
+                    "'sklearn/datasets/data/digits.csv.gz'); masked on rungs a and b")
+    trusted_memory_mb: int = _f(8192, "memory the trusted test process may use, in MB (a cgroup where available): "
+                                "a grader-side bound, so a hostile reply or a bug ends as an internal error")
+    threads: int = _f(0, "torch/OpenMP threads in the worker; 0 = the CPU cores divided by the parallel jobs")
+
+
+@dataclass
+class Mode:
+    """A data mode: where the data comes from and the budget and thresholds that go with it."""
+    description: str = _f("", "what data this mode uses, for `list` and the README")
+    requires: list = _f([], "files (relative to the data directory) that must exist; empty = embedded data")
+    requires_any: list = _f([], "alternative layouts of the data: at least one of these paths (relative to the data "
+                            "directory, globs allowed) must exist; for a data set the tests find themselves")
+    points: float = _f(0.0, "the maximum score in this mode: the points of the tests that run in it (a test marked "
+                       "@pytest.mark.modes for other modes does not); 0 = the spec's `points`. `validate` checks it")
+    settings: dict = _f({}, "training budget and other knobs the tests read through the `settings` fixture")
+    thresholds: dict = _f({}, "pass marks the tests read through the `thresholds` fixture")
+    reference_artifacts: str = _f("", "a folder, relative to reference_solutions/<name>/, whose files (a training "
+                                  "log, a write-up: what the tests read through `artifacts`) `validate` grades "
+                                  "in this mode together with the solution file, as one submission folder; "
+                                  "empty = the solution file alone")
+
+    @property
+    def needs_data_dir(self) -> bool:
+        return bool(self.requires or self.requires_any)
+
+
+@dataclass
+class Submission:
+    """How a submission's files are found."""
+    code: list = _f(["*.ipynb", "*.py"], "globs of candidate code files; the one defining most of the spec's API is "
+                    "graded (then the most implemented, the one edited last, the shallowest, the glob order)")
+    artifacts: list = _f(["*"], "globs of non-code files the tests may read (logs, analysis.md, ...)")
+    private: list = _f([], "globs of files the trusted tests read but no worker ever sees (a training log, a "
+                       "write-up): the student's code cannot consult or rewrite them while it is graded")
+    max_total_mb: int = _f(200, "largest submission (unpacked) accepted, in MB")
+    max_files: int = _f(2000, "most files a submission (unpacked) may hold")
+    load: str = _f("definitions", "'definitions': keep imports, functions, classes and cheap constants, "
+                   "skip top-level training; 'full': run the whole file")
+
+
+@dataclass
+class Resources:
+    """What grading one submission reserves on a cluster node (the Ray backend's task resources)."""
+    num_cpus: float = _f(1.0, "CPU cores reserved per submission (Ray's num_cpus; also the worker's torch threads)")
+    num_gpus: float = _f(0.0, "GPUs reserved per submission (Ray's num_gpus; fractions share one GPU)")
+
+
+# the course's usual stack: what real notebooks import at the top (torchvision: see Environment.optional)
+COURSE_STACK = ["numpy", "matplotlib", "pandas", "tqdm", "scipy", "scikit-learn"]
+
+
+@dataclass
+class Environment:
+    """The Python packages of the grading environment, by their pip names (`name` or `name:module`
+    where the import name differs and is not one of the well-known ones, such as scikit-learn)."""
+    packages: list = _f(COURSE_STACK, "packages the grading worker has, besides torch: the toolkit installs them, "
+                        "`validate` checks they import in the worker, and the release bundle's "
+                        "requirements list them (every package the reference solution imports must be here)")
+    optional: list = _f(["torchvision"], "packages a submission may import that the grading environment need not "
+                        "have (torchvision installs only in a build matching torch): imported where present, "
+                        "else a stand-in that fails only if graded code uses it; commented in the requirements")
+
+
+@dataclass
+class Spec:
+    """An assignment: the folder `assignments/<name>/` with this file in it."""
+    title: str = _f("", "the assignment's title")
+    points: float = _f(0.0, "total points; must equal the sum of the tests' @points markers")
+    api: list = _f([], "the student API as signatures, e.g. 'Autoencoder.encode(x)'; used in "
+                   "'not found' messages and checked against the template")
+    solution: str = _f("", "the reference solution file, relative to reference_solutions/<name>/")
+    seed: int = _f(0, "seed for the worker and the tests, so grading is reproducible")
+    default_mode: str = _f("embedded", "the data mode used when none is given")
+    modes: dict = _f({}, "data modes by name (see Mode)")
+    limits: Limits = _f(None, "sandbox limits (see Limits)")
+    submission: Submission = _f(None, "how submissions are read (see Submission)")
+    resources: Resources = _f(None, "what one submission reserves on a cluster node (see Resources)")
+    environment: Environment = _f(None, "the grading environment's packages (see Environment)")
+    name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
+    path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
+
+    def max_points(self, mode: str | None) -> float:
+        """What a full grading (public and hidden tests) in `mode` scores out of: fixed by the spec."""
+        return self.mode(mode).points or self.points
+
+    def mode(self, name: str | None) -> Mode:
+        name = name or self.default_mode
+        if name not in self.modes:
+            raise SpecError(f"{self.path / SPEC_FILE}: no data mode {name!r}; modes: {', '.join(self.modes)}")
+        return self.modes[name]
+
+    @property
+    def public_tests(self) -> Path:
+        return self.path / "tests" / "public"
+
+    @property
+    def hidden_tests(self) -> Path:
+        return self.path / "tests" / "hidden"
+
+
+def _build(cls, raw, where: str):
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise SpecError(f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}"
+        if name not in raw:
+            continue
+        v, t = raw[name], hints[name]
+        if dataclasses.is_dataclass(t):
+            values[name] = _build(t, v, key)
+        elif t is float and isinstance(v, (int, float)) and not isinstance(v, bool):
+            values[name] = float(v)
+        elif t in (int, str, bool, list, dict):
+            if not isinstance(v, t) or (t is int and isinstance(v, bool)):
+                raise SpecError(f"{key}: expected {t.__name__}, got {v!r}")
+            values[name] = v
+        else:
+            raise SpecError(f"{key}: expected {getattr(t, '__name__', t)}, got {v!r}")
+    obj = cls(**values)
+    for name, f in fields.items():  # nested sections left out of the YAML get their defaults
+        if getattr(obj, name) is None and dataclasses.is_dataclass(hints[name]):
+            setattr(obj, name, hints[name]())
+    return obj
+
+
+def load_spec(folder: str | Path) -> Spec:
+    folder = Path(folder)
+    path = folder / SPEC_FILE
+    if not path.is_file():
+        raise SpecError(f"{folder}: no {SPEC_FILE} (is this an assignment folder?)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise SpecError(f"{path}: not valid YAML: {e}") from e
+    spec = _build(Spec, raw, str(path))
+    spec.name, spec.path = folder.resolve().name, folder.resolve()
+    if not NAME_PATTERN.match(spec.name):
+        raise SpecError(f"{folder}: assignment names are lower_snake_case (got {spec.name!r})")
+    spec.modes = {m: _build(Mode, v, f"{path}.modes.{m}") for m, v in spec.modes.items()}
+    if spec.default_mode not in spec.modes:
+        raise SpecError(f"{path}.default_mode: {spec.default_mode!r} is not one of the modes ({', '.join(spec.modes) or 'none'})")
+    if spec.submission.load not in ("definitions", "full"):
+        raise SpecError(f"{path}.submission.load: expected 'definitions' or 'full', got {spec.submission.load!r}")
+    if spec.resources.num_cpus <= 0 or spec.resources.num_gpus < 0:
+        raise SpecError(f"{path}.resources: num_cpus must be positive and num_gpus not negative")
+    if spec.points <= 0:
+        raise SpecError(f"{path}.points: must be positive")
+    for m, mode in spec.modes.items():
+        if mode.points < 0:
+            raise SpecError(f"{path}.modes.{m}.points: must be positive (or 0: the spec's points)")
+    return spec
+
+
+def describe_schema(cls=Spec, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every spec key: the one source for docs and `new`'s comments."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        t = typing.get_type_hints(cls)[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append((prefix + f.name, "" if default is None else repr(default), f.metadata.get("help", "")))
+        if dataclasses.is_dataclass(t):
+            rows.extend(describe_schema(t, prefix + f.name + "."))
+        elif cls is Spec and f.name == "modes":  # a mapping of Mode entries: document their keys too
+            rows.extend(describe_schema(Mode, prefix + "modes.<name>."))
+    return rows

@@ -1,0 +1,317 @@
+"""From a submitted file, folder or zip to a workspace the worker can import.
+
+The workspace has two halves:
+- `work/`: what the worker sees and may change: the submission's files plus the module it
+  imports (`__submission__.py`, the notebook or script after conversion and filtering);
+- `original/`: a pristine copy the trusted tests read artifacts from (logs, analysis.md), which
+  the worker never sees, so it cannot rewrite its own log during grading.
+
+Everything that can go wrong here (bad zip, unreadable notebook, syntax error, empty file) ends
+as `Workspace.error`, a sentence for the student, and grading goes on with the next submission.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.intake.archives import ArchiveError, safe_extract
+from grader.intake.definitions import api_coverage, filter_definitions
+from grader.intake.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
+from grader.intake.source_limits import parse_bounded
+from grader.core.spec import Spec
+
+MODULE_FILE = "__submission__.py"
+IGNORED = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
+
+
+@dataclass
+class Workspace:
+    submission_id: str
+    root: Path
+    code_file: str = ""                       # the graded file, relative to the submission
+    cell_starts: list = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    internal_error: bool = False              # `error` is the grader's fault, not the submission's
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def original(self) -> Path:
+        return self.root / "original"
+
+
+def submission_id(path: Path) -> str:
+    """The file or folder name without its extension."""
+    name = path.name
+    for ext in (".ipynb", ".py", ".zip"):
+        if name.lower().endswith(ext):
+            return name[: -len(ext)]
+    return name
+
+
+def _copy_tree(src: Path, dest: Path, spec: Spec, notes: list[str]) -> None:
+    """Copy a submission folder without following links, within the size caps."""
+    total, count = 0, 0
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if any(part in IGNORED for part in rel.parts):
+            continue
+        if path.is_symlink():
+            notes.append(f"{rel}: symbolic links are not accepted; skipped")
+            continue
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            notes.append(f"{rel}: not a regular file; skipped")
+            continue
+        total += path.stat().st_size
+        count += 1
+        if total > spec.submission.max_total_mb * 2 ** 20 or count > spec.submission.max_files:
+            raise ArchiveError(f"the submission is larger than {spec.submission.max_total_mb} MB "
+                               f"or {spec.submission.max_files} files")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / rel)
+        st = path.stat()  # the modification time tells the file the student edited (see _pick_code)
+        os.utime(dest / rel, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def _api_names(spec: Spec) -> list[tuple[str, str | None]]:
+    """'Autoencoder.encode(x)' -> ("Autoencoder", "encode"); 'train(model, ...)' -> ("train", None)."""
+    out = []
+    for entry in spec.api:
+        m = re.match(r"\s*([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?", str(entry))
+        if m and (m.group(1), m.group(2)) not in out:
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _coverage(path: Path, api) -> tuple[set[str], set[str]]:
+    """What of the API a candidate code file defines and implements; nothing for one that cannot be read."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix.lower() == ".ipynb":
+            text = notebook_to_source(read_notebook(raw)).source
+        else:
+            text = decode_text(raw)[0]
+        return api_coverage(parse_bounded(text, path.name), api)
+    except Exception:  # noqa: BLE001 - a file that cannot be read is reported if it is picked, not here
+        return set(), set()
+
+
+def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
+    """The file that defines the spec's API: a folder often holds the untouched template beside the
+    solved file, or a helper module beside the notebook. Most API names defined first, then most
+    implemented (not a `raise NotImplementedError` stub), then the file edited last, then the
+    shallowest, then the order of the spec's globs."""
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MODULE_FILE
+             and not any(part in IGNORED for part in p.relative_to(folder).parts)]
+    candidates: list[tuple[Path, int]] = []
+    for order, pattern in enumerate(spec.submission.code):
+        # a glob with a folder in it ('hw2/*.ipynb') matches the path inside the submission
+        if "/" in pattern:
+            matches = [p for p in files if fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern)]
+        else:
+            matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
+        candidates += [(p, order) for p in matches if p not in {c for c, _ in candidates}]
+    if len(candidates) <= 1:
+        return candidates[0][0] if candidates else None
+    api = _api_names(spec)
+    scored = []
+    for path, order in candidates:
+        defined, implemented = _coverage(path, api) if api else (set(), set())
+        # zip members carry 2-second times: closer than that is a tie
+        scored.append(((-len(defined), -len(implemented), -int(path.stat().st_mtime // 2),
+                        len(path.relative_to(folder).parts), order, str(path)), path, defined, implemented))
+    scored.sort(key=lambda s: s[0])
+    best, runner_up = scored[0], scored[1]
+
+    def summary(defined, implemented) -> str:
+        if not api:
+            return ""
+        names = sorted(defined) or ["none"]
+        return f"defines {', '.join(names)} of the API, implements {len(implemented)} of {len(api)} parts"
+
+    def rel(path: Path) -> str:
+        return path.relative_to(folder).as_posix()
+    same_api = runner_up[0][:2] == best[0][:2]
+    why = "edited last" if same_api and runner_up[0][2] != best[0][2] else "the first match" if same_api else ""
+    others = "; ".join(f"{rel(p)} ({summary(d, i) or 'not the first match'})" for _, p, d, i in scored[1:6])
+    more = f" and {len(scored) - 6} more" if len(scored) > 6 else ""
+    graded = ", ".join(x for x in (summary(best[2], best[3]), why) if x)
+    notes.append(f"several code files: graded {rel(best[1])} ({graded}); not graded: {others}{more}")
+    return best[1]
+
+
+def _local_modules(work: Path, code: Path) -> tuple[set[str], list[str]]:
+    """The modules the submission ships beside its code file or at its root (model.py, utils/), and
+    those folders relative to the workspace: `from model import Net` must import them."""
+    folders = [code.parent.relative_to(work).as_posix() or "."]
+    folders += ["."] if folders[0] != "." else []
+    names = set()
+    for rel in folders:
+        for entry in (work / rel).iterdir():
+            stem = entry.name[:-3] if entry.name.endswith(".py") and entry.is_file() else entry.name
+            if (entry.is_dir() or entry.name.endswith(".py")) and stem.isidentifier() and entry.name != MODULE_FILE \
+                    and entry.name not in IGNORED:
+                names.add(stem)
+    return names, folders
+
+
+def _stand_in_notes(stand_ins, ws: Workspace) -> list[str]:
+    """Which third-party imports bind a stand-in if the package is missing where grading runs."""
+    if not stand_ins:
+        return []
+    from grader.boundary.stand_ins import NOT_PYTORCH
+    tops = {name.split(".")[0].split(" ")[0] for _, name in stand_ins}
+    notes = []
+    keras = sorted(t for t in tops if t in NOT_PYTORCH)
+    if keras:
+        notes.append(f"{', '.join(keras)} imported: this assignment is graded in PyTorch; Keras/TensorFlow code cannot be "
+                     "graded (its imports bind a stand-in, and graded code that uses them fails)")
+    listed = [f"{name} ({_locate(ws, line)})" for line, name in stand_ins if name.split(".")[0].split(" ")[0] not in keras]
+    if listed:
+        absent = sorted(t for t in tops - set(keras) if importlib.util.find_spec(t) is None)
+        notes.append(f"third-party imports that bind a stand-in if the package is missing when grading: "
+                     f"{', '.join(listed)}" + (f" (not installed here: {', '.join(absent)})" if absent else "") +
+                     "; the graded functions must not need them (plots, progress bars and data loading are fine "
+                     "outside them)")
+    return notes
+
+
+def prepare_workspace(submission: Path, spec: Spec, root: Path) -> Workspace:
+    """Never raises: whatever the submission holds ends as a workspace or as `Workspace.error`."""
+    submission = Path(submission)
+    ws = Workspace(submission_id(submission), root)
+    try:
+        return _prepare(submission, spec, ws)
+    except Exception as e:  # noqa: BLE001 - a case nobody foresaw: one rejected row, never a crashed batch
+        ws.error = (f"the grader could not read this submission ({type(e).__name__}: {str(e)[:300]}); this is a "
+                    "problem of the grader, not of your code: tell your instructor")
+        ws.internal_error = True
+        return ws
+
+
+def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
+    ws.original.mkdir(parents=True, exist_ok=True)
+    try:
+        if submission.is_symlink():
+            raise ArchiveError("the submission is a symbolic link; submit the file itself")
+        if submission.is_dir():
+            _copy_tree(submission, ws.original, spec, ws.notes)
+        elif submission.suffix.lower() == ".zip":
+            safe_extract(submission, ws.original, max_bytes=spec.submission.max_total_mb * 2 ** 20,
+                         max_files=spec.submission.max_files)
+            _strip_single_top_folder(ws.original)
+        elif submission.is_file():
+            if submission.stat().st_size > spec.submission.max_total_mb * 2 ** 20:
+                raise ArchiveError(f"the file is larger than {spec.submission.max_total_mb} MB")
+            shutil.copyfile(submission, ws.original / submission.name)
+        else:
+            raise ArchiveError(f"{submission} does not exist")
+    except ArchiveError as e:
+        ws.error = str(e)
+        return ws
+    code = _pick_code(ws.original, spec, ws.notes)
+    if code is None:
+        ws.error = f"no code file found (looked for {', '.join(spec.submission.code)})"
+        return ws
+    ws.code_file = str(code.relative_to(ws.original))
+    shutil.copytree(ws.original, ws.work, ignore=_private_files(ws.original, spec, code))
+    try:
+        # the definitions filter parses the code anyway: parsing it here too would double the cost
+        source = _to_source(code, ws, check_syntax=spec.submission.load != "definitions")
+    except (NotebookError, SyntaxError, ValueError) as e:
+        ws.error = _describe_error(e, ws.code_file)
+        return ws
+    if spec.submission.load == "definitions":
+        local, folders = _local_modules(ws.work, ws.work / ws.code_file)
+        try:
+            out = filter_definitions(source, what=ws.code_file, locate=lambda n: _locate(ws, n),
+                                     local_modules=local, code_dirs=folders)
+        except (SyntaxError, ValueError) as e:
+            ws.error = _describe_error(e, ws.code_file, ws)
+            return ws
+        source = out.source
+        for s in out.skipped:
+            ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}" + (f" -- {s.reason}" if s.reason else ""))
+        ws.notes.extend(_stand_in_notes(out.stand_ins, ws))
+        ws.notes.extend(out.warnings)
+    (ws.work / MODULE_FILE).write_text(source, encoding="utf-8")
+    return ws
+
+
+def _private_files(root: Path, spec: Spec, code: Path):
+    """A copytree `ignore` leaving out the spec's private files (never the code file itself)."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        out = set()
+        for name in names:
+            path = Path(folder) / name
+            rel = path.relative_to(root).as_posix()
+            if path != code and path.is_file() and any(
+                    fnmatch.fnmatch(name, g) or fnmatch.fnmatch(rel, g) for g in spec.submission.private):
+                out.add(name)
+        return out
+    return ignore
+
+
+def _strip_single_top_folder(root: Path) -> None:
+    """`hw.zip` holding one folder `hw/` is graded as that folder; `hw/hw/` (a folder zipped from
+    inside itself) as the innermost one."""
+    inner = root
+    while True:
+        entries = [p for p in inner.iterdir() if p.name not in IGNORED]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            break
+        inner = entries[0]
+    if inner == root:
+        return
+    # park the innermost folder beside the others first: its children may share their names
+    parked = Path(tempfile.mkdtemp(prefix=".unwrap-", dir=root))
+    inner.rename(parked / "inner")
+    for entry in list(root.iterdir()):
+        if entry != parked:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for child in (parked / "inner").iterdir():
+        child.rename(root / child.name)
+    shutil.rmtree(parked)
+
+
+def _to_source(code: Path, ws: Workspace, *, check_syntax: bool = True) -> str:
+    raw = code.read_bytes()
+    if not raw.strip():
+        raise ValueError(f"{ws.code_file} is empty")
+    if code.suffix.lower() == ".ipynb":
+        nb = notebook_to_source(read_notebook(raw))
+        ws.cell_starts = nb.cell_starts
+        ws.notes.extend(nb.notes)
+        if not nb.source.strip():
+            raise ValueError(f"{ws.code_file} has no code cells that could be read")
+        return nb.source
+    text, note = decode_text(raw)
+    if note:
+        ws.notes.append(f"{ws.code_file}: {note}")
+    if check_syntax:
+        parse_bounded(text, ws.code_file)  # a script with a syntax error cannot be imported at all
+    return text
+
+
+def _locate(ws: Workspace, line: int) -> str:
+    return locate_line(ws.cell_starts, line)
+
+
+def _describe_error(e: Exception, code_file: str, ws: Workspace | None = None) -> str:
+    if isinstance(e, SyntaxError):
+        if not e.lineno:  # null bytes, a bad encoding declaration: no line to point at
+            return f"{code_file} cannot be read as Python: {e.msg}"
+        where = _locate(ws, e.lineno) if ws else f"line {e.lineno}"
+        return f"{code_file} has a syntax error at {where}: {e.msg}"
+    return str(e)

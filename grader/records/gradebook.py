@@ -1,0 +1,188 @@
+"""The gradebook: `OUT/gradebook.sqlite`, the memory of every `grade` run into one folder.
+
+One row per submission, written in one transaction when the submission finishes, so a run
+that is interrupted in any way (Ctrl-C, `kill -9`, a power cut) keeps every row it committed
+and a re-run grades only what is missing or changed. SQLite in WAL mode with full sync: a
+committed row survives the process, a half-written one never appears. The CSV and HTML
+outputs are all regenerated from here, so they include the rows of earlier runs.
+
+Only one `grade` run may write to a gradebook at a time (the first one holds a lock).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from grader.core.errors import ToolkitError
+from grader.core.results import SubmissionResult
+
+GRADEBOOK_FILE = "gradebook.sqlite"
+SCHEMA_VERSION = 1
+TIMING_FIELDS = ("duration", "graded_at", "test_durations")   # differ between two runs of the same grading
+
+
+@dataclass
+class GradebookRow:
+    """One submission's verdict as the gradebook keeps it."""
+    submission: str            # the submission id (the key)
+    status: str                # "graded", "rejected", "timeout" or "error"
+    score: float
+    max_score: float
+    reason: str                # one line when something went wrong
+    tests: list = field(default_factory=list)   # [{nodeid, name, points, score, status, kind, visibility, message}]
+    test_durations: dict = field(default_factory=dict)   # nodeid -> seconds
+    duration: float = 0.0      # seconds for the whole submission
+    graded_at: str = ""        # ISO 8601, UTC
+    grader_version: str = ""   # grader.records.freshness.grader_version: toolkit version + assignment hash
+    content_hash: str = ""     # grader.records.freshness.submission_hash of what was graded
+    mode: str = ""             # the data mode it was graded in
+    name: str = ""             # the student's name where the input says it (a Moodle folder name)
+    participant: str = ""      # Moodle's participant number, where known
+    source: str = ""           # the submission's path as given to `grade`
+    isolation: str = ""        # the sandbox rung it was graded on (grader.boundary.sandbox.LEVELS)
+
+    def without_timing(self) -> dict:
+        """The row minus the fields that differ between two gradings of the same thing."""
+        return {k: v for k, v in asdict(self).items() if k not in TIMING_FIELDS}
+
+
+@dataclass
+class RosterRow:
+    """One student of the course roster (see grader.records.roster)."""
+    id: str
+    name: str = ""
+    email: str = ""
+
+
+def row_from_result(result: SubmissionResult, *, grader_version: str, content_hash: str, name: str = "",
+                    participant: str = "", source: str = "") -> GradebookRow:
+    tests = [{"nodeid": t.nodeid, "name": t.name, "points": t.points, "score": t.score, "status": t.status,
+              "kind": t.kind, "visibility": t.visibility,
+              "message": (t.message.strip().splitlines() or [""])[0][:300]} for t in result.tests]
+    return GradebookRow(
+        submission=result.submission, status=result.status, score=result.score, max_score=result.max_score,
+        reason=result.reason.replace("\n", " "), tests=tests,
+        test_durations={t.nodeid: round(t.duration, 3) for t in result.tests}, duration=round(result.duration, 3),
+        graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), grader_version=grader_version,
+        content_hash=content_hash, mode=result.mode, name=name, participant=participant, source=source,
+        isolation=result.isolation)
+
+
+_JSON_FIELDS = ("tests", "test_durations")
+_COLUMNS = [f.name for f in fields(GradebookRow)]
+_TYPES = {"score": "REAL", "max_score": "REAL", "duration": "REAL"}
+
+
+class Gradebook:
+    """The SQLite gradebook of one output folder. Use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # an advisory lock the kernel drops with the process, however it ends
+        self._lock = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise ToolkitError(f"{self.path}: another `grade` run is writing to this gradebook; "
+                               "wait for it or grade into another folder") from None
+        self.db: sqlite3.Connection | None = None
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            columns = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "submission" else "")
+                                for c in _COLUMNS)
+            with self._transaction():
+                self.db.execute(f"CREATE TABLE IF NOT EXISTS submissions ({columns})")
+                have = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
+                for c in _COLUMNS:  # columns added since the gradebook was made (they start empty)
+                    if c not in have:
+                        self.db.execute(f"ALTER TABLE submissions ADD COLUMN {c} {_TYPES.get(c, 'TEXT')} DEFAULT ''")
+                self.db.execute("CREATE TABLE IF NOT EXISTS roster (id TEXT PRIMARY KEY, name TEXT, email TEXT, "
+                                "position INTEGER)")
+                self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if found is None:
+                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                elif found[0] != str(SCHEMA_VERSION):
+                    raise ToolkitError(f"{self.path}: gradebook schema {found[0]}, this toolkit writes "
+                                       f"{SCHEMA_VERSION}; grade into a new output folder")
+        except BaseException as e:
+            if self.db is not None:
+                self.db.close()
+            os.close(self._lock)
+            if isinstance(e, sqlite3.DatabaseError):
+                raise ToolkitError(f"{self.path}: not a usable gradebook ({e})") from None
+            raise
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+    def record(self, row: GradebookRow) -> None:
+        """Insert or replace one submission's row, in one transaction."""
+        values = [json.dumps(getattr(row, c), ensure_ascii=False) if c in _JSON_FIELDS else getattr(row, c)
+                  for c in _COLUMNS]
+        with self._transaction():
+            self.db.execute(f"INSERT OR REPLACE INTO submissions ({', '.join(_COLUMNS)}) "
+                            f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
+
+    def get(self, submission: str) -> GradebookRow | None:
+        cur = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions WHERE submission = ?", (submission,))
+        found = cur.fetchone()
+        return _row(found) if found else None
+
+    def rows(self) -> list[GradebookRow]:
+        """Every row, sorted by submission id."""
+        cur = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions ORDER BY submission")
+        return [_row(r) for r in cur.fetchall()]
+
+    def set_roster(self, roster: list[RosterRow]) -> None:
+        """Replace the stored roster (a later run without --roster uses this one)."""
+        with self._transaction():
+            self.db.execute("DELETE FROM roster")
+            self.db.executemany("INSERT INTO roster VALUES (?, ?, ?, ?)",
+                                [(r.id, r.name, r.email, i) for i, r in enumerate(roster)])
+
+    def roster(self) -> list[RosterRow]:
+        cur = self.db.execute("SELECT id, name, email FROM roster ORDER BY position")
+        return [RosterRow(*r) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        self.db.close()
+        os.close(self._lock)
+
+    def __enter__(self) -> Gradebook:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+
+
+def _row(values) -> GradebookRow:
+    data = dict(zip(_COLUMNS, values))
+    for c in _JSON_FIELDS:
+        data[c] = json.loads(data[c]) if data[c] else ({} if c == "test_durations" else [])
+    return GradebookRow(**data)

@@ -1,0 +1,143 @@
+"""The student's feedback as Markdown, honouring each test's visibility, and the wording every report
+shares (feedback.md, feedback.html, `check`'s table, moodle.csv, summary.html).
+
+Student text (ids, messages, notes) is made inert first (grader.reports.safe_text): messages sit in code
+fences they cannot close, everything else is escaped, so feedback.md renders no HTML of theirs."""
+from __future__ import annotations
+
+import re
+import site
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+from grader.core.results import SubmissionResult
+from grader.reports.safe_text import md_code, md_fence, md_inline
+
+STATUS_MARK = {"passed": "✅ passed", "partial": "🟡 partial", "failed": "❌ failed", "skipped": "⏭ skipped"}
+
+# what went wrong in a test, by its kind: enough to act on, nothing of the test's content
+KIND_TEXT = {
+    "exception": "your code raised an error", "missing": "a function or class it needs is missing",
+    "timeout": "it ran out of time", "crashed": "the worker stopped (memory, a crash or an exit)",
+    "protocol": "a returned value could not be read", "load": "your submission could not be loaded",
+    "assertion": "a result was not what the task asks for", "credit": "a measured quality is below full marks",
+    "not-run": "it was not run", "grader-error": "the grader failed (not your fault)",
+}
+_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shows_details(visibility: str, *, after_due_date: bool) -> bool:
+    return visibility == "visible" or (visibility == "after_due_date" and after_due_date)
+
+
+def heading(title: str) -> str:
+    """The assignment's title without the data set it names in a trailing parenthesis ("(MNIST: 784 ->
+    32, 16, 8)"): a run in another data mode is on other data, which the page names from the mode."""
+    return re.sub(r"\s*\([^()]*\)\s*$", "", title).strip() or title
+
+
+def _install_paths() -> list[str]:
+    paths = {str(_ROOT), sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()}
+    if site.ENABLE_USER_SITE:
+        paths.add(site.getusersitepackages())
+    return sorted((p for p in paths if len(p) > 1), key=len, reverse=True)
+
+
+_PATHS = _install_paths()
+
+
+def scrub_paths(text: str) -> str:
+    """`text` without the grader's install paths (the repository, the Python installation): a
+    student's report says `grader/trusted/plugin.py`, not where this machine keeps it."""
+    for p in _PATHS:
+        text = text.replace(p + "/", "").replace(p, "<grader>")
+    return re.sub(r"/[^\s'\"():]*/(?:site|dist)-packages/", "", text)  # another environment's packages
+
+
+def note_text(note: str) -> str:
+    """A loader note without its repetitions ("`if x:` block: if x:" says the line twice)."""
+    return re.sub(r"`([^`]+)` block: \1", r"`\1` block", scrub_paths(note))
+
+
+def useful_detail(detail: str) -> str:
+    """A test's detail, or "" when it is only pytest's bare `assert None` (an `assert x, message` whose x
+    was None or another empty value): it adds nothing to the message above it."""
+    text = scrub_paths(detail.strip())
+    return "" if re.fullmatch(r"assert (not )?(None|False|0|''|\"\"|\[\]|\{\}|\(\)|set\(\))", text) else text
+
+
+def _get(t, key: str):
+    return t[key] if isinstance(t, dict) else getattr(t, key)
+
+
+def common_cause(tests) -> str:
+    """The one message every test that ran failed with (a submission that could not be loaded fails
+    them all the same way), or "". Tests are TestResults or gradebook dicts. Shown once, never once
+    per test; it is a visible test's message too, so it reveals nothing of a hidden one."""
+    ran = [t for t in tests if _get(t, "status") != "skipped"]
+    failed = [t for t in ran if _get(t, "status") == "failed"]
+    if len(failed) < 2 or len(failed) != len(ran):
+        return ""
+    messages = {_get(t, "message").strip() for t in failed}
+    if len(messages) != 1 or not any(_get(t, "visibility") == "visible" for t in failed):
+        return ""
+    return scrub_paths(messages.pop())
+
+
+def task_part(nodeid: str) -> str:
+    """Which part of the task a test covers, from its file: tests/hidden/test_forecasting.py -> "forecasting"."""
+    stem = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py").removeprefix("test_")
+    return "" if stem in ("hidden", "public", "tests", "test") else stem.replace("_", " ")
+
+
+def hidden_outcome(t) -> str:
+    """What a hidden test that did not pass may say: its part of the task and the kind of failure."""
+    part = task_part(_get(t, "nodeid"))
+    return "; ".join(x for x in (f"part: {part}" if part else "", KIND_TEXT.get(_get(t, "kind"), "")) if x) or "hidden"
+
+
+def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: bool = True, data: str = "") -> str:
+    lines = [f"# {md_inline(heading(title))}: feedback for {md_code(result.submission)}", "",
+             f"**Score: {result.score:g} / {result.max_score:g}**  (data mode {md_inline(result.mode)}"
+             + (f": {md_inline(data)}" if data else "") + ")", ""]
+    cause = common_cause(result.tests)
+    if result.reason and result.status != "graded":
+        lines += [f"> **{md_inline(result.status.upper())}**: {md_inline(scrub_paths(result.reason))}", ""]
+    elif cause:
+        lines += [f"> **Every test failed for one reason**: {md_inline(cause.splitlines()[0])}", ""]
+    if not result.tests:
+        lines += ["No test ran: the reason above is why. Fix it and run `check` again.", ""]
+    else:
+        lines += ["| Test | Points | Result |", "|---|---:|---|"]
+        for t in result.tests:
+            mark = STATUS_MARK.get(t.status, t.status)
+            if t.status not in ("passed", "skipped") and not shows_details(t.visibility, after_due_date=after_due_date):
+                mark += f" ({hidden_outcome(t)})"
+            lines.append(f"| {md_inline(t.name)} | {t.score:g} / {t.points:g} | {md_inline(mark)} |")
+        lines.append("")
+    details = [t for t in result.tests if shows_details(t.visibility, after_due_date=after_due_date)
+               and (t.status != "passed" or t.images or t.notes or t.metrics)]
+    if details:
+        lines += ["## Details", ""]
+    for t in details:
+        lines += [f"### {md_inline(t.name)}", ""]
+        if t.message and not (cause and t.message.strip() == cause):
+            lines += [*md_fence(scrub_paths(t.message.strip())), ""]
+        if useful_detail(t.detail) and t.status != "passed" and not cause:
+            lines += [*md_fence(useful_detail(t.detail)), ""]
+        lines += [f"- {md_inline(n)}" for n in t.notes]
+        for img in t.images:
+            caption = md_inline(img.get("title", ""))
+            lines += [f"**{caption}**", "", f"![{caption}](images/{quote(str(img.get('file', '')))})", ""]
+    if cause:  # the traceback once, under the reason, not under every test
+        first = next(t for t in result.tests if t.status == "failed" and t.visibility == "visible")
+        if useful_detail(first.detail):
+            lines += ["## Why every test failed", "", *md_fence(useful_detail(first.detail)), ""]
+    hidden = [t for t in result.tests if not shows_details(t.visibility, after_due_date=after_due_date)]
+    if hidden:
+        lines += [f"_{len(hidden)} hidden test(s) are listed with their points only and, if they did not pass, "
+                  "the part of the task they cover and the kind of failure._", ""]
+    if result.notes:
+        lines += ["## How your submission was read", ""] + [f"- {md_inline(note_text(n))}" for n in result.notes] + [""]
+    return "\n".join(lines)

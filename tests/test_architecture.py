@@ -1,0 +1,185 @@
+"""The layout keeps the trust boundary (ARCHITECTURE.md): each room of grader/ imports only the rooms
+it may, the worker's code reaches nothing of the trusted side, nothing but the CLI imports a command
+module, student code imports only the student package, and the worker's filesystem shows the
+boundary package and the student package and nothing else of the engine."""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.boundary import sandbox
+
+REPO = Path(__file__).resolve().parent.parent
+ENGINE = REPO / "grader"
+# the student package the worker mounts: a top-level package such as "dlcourse" (or "grader.student")
+STUDENT = ".".join(sandbox.STUDENT_PACKAGE_DIR.relative_to(ENGINE.parent).parts)
+
+# room -> what it may import besides itself and the top package `grader` (which holds only the version).
+# An entry "room.module" allows that one module. Keep ARCHITECTURE.md's table the same.
+MAY_IMPORT = {
+    "core": set(),
+    "student": set(),
+    "boundary": {"core"},
+    "intake": {"core", "boundary.stand_ins"},  # the filter writes calls to the worker's stand-ins
+    "authoring": {"core"},
+    "trusted": {"core", "intake", "boundary", "authoring"},
+    "grading": {"core", "intake", "boundary", "trusted"},
+    "records": {"core"},
+    "reports": {"core", "intake", "boundary.sandbox", "records"},  # the isolation's wording
+    "scaffold": {"core", "trusted", "boundary.client"},  # environment: a worker tries the spec's imports
+    "commands": {"core", "intake", "boundary", "trusted", "authoring", "grading", "records", "reports",
+                 "scaffold", "student"},
+}
+# where the worker's own code starts: what these import, transitively, is all the worker may need
+WORKER_ENTRIES = ("grader.boundary.worker", "grader.boundary.stand_ins")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in ENGINE.rglob("*.py") if "__pycache__" not in p.parts}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports, anywhere in it (lazy imports in functions count too)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    name = _module_name(path) if path.is_relative_to(REPO) else ""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            for a in node.names:  # `from grader.boundary import client` imports grader.boundary.client
+                out.add(f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base)
+    return out
+
+
+def test_every_module_lives_in_a_room_with_an_import_rule():
+    rooms = {p.parent.name for p in ENGINE.glob("*/__init__.py")}
+    assert rooms <= set(MAY_IMPORT), f"rooms without an import rule (add them here and to ARCHITECTURE.md): " \
+                                     f"{sorted(rooms - set(MAY_IMPORT))}"
+    loose = sorted(p.name for p in ENGINE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert not loose, f"modules outside any room: {loose}"
+    for room in rooms:
+        doc = ast.get_docstring(ast.parse((ENGINE / room / "__init__.py").read_text(encoding="utf-8")))
+        assert doc and "may import" in doc.lower(), f"grader/{room}/__init__.py must say what it may import and who runs it"
+
+
+def test_each_room_imports_only_the_rooms_it_may():
+    modules = MODULES
+    wrong = []
+    for name, path in sorted(modules.items()):
+        parts = name.split(".")
+        if len(parts) < 2 or parts[1] not in MAY_IMPORT:
+            continue
+        room = parts[1]
+        for target in sorted(_imports(path)):
+            t = target.split(".")
+            if t[0] != "grader" or len(t) < 2:
+                continue  # not the engine, or the top package (its version)
+            if t[1] == room or t[1] in MAY_IMPORT[room] or ".".join(t[1:3]) in MAY_IMPORT[room]:
+                continue
+            wrong.append(f"{name} imports {target}")
+    assert not wrong, "imports against ARCHITECTURE.md's rules:\n" + "\n".join(wrong)
+
+
+def test_the_worker_reaches_only_the_boundary_and_the_student_package():
+    modules = MODULES
+    seen, todo = set(), list(WORKER_ENTRIES)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in modules:
+            continue
+        seen.add(name)
+        todo += [t for t in _imports(modules[name]) if t.startswith("grader.")]
+    allowed = ("grader", "grader.boundary", STUDENT)
+    outside = sorted(m for m in seen if not any(m == a or m.startswith(a + ".") for a in allowed))
+    assert not outside, f"the worker would import engine modules its sandbox does not show: {outside}"
+    assert "grader.boundary.client" not in seen and "grader.boundary.sandbox" not in seen  # trusted-side ends
+    assert not [t for t in _imports(modules["grader.boundary.mountns"]) if t.startswith("grader")], \
+        "mountns runs as a script before the view exists: standard library only"
+
+
+def test_nothing_but_the_cli_imports_a_command_module():
+    users = [p for p in ENGINE.rglob("*.py") if "commands" not in p.relative_to(ENGINE).parts[:1]
+             and p.name != "__main__.py"]
+    users += list((REPO / "assignments").rglob("*.py"))
+    wrong = [f"{p.relative_to(REPO)} imports {t}" for p in users for t in sorted(_imports(p))
+             if t == "grader.commands" or t.startswith("grader.commands.")]
+    assert not wrong, "\n".join(wrong)
+
+
+def _student_sources():
+    for folder in ("reference_solutions", "templates"):
+        for p in sorted((REPO / folder).rglob("*.py")):
+            yield p, p.read_text(encoding="utf-8")
+        for p in sorted((REPO / folder).rglob("*.ipynb")):  # the cells the worker runs
+            cells = json.loads(p.read_text(encoding="utf-8"))["cells"]
+            yield p, "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"
+                               and "skip-grading" not in c.get("metadata", {}).get("tags", []))
+
+
+def test_student_code_imports_only_the_student_package():
+    engine_tops = {"grader", STUDENT.split(".")[0]}
+    wrong = []
+    for path, source in _student_sources():
+        for node in ast.walk(ast.parse(source)):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for n in names:
+                if n.split(".")[0] in engine_tops and not (n == STUDENT or n.startswith(STUDENT + ".")):
+                    wrong.append(f"{path.relative_to(REPO)} imports {n}")
+    assert not wrong, "student code may import only " + STUDENT + ":\n" + "\n".join(wrong)
+
+
+def test_the_student_package_imports_nothing_of_the_engine():
+    folder = REPO.joinpath(*STUDENT.split("."))
+    wrong = [f"{p.relative_to(REPO)} imports {t}" for p in sorted(folder.rglob("*.py")) for t in sorted(_imports(p))
+             if (t == "grader" or t.startswith("grader.")) and not (t == STUDENT or t.startswith(STUDENT + "."))]
+    assert not wrong, "\n".join(wrong)
+
+
+def _engine_paths_shown(paths) -> set[str]:
+    root = ENGINE.parent
+    return {str(Path(p).relative_to(root)) for p in paths if Path(p).is_relative_to(root) and
+            not any(Path(p).is_relative_to(r) for r in sandbox._python_roots())}
+
+
+def test_the_worker_mounts_the_boundary_and_the_student_package_only(tmp_path):
+    expected = {"grader/__init__.py", "grader/boundary", STUDENT.replace(".", "/")}
+    args = sandbox._bwrap_fs_args(tmp_path, gpu=False)
+    binds = [args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--bind")]
+    assert _engine_paths_shown(binds) == expected
+    argv = sandbox._namespace_prefix("/usr/bin/unshare", tmp_path, gpu=False)
+    view = json.loads(argv[argv.index("--") + 4])
+    assert _engine_paths_shown(view["ro"] + view["ro_files"]) == expected
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_inside_the_sandbox_the_trusted_side_is_not_there(tmp_path):
+    tmp_path.chmod(0o755)
+    probe = (f"import sys, os; sys.path.insert(0, {str(ENGINE.parent)!r}); import grader.boundary.worker\n"
+             f"import {STUDENT}\n"
+             f"print(sorted(os.listdir({str(ENGINE)!r})))\n"
+             "try:\n    import grader.trusted.plugin\nexcept ImportError:\n    print('hidden')\n")
+    run = subprocess.run(["bwrap", *sandbox._bwrap_fs_args(tmp_path, gpu=False), "--", sys.executable, "-I", "-c",
+                          probe], capture_output=True, text=True, timeout=60)
+    if run.returncode and "bwrap" in run.stderr[:200]:
+        pytest.skip(f"bubblewrap cannot start here: {run.stderr.strip()[:200]}")
+    assert run.returncode == 0, run.stderr
+    listing, verdict = run.stdout.strip().splitlines()
+    shown = {"__init__.py", "boundary"} | ({STUDENT.split(".")[1]} if STUDENT.startswith("grader.") else set())
+    assert set(ast.literal_eval(listing)) - {"__pycache__"} == shown and verdict == "hidden"
