@@ -3,6 +3,7 @@ mocked, as otter's test_cli does), the default -j, and the Gradescope autograder
 Gradescope would run it."""
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import stat
@@ -31,9 +32,12 @@ GRADE_DEFAULTS = dict(jobs=None, mode=None, data_dir=None, sandbox="auto", gpus=
 @pytest.fixture
 def grade_calls(monkeypatch, tmp_path):
     calls = []
+    real = inspect.signature(grade_module.grade_submissions)
 
     def fake(**kwargs):
-        calls.append(kwargs)
+        bound = real.bind(**kwargs)  # what the real function would run with: its own defaults fill the rest
+        bound.apply_defaults()
+        calls.append(dict(bound.arguments))
         return GradeReport(out=Path(kwargs["out"]), found=1)
 
     monkeypatch.setattr(grade_module, "grade_submissions", fake)

@@ -148,3 +148,22 @@ def test_the_new_command_writes_the_whole_schema(tmp_path):
     text = (tmp_path / "assignments" / "schema_demo" / "assignment.yaml").read_text()
     for key in _all_keys():
         assert f"#   {key}: " in text, key
+
+
+def test_the_spec_crosses_to_the_trusted_process_as_the_command_holds_it():
+    """The run file carries the command's spec (an in-memory `--pick` included), checked like YAML."""
+    import dataclasses
+    import json
+
+    from grader.core.assignments import find_assignment
+    from grader.core.spec import spec_from_json, spec_to_json
+    for name in ("ae_bottleneck", "conv1d_windowing", "gan", "hpo"):
+        spec = find_assignment(name)
+        assert spec_from_json(json.loads(json.dumps(spec_to_json(spec)))) == spec
+    spec = find_assignment("ae_bottleneck")
+    picked = dataclasses.replace(spec, submission=dataclasses.replace(spec.submission, code=["hw2/*.ipynb"]))
+    assert spec_from_json(json.loads(json.dumps(spec_to_json(picked)))).submission.code == ["hw2/*.ipynb"]
+    bad = spec_to_json(spec)
+    bad["yaml"] += "pionts: 3\n"
+    with pytest.raises(SpecError, match="unknown key 'pionts'"):
+        spec_from_json(bad)

@@ -36,7 +36,7 @@ from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, ro
 from grader.reports.html import feedback_html, summary_html
 from grader.reports.integrity import integrity_report, write_integrity_csv
 from grader.reports.similarity import SIMILARITY_THRESHOLD
-from grader.core.results import SubmissionResult
+from grader.core.results import SubmissionResult, SubmissionStatus
 from grader.core.atomic_files import write_atomic, write_json
 from grader.records.roster import RosterMatch, match_roster, read_roster
 from grader.grading.runner import RunOptions, prepare, require_data
@@ -64,7 +64,7 @@ class GradeReport:
 
     @property
     def failed(self) -> list[SubmissionResult]:
-        return [r for r in self.results if r.status != "graded"]
+        return [r for r in self.results if r.status != SubmissionStatus.GRADED]
 
 
 def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: Path, jobs: int | None = None,
@@ -158,7 +158,7 @@ def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version
     same sandbox rung (so one gradebook never mixes levels). A row with an internal grading error (not the
     student's doing) is always graded again."""
     return (row is None or row.content_hash != content_hash or row.grader_version != grader_version
-            or row.mode != mode or row.status == "error" or (bool(isolation) and row.isolation != isolation))
+            or row.mode != mode or row.status == SubmissionStatus.ERROR or (bool(isolation) and row.isolation != isolation))
 
 
 def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, book: Gradebook, report: GradeReport,
@@ -178,7 +178,7 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
             except GradingCancelled:
                 continue
             except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
-                graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status="error",
+                graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status=SubmissionStatus.ERROR,
                                                  reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
                                                  total_points=spec.max_points(options.mode)))
             mode_data = spec.modes.get(graded.result.mode)
@@ -209,7 +209,7 @@ def _signature(reason: str) -> str:
 def _stop_if_the_grader_is_broken(first: list[SubmissionResult]) -> None:
     """The first submissions of a batch all ended with the same internal error: grading the rest
     the same way would only fill the gradebook with errors (and, were they scored, zeros)."""
-    if any(r.status != "error" for r in first) or len({_signature(r.reason) for r in first}) != 1:
+    if any(r.status != SubmissionStatus.ERROR for r in first) or len({_signature(r.reason) for r in first}) != 1:
         return
     why = first[0].reason.removeprefix(INTERNAL_ERROR).lstrip(": ")
     raise GraderSuspect(f"suspect the grader: the first {len(first)} submissions ({', '.join(r.submission for r in first)}) "

@@ -17,6 +17,7 @@ from grader.trusted.course_key import new_key
 from grader.scaffold.environment import missing_in_worker, undeclared_imports
 from grader.grading.runner import RunOptions, grade_submission, prepare, require_data
 from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
+from grader.core.results import NOT_FULL, SubmissionStatus, TestStatus
 
 
 def _mode_points(spec, tests) -> list[str]:
@@ -65,22 +66,22 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
     with tempfile.TemporaryDirectory(prefix="dlgrade-ref-") as tmp:
         ref = grade_submission(spec, reference_submission(spec, mode, Path(tmp)), options)
     # a test for another data mode is skipped by design; any other skip (missing data) is a failure
-    skipped = [t.name for t in ref.tests if t.status == "skipped" and not t.other_mode]
+    skipped = [t.name for t in ref.tests if t.status == TestStatus.SKIPPED and not t.other_mode]
     lost = [f"{t.name}: {t.message.splitlines()[0] if t.message else t.kind}" for t in ref.tests
-            if t.status in ("failed", "partial")]
-    checks.append(Check("the reference earns full marks", ref.status == "graded" and not lost and not skipped
+            if t.status in NOT_FULL]
+    checks.append(Check("the reference earns full marks", ref.status == SubmissionStatus.GRADED and not lost and not skipped
                         and ref.score == ref.max_score,
                         f"{ref.score:g}/{ref.max_score:g} in {ref.duration:.0f} s" + (f"; lost: {'; '.join(lost)[:600]}" if lost else "")
                         + (f"; skipped: {', '.join(skipped)[:300]}" if skipped else "")
-                        + (f"; {ref.reason}" if ref.status != "graded" else "")))
+                        + (f"; {ref.reason}" if ref.status != SubmissionStatus.GRADED else "")))
     template_nb = template_dir(spec) / f"{spec.name}.ipynb"
     if template_nb.exists():
         tpl = grade_submission(spec, template_nb, options)
         errors = [t.name for t in tpl.tests if t.kind == "grader-error"] + tpl.grader_errors
         earned = [f"{t.name} ({t.score:g})" for t in tpl.tests if t.score > 0]
-        checks.append(Check("the template earns no points", tpl.score == 0 and tpl.status in ("graded",),
+        checks.append(Check("the template earns no points", tpl.score == 0 and tpl.status in (SubmissionStatus.GRADED,),
                             f"{tpl.score:g} points" + (f" from {', '.join(earned)}" if earned else "")
-                            + (f"; {tpl.reason}" if tpl.status != "graded" else "")))
+                            + (f"; {tpl.reason}" if tpl.status != SubmissionStatus.GRADED else "")))
         checks.append(Check("the template does not break the grader", not errors,
                             ", ".join(errors)[:300] or f"{len(tpl.tests)} tests ran, {tpl.duration:.0f} s"))
     else:

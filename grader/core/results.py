@@ -2,9 +2,36 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+try:
+    from enum import StrEnum
+except ImportError:  # Python 3.10
+    class StrEnum(str, Enum):
+        def __str__(self) -> str:
+            return str(self.value)
 
 
-MODE_SKIP = "only graded in mode "  # how the reason of a test skipped by @pytest.mark.modes starts
+class TestStatus(StrEnum):
+    """A test's outcome. Members equal their strings, which is what JSON files and the gradebook hold."""
+    __test__ = False  # not a pytest test class, whatever its name
+    PASSED = "passed"
+    PARTIAL = "partial"      # some of its points (credit.linear)
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    RUNNING = "running"      # only while the trusted process runs it: a report cut short still says so
+
+
+class SubmissionStatus(StrEnum):
+    """What became of a submission as a whole."""
+    GRADED = "graded"        # its tests ran (whatever they scored)
+    REJECTED = "rejected"    # it could not be read: the student's to fix
+    TIMEOUT = "timeout"      # the whole-submission time limit ran out
+    ERROR = "error"          # the grader's fault: graded again on the next run
+    MISSING = "missing"      # a roster student without a submission
+
+
+NOT_FULL = (TestStatus.FAILED, TestStatus.PARTIAL)   # a test that lost points
 
 
 @dataclass
@@ -14,7 +41,7 @@ class TestResult:
     nodeid: str                # pytest's id, stable across runs (the gradebook's column key)
     points: float              # what the test is worth
     score: float               # what the submission earned (partial credit allowed)
-    status: str                # "passed", "partial", "failed" or "skipped"
+    status: str                # a TestStatus
     visibility: str            # "visible", "after_due_date" or "hidden"
     message: str = ""          # why it failed, or the partial-credit computation
     detail: str = ""           # a traceback mapped to notebook cells, or an assertion's comparison
@@ -23,11 +50,7 @@ class TestResult:
     images: list = field(default_factory=list)   # [{"title", "file"}] relative to the submission's folder
     notes: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
-
-    @property
-    def other_mode(self) -> bool:
-        """Skipped because it belongs to other data modes: not part of this mode's maximum."""
-        return self.status == "skipped" and self.message.startswith(MODE_SKIP)
+    other_mode: bool = False   # skipped because it belongs to other data modes: not on this mode's scale
 
     @property
     def max_score(self) -> float:
@@ -43,7 +66,7 @@ class SubmissionResult:
     assignment: str
     mode: str
     tests: list[TestResult] = field(default_factory=list)
-    status: str = "graded"     # "graded", "rejected" (could not be read), "timeout", "error"
+    status: str = SubmissionStatus.GRADED
     reason: str = ""           # one line for the gradebook when something went wrong
     notes: list[str] = field(default_factory=list)   # what the loader skipped or neutralised
     total_points: float = 0.0  # the mode's maximum (spec.max_points), fixed whatever ran; 0 = the tests' sum
@@ -66,12 +89,12 @@ class SubmissionResult:
     def to_gradescope(self) -> dict:
         tests = []
         for t in self.tests:
-            output = t.message if t.status != "skipped" else f"SKIPPED: {t.message}"
+            output = t.message if t.status != TestStatus.SKIPPED else f"SKIPPED: {t.message}"
             if t.detail:
                 output += "\n\n" + t.detail
             tests.append({
                 "name": t.name, "score": t.score, "max_score": t.max_score,
-                "status": "passed" if t.status == "passed" else "failed",
+                "status": "passed" if t.status == TestStatus.PASSED else "failed",
                 "output": output, "visibility": t.visibility,
                 "extra_data": {"nodeid": t.nodeid, "kind": t.kind, "status": t.status, "duration": round(t.duration, 3)},
             })

@@ -182,8 +182,29 @@ def load_spec(folder: str | Path) -> Spec:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from e
-    spec = _build(Spec, raw, str(path))
-    spec.name, spec.path = folder.resolve().name, folder.resolve()
+    return _checked(raw, folder.resolve(), str(path))
+
+
+def spec_to_json(spec: Spec) -> dict:
+    """The spec as JSON-safe data, for the run file: the trusted process gets the spec the command
+    used (with any in-memory override such as `grade --pick`), not a fresh read of the YAML. The
+    values travel as YAML text, so mappings keyed by numbers (thresholds per bottleneck) keep their keys."""
+    data = dataclasses.asdict(spec)
+    for internal in ("name", "path"):
+        data.pop(internal)
+    return {"path": str(spec.path), "yaml": yaml.safe_dump(data, sort_keys=False, allow_unicode=True)}
+
+
+def spec_from_json(data: dict) -> Spec:
+    """The inverse of `spec_to_json`, checked like a YAML file."""
+    folder = Path(data["path"])
+    return _checked(yaml.safe_load(data["yaml"]), folder, f"{folder / SPEC_FILE} (as passed by the grader)")
+
+
+def _checked(raw, folder: Path, where: str) -> Spec:
+    path = where
+    spec = _build(Spec, raw, where)
+    spec.name, spec.path = folder.name, folder
     if not NAME_PATTERN.match(spec.name):
         raise SpecError(f"{folder}: assignment names are lower_snake_case (got {spec.name!r})")
     spec.modes = {m: _build(Mode, v, f"{path}.modes.{m}") for m, v in spec.modes.items()}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from grader.intake.discovery import SubmissionInput
 from grader.core.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
-from grader.core.results import SubmissionResult
+from grader.core.results import SubmissionResult, SubmissionStatus
 from grader.grading.runner import RunOptions, grade_submission
 from grader.core.spec import Resources, Spec
 
@@ -50,7 +50,7 @@ def run_task(task: GradeTask, *, cancel: threading.Event | None = None) -> Grade
             raise
         except Exception as e:  # noqa: BLE001 - one broken submission must not stop the batch
             result = SubmissionResult(task.submission.id, task.spec.name, task.options.mode or task.spec.default_mode,
-                                      status="error", reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
+                                      status=SubmissionStatus.ERROR, reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
                                       total_points=task.spec.max_points(task.options.mode))
         result.submission = task.submission.id
         images = {p.name: p.read_bytes() for p in sorted((Path(keep) / "images").glob("*")) if p.is_file()}

@@ -24,10 +24,10 @@ from pathlib import Path
 from grader.boundary import zygote
 from grader.core.assignments import reference_dir
 from grader.core.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
-from grader.core.results import SubmissionResult, TestResult
+from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.boundary.sandbox import (DEFAULT_SANDBOX, ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
                             worker_zygote, zygote_environment)
-from grader.core.spec import Limits, Spec
+from grader.core.spec import Limits, Spec, spec_to_json
 from grader.intake.workspace import MODULE_FILE, prepare_workspace, submission_id
 
 
@@ -87,15 +87,15 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
             ws = prepare_workspace(Path(submission), spec, tmp / "ws")
             result.notes = ws.notes
             if ws.error and ws.internal_error:  # the grader failed to read or copy it
-                result.status, result.reason = "error", f"{INTERNAL_ERROR}: {ws.error}"
+                result.status, result.reason = SubmissionStatus.ERROR, f"{INTERNAL_ERROR}: {ws.error}"
             elif ws.error:
-                result.status, result.reason = "rejected", ws.error
+                result.status, result.reason = SubmissionStatus.REJECTED, ws.error
             else:
                 _run_tests(spec, ws, mode, options, tmp, result, cancel, iso=iso, scratch=scratch)
             if options.keep is not None and (tmp / "report" / "images").exists():
                 shutil.copytree(tmp / "report" / "images", options.keep / "images", dirs_exist_ok=True)
     except OSError as e:  # the grader's own files: a full disk, an unwritable temporary folder
-        result.status, result.tests = "error", []
+        result.status, result.tests = SubmissionStatus.ERROR, []
         result.reason = f"{INTERNAL_ERROR}: the grader could not prepare its working files ({e})"
     result.duration = time.monotonic() - start
     return result
@@ -227,7 +227,7 @@ def prepare(spec: Spec, options: RunOptions, *, batch: bool = True, cancel: thre
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dlgrade-prep-") as tmp, _say_preparing(spec):
         tmp = Path(tmp)
-        run = {"assignment": str(spec.path), "mode": mode,
+        run = {"assignment": str(spec.path), "spec": spec_to_json(spec), "mode": mode,
                "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
                "course_key": key.hex(), "report": str(tmp / "report.json"), "prepare_into": str(folder)}
         cmd, env = _pytest_command(spec, options, tmp, run, None, "--collect-only")
@@ -283,7 +283,7 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     report_dir.mkdir()
     report = report_dir / "report.json"
     run = {
-        "assignment": str(spec.path), "mode": mode,
+        "assignment": str(spec.path), "spec": spec_to_json(spec), "mode": mode,
         "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
         # ws.work is the pristine tree: each worker runs on its own copy under scratch/
         "workspace": str(ws.work), "scratch": str(scratch), "artifacts_dir": str(ws.original),
@@ -326,7 +326,8 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
             name=r["name"], nodeid=r["nodeid"], points=r["points"], score=r.get("score", 0.0), status=r["status"],
             visibility=r["visibility"], message=r.get("message", ""), detail=r.get("detail", ""),
             kind=r.get("kind", ""), duration=r.get("duration", 0.0), images=r.get("images", []),
-            notes=r.get("notes", []), metrics=r.get("metrics", {})))
+            notes=r.get("notes", []), metrics=r.get("metrics", {}),
+            other_mode=bool(r.get("other_mode"))))
     result.worker_output = data.get("worker_output", "")
     result.grader_errors = data.get("grader_errors", [])
     result.isolation_warning = iso.warning
@@ -335,32 +336,32 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         result.total_points = round(sum(t.max_score for t in result.tests), 4)
     # the test process ended on its own before every test had finished: killed (the machine's
     # memory), or pytest broke down (a full disk): the grader's failure, never the student's zero
-    unreached = [t for t in result.tests if t.status == "running" or (t.status, t.kind) == ("failed", "not-run")]
+    unreached = [t for t in result.tests if t.status == TestStatus.RUNNING or (t.status, t.kind) == (TestStatus.FAILED, "not-run")]
     cut_short = not timed_out and (proc.returncode not in (0, 1) or bool(unreached))
     finished = len(result.tests) - len(unreached)
     for t in result.tests:
-        if t.status == "running":  # the test the time limit (or the process's end) interrupted
-            t.status, t.kind, t.score = "failed", ("not-run" if cut_short else "timeout"), 0.0
+        if t.status == TestStatus.RUNNING:  # the test the time limit (or the process's end) interrupted
+            t.status, t.kind, t.score = TestStatus.FAILED, ("not-run" if cut_short else "timeout"), 0.0
     broken = [t for t in result.tests if t.kind == "grader-error"]
     if timed_out:
-        result.status = "timeout"
+        result.status = SubmissionStatus.TIMEOUT
         result.reason = (f"grading stopped after {spec.limits.submission_timeout_s:g} s (the limit for one submission); "
                          "tests that had not finished score 0")
     elif result.grader_errors:  # the tests themselves are broken (a collection error, a missing marker)
-        result.status = "error"
+        result.status = SubmissionStatus.ERROR
         result.reason = f"{INTERNAL_ERROR}: " + result.grader_errors[0].splitlines()[0][:300]
     elif not data or cut_short:
-        result.status = "error"
+        result.status = SubmissionStatus.ERROR
         result.reason = (f"{INTERNAL_ERROR}: the test process {_ended(proc.returncode)} "
                          + ("without a report" if not data else f"after {finished} of {len(result.tests)} tests"))
         result.grader_errors.append(log.read_text(errors="replace")[-3000:])
     elif broken:
-        result.status = "error"
+        result.status = SubmissionStatus.ERROR
         result.reason = f"{INTERNAL_ERROR}: " + (broken[0].message.splitlines() or [""])[0][:400]
     elif load and not load.get("loaded", True):
         result.reason = next((t.message for t in result.tests if t.kind == "load"), "your submission could not be imported")
     else:
-        failed = [t for t in result.tests if t.status in ("failed", "partial")]
+        failed = [t for t in result.tests if t.status in NOT_FULL]
         if failed:
             first = failed[0]
             why = first.message.splitlines()[0][:200] if first.message else first.kind

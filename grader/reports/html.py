@@ -18,7 +18,7 @@ from string import Template
 from grader.reports.markdown import (KIND_TEXT, common_cause, heading, hidden_outcome, note_text, scrub_paths,
                              shows_details, useful_detail)
 from grader.records.gradebook import GradebookRow
-from grader.core.results import SubmissionResult
+from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.records.roster import RosterMatch
 from grader.boundary.sandbox import LEVEL_TEXT, STRICT_LEVELS
 from grader.reports.similarity import IntegrityReport
@@ -149,30 +149,30 @@ def feedback_html(result: SubmissionResult, *, title: str, images: dict[str, byt
     for t in result.tests:
         visible = shows_details(t.visibility, after_due_date=after_due_date)
         outcome = STATUS_TEXT.get(t.status, t.status)
-        if not visible and t.status not in ("passed", "skipped"):
+        if not visible and t.status not in (TestStatus.PASSED, TestStatus.SKIPPED):
             outcome += f" ({hidden_outcome(t)})"
         rows.append(TEST_ROW.substitute(name=_e(t.name), score=_e(f"{t.score:g}"), points=_e(f"{t.points:g}"),
                                         status=_e(t.status), result=_e(outcome)))
         if not visible:
             hidden += 1
             continue
-        if t.status == "passed" and not (t.images or t.notes):
+        if t.status == TestStatus.PASSED and not (t.images or t.notes):
             continue
         figures = "".join(FIGURE.substitute(title=_e(img.get("title", "")),
                                             data=base64.b64encode(images[img["file"]]).decode())
                           for img in t.images if img.get("file") in images)
         message = "" if cause and t.message.strip() == cause else scrub_paths(t.message.strip())
-        detail = useful_detail(t.detail) if t.status != "passed" and not cause else ""
+        detail = useful_detail(t.detail) if t.status != TestStatus.PASSED and not cause else ""
         if not (message or detail or t.notes or figures):
             continue   # its message is the one reason above
         details.append(DETAIL.substitute(
             name=_e(t.name), message=PRE.substitute(text=_e(message)) if message else "",
             detail=PRE.substitute(text=_e(detail)) if detail else "",
             notes=_list([scrub_paths(n) for n in t.notes]), images=figures))
-    if result.reason and result.status != "graded":
+    if result.reason and result.status != SubmissionStatus.GRADED:
         banner = BANNER.substitute(status=_e(result.status.upper()), reason=_e(scrub_paths(result.reason)))
     elif cause:
-        first = next(t for t in result.tests if t.status == "failed" and t.visibility == "visible")
+        first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
         banner = BANNER.substitute(status="Every test failed for one reason", reason=_e(cause))
         if useful_detail(first.detail):
             banner += PRE.substitute(text=_e(useful_detail(first.detail)))
@@ -231,9 +231,9 @@ def _test_stats(rows: list[GradebookRow]) -> str:
         for t in r.tests:
             s = stats.setdefault(t["nodeid"], {"name": t["name"], "points": t["points"], "visibility": t["visibility"],
                                                "ran": 0, "passed": 0, "score": 0.0})
-            if t["status"] != "skipped":
+            if t["status"] != TestStatus.SKIPPED:
                 s["ran"] += 1
-                s["passed"] += t["status"] == "passed"
+                s["passed"] += t["status"] == TestStatus.PASSED
                 s["score"] += t["score"]
     table = []
     for nodeid, s in stats.items():
@@ -276,15 +276,15 @@ def _failure_groups(rows: list[GradebookRow]) -> dict[tuple, dict]:
         g["tests"].setdefault(test, None)
 
     for r in rows:
-        cause = common_cause(r.tests) if r.status == "graded" else ""
-        if r.status != "graded":
+        cause = common_cause(r.tests) if r.status == SubmissionStatus.GRADED else ""
+        if r.status != SubmissionStatus.GRADED:
             add(r.status, failure_reason(r.reason), "(no test ran)", r.submission)
         elif cause:
-            kind = next(t["kind"] for t in r.tests if t["status"] == "failed")
+            kind = next(t["kind"] for t in r.tests if t["status"] == TestStatus.FAILED)
             add(kind or "failed", failure_reason(cause), "(every test)", r.submission)
         else:
             for t in r.tests:
-                if t["status"] in ("failed", "partial"):
+                if t["status"] in NOT_FULL:
                     add(t["kind"] or t["status"], failure_reason(t["message"]), t["name"], r.submission)
     return {k: {"subs": list(g["subs"]), "tests": list(g["tests"])} for k, g in groups.items()}
 
@@ -320,7 +320,7 @@ def _failures(groups: dict[tuple, dict], n: int = 20) -> str:
 
 def _failed_submissions(rows: list[GradebookRow]) -> str:
     """The submissions that were not graded or earned nothing: the ones to look at first."""
-    bad = sorted((r for r in rows if r.status != "graded" or r.score <= 0), key=lambda r: (r.status, r.submission))
+    bad = sorted((r for r in rows if r.status != SubmissionStatus.GRADED or r.score <= 0), key=lambda r: (r.status, r.submission))
     if not bad:
         return SECTION.substitute(title="Failed submissions", content="<p>None: every submission earned points.</p>")
     table = [[(_e(r.submission), "id"), (_e(r.status), f"nw {_e(r.status)}"),

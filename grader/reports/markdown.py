@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.core.results import SubmissionResult
+from grader.core.results import SubmissionResult, SubmissionStatus, TestStatus
 from grader.reports.safe_text import md_code, md_fence, md_inline
 
 STATUS_MARK = {"passed": "✅ passed", "partial": "🟡 partial", "failed": "❌ failed", "skipped": "⏭ skipped"}
@@ -75,8 +75,8 @@ def common_cause(tests) -> str:
     """The one message every test that ran failed with (a submission that could not be loaded fails
     them all the same way), or "". Tests are TestResults or gradebook dicts. Shown once, never once
     per test; it is a visible test's message too, so it reveals nothing of a hidden one."""
-    ran = [t for t in tests if _get(t, "status") != "skipped"]
-    failed = [t for t in ran if _get(t, "status") == "failed"]
+    ran = [t for t in tests if _get(t, "status") != TestStatus.SKIPPED]
+    failed = [t for t in ran if _get(t, "status") == TestStatus.FAILED]
     if len(failed) < 2 or len(failed) != len(ran):
         return ""
     messages = {_get(t, "message").strip() for t in failed}
@@ -102,7 +102,7 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
              f"**Score: {result.score:g} / {result.max_score:g}**  (data mode {md_inline(result.mode)}"
              + (f": {md_inline(data)}" if data else "") + ")", ""]
     cause = common_cause(result.tests)
-    if result.reason and result.status != "graded":
+    if result.reason and result.status != SubmissionStatus.GRADED:
         lines += [f"> **{md_inline(result.status.upper())}**: {md_inline(scrub_paths(result.reason))}", ""]
     elif cause:
         lines += [f"> **Every test failed for one reason**: {md_inline(cause.splitlines()[0])}", ""]
@@ -112,26 +112,26 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
         lines += ["| Test | Points | Result |", "|---|---:|---|"]
         for t in result.tests:
             mark = STATUS_MARK.get(t.status, t.status)
-            if t.status not in ("passed", "skipped") and not shows_details(t.visibility, after_due_date=after_due_date):
+            if t.status not in (TestStatus.PASSED, TestStatus.SKIPPED) and not shows_details(t.visibility, after_due_date=after_due_date):
                 mark += f" ({hidden_outcome(t)})"
             lines.append(f"| {md_inline(t.name)} | {t.score:g} / {t.points:g} | {md_inline(mark)} |")
         lines.append("")
     details = [t for t in result.tests if shows_details(t.visibility, after_due_date=after_due_date)
-               and (t.status != "passed" or t.images or t.notes or t.metrics)]
+               and (t.status != TestStatus.PASSED or t.images or t.notes or t.metrics)]
     if details:
         lines += ["## Details", ""]
     for t in details:
         lines += [f"### {md_inline(t.name)}", ""]
         if t.message and not (cause and t.message.strip() == cause):
             lines += [*md_fence(scrub_paths(t.message.strip())), ""]
-        if useful_detail(t.detail) and t.status != "passed" and not cause:
+        if useful_detail(t.detail) and t.status != TestStatus.PASSED and not cause:
             lines += [*md_fence(useful_detail(t.detail)), ""]
         lines += [f"- {md_inline(n)}" for n in t.notes]
         for img in t.images:
             caption = md_inline(img.get("title", ""))
             lines += [f"**{caption}**", "", f"![{caption}](images/{quote(str(img.get('file', '')))})", ""]
     if cause:  # the traceback once, under the reason, not under every test
-        first = next(t for t in result.tests if t.status == "failed" and t.visibility == "visible")
+        first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
         if useful_detail(first.detail):
             lines += ["## Why every test failed", "", *md_fence(useful_detail(first.detail)), ""]
     hidden = [t for t in result.tests if not shows_details(t.visibility, after_due_date=after_due_date)]

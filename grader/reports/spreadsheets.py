@@ -14,6 +14,7 @@ from grader.records.gradebook import GradebookRow, RosterRow
 from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch
 from grader.reports.safe_text import csv_cell
+from grader.core.results import NOT_FULL, SubmissionStatus, TestStatus
 
 GRADES_COLUMNS = ["submission", "student_id", "name", "email", "score", "max_score", "status", "reason", "warning"]
 MOODLE_COLUMNS = ["Identifier", "Full name", "Email address", "Grade", "Maximum Grade", "Feedback comments"]
@@ -45,7 +46,7 @@ def write_grades_csv(path: Path, rows: list[GradebookRow], *, roster: RosterMatc
     table = [GRADES_COLUMNS + tests]
     for r in rows:
         student = roster.student.get(r.submission)
-        scores = {t["nodeid"]: t["score"] for t in r.tests if t["status"] != "skipped"}
+        scores = {t["nodeid"]: t["score"] for t in r.tests if t["status"] != TestStatus.SKIPPED}
         table.append([r.submission, student.id if student else "", (student.name if student else "") or r.name,
                       student.email if student else "", f"{r.score:g}", f"{r.max_score:g}", r.status,
                       scrub_paths(r.reason).replace("\n", " "), roster.warnings.get(r.submission, "")]
@@ -68,14 +69,14 @@ def moodle_identifier(*, participant: str, student: RosterRow | None, submission
 def feedback_comment(row: GradebookRow) -> str:
     """A short plain-text comment, HTML-escaped (Moodle shows feedback comments as HTML)."""
     text = f"Score {row.score:g} / {row.max_score:g}."
-    cause = common_cause(row.tests) if row.status == "graded" else ""
-    if row.status != "graded":
+    cause = common_cause(row.tests) if row.status == SubmissionStatus.GRADED else ""
+    if row.status != SubmissionStatus.GRADED:
         text += f" {row.status.upper()}: {scrub_paths(row.reason)}"
     elif cause:  # it could not be loaded: the cause, once, is what the student needs
         text += f" Every test failed for one reason: {cause.strip().splitlines()[0]}"
     else:
-        failed = [t["name"] for t in row.tests if t["status"] in ("failed", "partial") and t["visibility"] == "visible"]
-        hidden = sum(1 for t in row.tests if t["status"] in ("failed", "partial") and t["visibility"] != "visible")
+        failed = [t["name"] for t in row.tests if t["status"] in NOT_FULL and t["visibility"] == "visible"]
+        hidden = sum(1 for t in row.tests if t["status"] in NOT_FULL and t["visibility"] != "visible")
         if failed:
             text += " Not fully passed: " + "; ".join(failed) + "."
         if hidden:

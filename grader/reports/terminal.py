@@ -18,7 +18,7 @@ from rich.table import Table
 from grader.reports.markdown import (common_cause, heading, hidden_outcome, note_text, scrub_paths, shows_details,
                              useful_detail)
 from grader.boundary.sandbox import LEVEL_TEXT
-from grader.core.results import SubmissionResult
+from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.reports.safe_text import printable
 
 STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "skipped": "dim", "graded": "green",
@@ -49,12 +49,12 @@ def render_result(result: SubmissionResult, *, title: str, after_due_date: bool 
         style = STYLE.get(t.status, "")
         text = scrub_paths(t.message.strip())
         if not shows_details(t.visibility, after_due_date=after_due_date):
-            message = "(hidden)" if t.status in ("passed", "skipped") else f"(hidden; {hidden_outcome(t)})"
-        elif t.status == "skipped":
+            message = "(hidden)" if t.status in (TestStatus.PASSED, TestStatus.SKIPPED) else f"(hidden; {hidden_outcome(t)})"
+        elif t.status == TestStatus.SKIPPED:
             message = f"skipped: {text}"
         elif cause and t.message.strip() == cause:
             message = "the reason below"
-        elif t.status in ("failed", "partial") and ("\n" in text or useful_detail(t.detail)):
+        elif t.status in NOT_FULL and ("\n" in text or useful_detail(t.detail)):
             message = "in the panel below"
             panels.append((t, text + ("\n\n" + useful_detail(t.detail) if useful_detail(t.detail) else "")))
         else:
@@ -64,13 +64,13 @@ def render_result(result: SubmissionResult, *, title: str, after_due_date: bool 
         console.print(table)
     for t, text in panels:
         console.print(Panel(_t(text), title=_t(t.name), title_align="left", border_style=STYLE[t.status]))
-    if result.reason and result.status != "graded":
+    if result.reason and result.status != SubmissionStatus.GRADED:
         console.print(f"[bold {STYLE.get(result.status, 'red')}]{result.status.upper()}[/]: "
                       f"{_t(scrub_paths(result.reason))}")
         if not result.tests:
             console.print("[dim]No test ran, so there is no table: fix the reason above and run check again.[/]")
     elif cause:
-        first = next(t for t in result.tests if t.status == "failed" and t.visibility == "visible")
+        first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
         console.print(Panel(_t(cause + ("\n\n" + useful_detail(first.detail) if useful_detail(first.detail) else "")),
                             title="every test failed for this reason", title_align="left", border_style="red"))
     if result.notes:

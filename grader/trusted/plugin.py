@@ -41,9 +41,9 @@ from grader.authoring.handoff import Handoff
 from grader.authoring.pictures import png_bytes
 from grader.intake.notebooks import locate_line
 from grader.boundary.client import WorkerSession
-from grader.core.results import MODE_SKIP
+from grader.core.results import TestStatus
 from grader.boundary.sandbox import Isolation
-from grader.core.spec import load_spec
+from grader.core.spec import spec_from_json
 from grader.authoring.checks import Credit
 
 VISIBILITIES = ("visible", "after_due_date", "hidden")
@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not path:
         return
     run = json.loads(Path(path).read_text())
-    run["spec"] = load_spec(run["assignment"])
+    run["spec"] = spec_from_json(run["spec"])  # the command's spec, overrides included: read once, passed
     config.stash[RUN_KEY] = run
     config.stash[RECORDS_KEY] = []
     config.stash[SESSIONS_KEY] = []
@@ -99,10 +99,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     records = config.stash[RECORDS_KEY]
     for item in items:
         modes = item.get_closest_marker("modes")
-        if modes and mode not in modes.args:
-            item.add_marker(pytest.mark.skip(reason=f"{MODE_SKIP}{', '.join(modes.args)} (this run: {mode})"))
+        other_mode = bool(modes) and mode not in modes.args
+        if other_mode:
+            item.add_marker(pytest.mark.skip(reason=f"only graded in mode {', '.join(modes.args)} (this run: {mode})"))
         # every test has a record from the start, so a run stopped half-way still lists them all
-        records.append({**item_meta(item), "status": "failed", "kind": "not-run",
+        records.append({**item_meta(item), "status": TestStatus.FAILED, "kind": "not-run", "other_mode": other_mode,
                         "message": "not run: grading stopped before this test", "detail": "",
                         "fraction": 0.0, "duration": 0.0, "images": [], "notes": []})
     _write_report(config)
@@ -364,7 +365,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         return
     meta = item_meta(item)
     record = _record(item)
-    record.update(status="running", kind="not-run", fraction=1.0, duration=0.0,
+    record.update(status=TestStatus.RUNNING, kind="not-run", fraction=1.0, duration=0.0,
                   message="stopped: the time limit for the whole submission ran out during this test")
     deadline = time.monotonic() + meta["timeout"] if meta["timeout"] else None
     item.config.stash[_DEADLINE] = deadline
@@ -383,16 +384,16 @@ def classify(excinfo) -> tuple[str, str, str, str]:
     """(status, kind, message, detail) for an exception raised in a test or its fixtures."""
     e = excinfo.value
     if isinstance(e, StudentError):
-        return "failed", e.kind, e.student_message, e.detail
+        return TestStatus.FAILED, e.kind, e.student_message, e.detail
     if isinstance(e, GraderError):
-        return "failed", "grader-error", f"the grader failed, not your submission: {e}", ""
+        return TestStatus.FAILED, "grader-error", f"the grader failed, not your submission: {e}", ""
     if isinstance(e, AssertionError):
         text = str(e).strip() or "a check failed"
         first, _, rest = text.partition("\nassert ")
-        return "failed", "assertion", first.strip(), ("assert " + rest.strip()) if rest else ""
+        return TestStatus.FAILED, "assertion", first.strip(), ("assert " + rest.strip()) if rest else ""
     if excinfo.errisinstance(pytest.skip.Exception):
-        return "skipped", "skipped", str(getattr(e, "msg", e)), ""
-    return ("failed", "grader-error",
+        return TestStatus.SKIPPED, "skipped", str(getattr(e, "msg", e)), ""
+    return (TestStatus.FAILED, "grader-error",
             f"the test could not evaluate your submission ({type(e).__name__}: {str(e)[:300]}); "
             "if this looks like a grader problem, tell your instructor", "")
 
@@ -407,9 +408,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     record["duration"] += report.duration
     if report.skipped and call.excinfo is not None:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(call.excinfo.value)
-        record.update(status="skipped", kind="skipped", message=str(reason).removeprefix("Skipped: "), fraction=0.0)
-    elif report.failed and record["status"] == "running":
-        status, kind, message, detail = classify(call.excinfo) if call.excinfo else ("failed", "error", "failed", "")
+        record.update(status=TestStatus.SKIPPED, kind="skipped", message=str(reason).removeprefix("Skipped: "), fraction=0.0)
+    elif report.failed and record["status"] == TestStatus.RUNNING:
+        status, kind, message, detail = classify(call.excinfo) if call.excinfo else (TestStatus.FAILED, "error", "failed", "")
         record.update(status=status, kind=kind, message=message, detail=detail, fraction=0.0)
         if call.when == "teardown":
             record.update(kind="grader-error")
@@ -419,11 +420,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             record["fraction"] = c.fraction
             record["message"] = c.message.strip()
             record["metrics"] = {k: (v if v is None or abs(v) != float("inf") else str(v)) for k, v in c.metrics.items()}
-            record["status"] = "passed" if c.fraction >= 1.0 else "failed" if c.fraction == 0 else "partial"
+            record["status"] = (TestStatus.PASSED if c.fraction >= 1.0 else TestStatus.FAILED if c.fraction == 0
+                                else TestStatus.PARTIAL)
             record["kind"] = "" if c.fraction >= 1.0 else "credit"  # it ran to the end: never "not-run"
     if call.when == "teardown":
-        if record["status"] == "running":
-            record.update(status="passed", kind="", message=record["message"] if record.get("metrics") else "")
+        if record["status"] == TestStatus.RUNNING:
+            record.update(status=TestStatus.PASSED, kind="", message=record["message"] if record.get("metrics") else "")
         fb = item.stash.get(ITEM_FEEDBACK, None)
         if fb is not None:
             record["images"], record["notes"] = fb.images, fb.notes
@@ -434,7 +436,7 @@ def _record(item: pytest.Item) -> dict:
     records = item.config.stash[RECORDS_KEY]
     record = next((r for r in records if r["nodeid"] == item.nodeid), None)
     if record is None:
-        record = {**item_meta(item), "status": "failed", "kind": "not-run", "message": "", "detail": "",
+        record = {**item_meta(item), "status": TestStatus.FAILED, "kind": "not-run", "message": "", "detail": "",
                   "fraction": 0.0, "duration": 0.0, "images": [], "notes": []}
         records.append(record)
     return record
@@ -470,7 +472,7 @@ def _write_report(config: pytest.Config) -> None:
             errors.append(f"{record['nodeid']}: visibility must be one of {', '.join(VISIBILITIES)}")
             record["visibility"] = "hidden"
         points = record["points"] or 0.0
-        record["score"] = round(points * record["fraction"], 4) if record["status"] in ("passed", "partial") else 0.0
+        record["score"] = round(points * record["fraction"], 4) if record["status"] in (TestStatus.PASSED, TestStatus.PARTIAL) else 0.0
     report = {
         "tests": [{**r, "points": r["points"] or 0.0} for r in config.stash[RECORDS_KEY]],
         "grader_errors": errors,
