@@ -143,6 +143,11 @@ def test_the_repository_builds_a_wheel_holding_the_student_package(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("dlcourse/__init__.py", "dlcourse/datasets.py", "dlcourse/trial_log.py", "dlcourse/config.py"):
         assert module in names
+    # every room of the engine, and the files new, release and gradescope write (package data)
+    rooms = {p.parent.relative_to(REPO).as_posix() for p in (REPO / "grader").glob("*/__init__.py")}
+    assert {f"{room}/__init__.py" for room in rooms} <= set(names)
+    files = {p.relative_to(REPO).as_posix() for p in (REPO / "grader" / "scaffold" / "files").rglob("*.tmpl")}
+    assert files and files <= set(names)
     requires = [line for line in zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA")))
                 .decode().splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
     declared = {re.split(r"[<>=; ]", r.split(":", 1)[1].strip())[0].lower() for r in requires}

@@ -21,47 +21,12 @@ import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from string import Template
 
 from grader.core.assignments import TOOLKIT_ROOT, find_assignment
 from grader.trusted.course_key import load_or_create, new_key
 from grader.scaffold.environment import declared_versions, pip_name, requirement
 from grader.core.errors import ToolkitError
-
-SETUP_SH = Template("""#!/usr/bin/env bash
-# Gradescope runs this once while building the autograder image.
-set -euxo pipefail
-export DEBIAN_FRONTEND=noninteractive
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-pip bubblewrap
-# the CPU build of PyTorch first: a bare `torch` requirement pulls a multi-GB CUDA build
-python3 -m pip install --no-cache-dir $torch --index-url https://download.pytorch.org/whl/cpu
-python3 -m pip install --no-cache-dir /autograder/source
-# the grading environment of this assignment (assignment.yaml: environment.packages)
-python3 -m pip install --no-cache-dir $environment
-""")
-
-RUN_AUTOGRADER = Template("""#!/usr/bin/env bash
-# Gradescope runs this for every submission: the public and hidden tests of $name on the
-# student's files in /autograder/submission, graded as one submission.
-set -uo pipefail
-ROOT="$${AUTOGRADER_ROOT:-/autograder}"
-PYTHON="$${PYTHON:-python3}"
-OUT="$$(mktemp -d)"
-mkdir -p "$$ROOT/results"
-cd "$$ROOT/source"
-chmod 600 course.key  # only the grader reads it, whatever mode the unpacking gave it
-"$$PYTHON" cli.py grade assignments/$name "$$ROOT/submission" --single --out "$$OUT" -j 1 --quiet \
-    --key "$$ROOT/source/course.key" $mode_args
-if [ -f "$$OUT/submission/results.json" ]; then
-    cp "$$OUT/submission/results.json" "$$ROOT/results/results.json"
-else
-    cat > "$$ROOT/results/results.json" <<'JSON'
-{"score": 0, "output": "The autograder could not grade this submission (an internal error, not your fault). Please tell the course staff."}
-JSON
-fi
-""")
-
+from grader.scaffold.generated import render
 
 @dataclass
 class GradescopeBundle:
@@ -100,8 +65,8 @@ def gradescope_autograder(*, assignment: str | Path, out: Path, mode: str | None
         key_file.chmod(0o600)  # the zip keeps the mode: a worker uid on rung (c) must not read it
         versions = declared_versions()
         environment = " ".join(shlex.quote(requirement(pip_name(e), versions)) for e in spec.environment.packages)
-        (root / "setup.sh").write_text(SETUP_SH.substitute(torch=_torch_requirement(), environment=environment))
-        (root / "run_autograder").write_text(RUN_AUTOGRADER.substitute(
+        (root / "setup.sh").write_text(render("gradescope/setup.sh", torch=_torch_requirement(), environment=environment))
+        (root / "run_autograder").write_text(render("gradescope/run_autograder",
             name=spec.name, mode_args=f"--mode {shlex.quote(mode)}" if mode else ""))
         leaked = [p for p in root.rglob("*") if "reference_solutions" in p.parts]
         if leaked:

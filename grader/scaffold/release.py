@@ -14,70 +14,7 @@ from grader.scaffold.build import build_templates
 from grader.trusted.course_key import KEY_FILE
 from grader.scaffold.environment import requirements_text, undeclared_imports
 from grader.core.errors import ToolkitError
-
-BUNDLE_README = """# {title}
-
-The task is in `assignments/{name}/README.md`. Start from `{name}.ipynb` (Jupyter or Colab) or
-`{name}.py` in this folder.
-
-## Set up (once)
-On your own machine, in this folder (Python 3.10 or newer; a virtual environment is best):
-
-    pip install -r requirements.txt
-
-This installs PyTorch's CPU build (with an NVIDIA GPU, delete the `--extra-index-url` line of
-`requirements.txt` first to get the CUDA build), the packages the grading environment has, and
-this folder itself: the course package `dlcourse` (data readers, the trial log) that the notebook
-imports, and the checker.
-
-In Colab: open `{name}.ipynb` (File > Upload notebook), upload `{name}.zip` (this bundle) with
-the Files pane, and run the notebook's first code cell: it unpacks and installs the bundle.
-
-## Check your work
-Run the notebook's last cell, or in this folder:
-
-    python cli.py check {name} {name}.ipynb{folder_hint}
-
-The checks run the public tests on your code in a separate process. The final grading runs more
-(hidden) tests with the same engine.
-
-## What is here
-- `{name}.ipynb`, `{name}.py`: the template, to fill in;
-- `assignments/{name}/`: the task (`README.md`), its settings and the public tests;
-- `dlcourse/`: the course package; `grader/`, `cli.py`: the checker;
-- `requirements.txt`, `pyproject.toml`: what `pip install -r requirements.txt` installs.
-"""
-
-BUNDLE_PYPROJECT = """[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "dlgrade"
-version = "{version}"
-description = "The student bundle of {name}: the course package dlcourse and the checker"
-requires-python = ">=3.10"
-
-[project.scripts]
-dlgrade = "cli:main"
-
-[tool.setuptools]
-py-modules = ["cli"]
-packages = [
-    "grader",
-    "grader.authoring",
-    "grader.boundary",
-    "grader.commands",
-    "grader.core",
-    "grader.grading",
-    "grader.intake",
-    "grader.records",
-    "grader.reports",
-    "grader.scaffold",
-    "grader.trusted",
-    "dlcourse",
-]
-"""
+from grader.scaffold.generated import render
 
 TOOLKIT_PACKAGES = ("grader", "dlcourse")  # copied whole: the checker and the course package
 
@@ -122,11 +59,11 @@ def release_assignment(*, assignment: str | Path, out: Path) -> Release:
         shutil.copytree(TOOLKIT_ROOT / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(TOOLKIT_ROOT / "cli.py", folder)
     (folder / "requirements.txt").write_text(requirements_text(spec), encoding="utf-8")
-    (folder / "pyproject.toml").write_text(BUNDLE_PYPROJECT.format(version=__version__, name=spec.name),
+    (folder / "pyproject.toml").write_text(render("release/pyproject.toml", version=__version__, name=spec.name),
                                            encoding="utf-8")
     folder_hint = (f"\n    python cli.py check {spec.name} my_submission/   # a folder: the notebook and the files "
                    "handed in beside it" if spec.submission.private else "")
-    (folder / "README.md").write_text(BUNDLE_README.format(title=spec.title, name=spec.name, folder_hint=folder_hint),
+    (folder / "README.md").write_text(render("release/README.md", title=spec.title, name=spec.name, folder_hint=folder_hint),
                                       encoding="utf-8")
     leaked = [p for p in folder.rglob("*") if "hidden" in p.parts or "reference_solutions" in p.parts
               or p.name == KEY_FILE]
