@@ -126,6 +126,7 @@ def missing_in_worker(spec, *, isolation=None) -> dict[str, str]:
 
     names = [module_name(e) for e in spec.environment.packages]
     with tempfile.TemporaryDirectory(prefix="dlgrade-env-") as tmp:
+        Path(tmp).chmod(0o711)  # a rung (c) worker's uid passes through to its own copy, and lists nothing
         pristine = Path(tmp) / "probe"
         pristine.mkdir()
         (pristine / "probe.py").write_text(PROBE, encoding="utf-8")
