@@ -155,7 +155,7 @@ def test_the_student_package_imports_nothing_of_the_engine():
 def _engine_paths_shown(paths) -> set[str]:
     root = ENGINE.parent
     return {str(Path(p).relative_to(root)) for p in paths if Path(p).is_relative_to(root) and
-            not any(Path(p).is_relative_to(r) for r in sandbox._python_roots())}
+            not any(Path(p).is_relative_to(r) for r in sandbox.python_roots())}
 
 
 def test_the_worker_mounts_the_boundary_and_the_student_package_only(tmp_path):

@@ -136,11 +136,12 @@ def test_a_rejected_submission_shows_its_reason_not_an_empty_table(tiny_batch):
 
 
 def test_a_suspect_grader_gets_a_banner_and_each_row_once(browser, tmp_path):
-    """Fourteen submissions that all failed with the same missing package: one banner, one group
-    naming the package, and the load failure counted once per submission, not once per test."""
+    """Fourteen submissions whose every test failed with the same missing package on the grader's side
+    (the tests import it): one banner, one group naming the package, and the failure counted once per
+    submission, not once per test."""
     message = "your code raised ModuleNotFoundError: No module named 'keras' while importing your submission"
     tests = [{"nodeid": f"tests/public/test_api.py::test_{i}", "name": f"check {i}", "points": 1.0, "score": 0.0,
-              "status": "failed", "visibility": "visible" if i < 3 else "hidden", "kind": "exception",
+              "status": "failed", "visibility": "visible" if i < 3 else "hidden", "kind": "grader-error",
               "message": message, "detail": "", "duration": 0.1} for i in range(6)]
     rows = [GradebookRow(submission=f"student_{i:02d}", mode="embedded", score=0.0,
                          max_score=6.0, status="graded", reason=message, tests=tests, duration=2.0 + i,
@@ -150,7 +151,7 @@ def test_a_suspect_grader_gets_a_banner_and_each_row_once(browser, tmp_path):
     text = page.read_text(encoding="utf-8")
     assert "Suspect the grader" in text and "14 of 14 submissions" in text
     assert "No module named &#x27;keras&#x27;" in text
-    assert '<td class="num">14</td><td class=""><span class="muted small">exception</span>' in text and text.count("(every test)") == 1
+    assert '<td class="num">14</td><td class=""><span class="muted small">grader-error</span>' in text and text.count("(every test)") == 1
     assert_reads_well(browser, page, "summary-suspect")
 
 

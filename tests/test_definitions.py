@@ -319,7 +319,7 @@ def test_missing_third_party_imports_bind_a_stand_in_that_fails_only_when_used()
     assert len(out.source.splitlines()) == len(MISSING_IMPORTS.splitlines()) + 1  # one line appended, none moved
     assert ns["honest"](4) == 2.0 + os.sep.count("/")  # the graded function works
     with pytest.raises(ImportError, match=r"^dlgrade_no_such_viz is not available when grading \(it is not installed "
-                                          r"there\); the graded functions must not need it \(your code used `plt.imshow`\)"):
+                                          r"there; imported at line 5\); the graded functions must not need it \(your code used `plt.imshow`\)"):
         ns["plots"](1)
     with pytest.raises(ImportError, match="dlgrade_no_such_bar is not available when grading .*used `tqdm\\(...\\)`"):
         ns["progress"](3)
@@ -347,3 +347,163 @@ def test_the_submissions_own_modules_raise_instead_of_becoming_stand_ins(tmp_pat
         exec(code, ns)
     assert ns["VALUE"] == 41  # found through the submission's folder, put first on sys.path
     assert out.stand_ins == []
+
+
+# --- following mutation: a name a skipped statement changes is not what the student's run left ---
+
+def test_a_list_filled_by_a_skipped_loop_takes_its_readers_with_it():
+    out, why = _reasons("""\
+        import numpy as np
+        temps = []
+        for day in range(10):
+            temps.append(read_day(day))
+        series = np.array(temps)
+        n = series.shape[1]
+        """)
+    assert why["series = np.array(temps)"] == "reads `temps`, which a skipped statement changes (line 3)"
+    assert why["n = series.shape[1]"] == "reads `series`, which comes from a skipped statement (line 5)"
+    exec(out.source, {})  # before: `n = series.shape[1]` raised IndexError "while importing" code that runs fine
+
+
+def test_a_dict_filled_by_a_skipped_loop_takes_its_readers_with_it():
+    out, why = _reasons("""\
+        results = {}
+        for k in (8, 16):
+            results[k] = evaluate(k)
+        best = min(results, key=results.get)
+        """)
+    assert why["best = min(results, key=results.get)"] == "reads `results`, which a skipped statement changes (line 2)"
+    exec(out.source, {})  # before: min() of an empty dict raised ValueError while importing
+
+
+@pytest.mark.parametrize("change,line", [
+    ("log.extra = compute()", 2), ("log += [compute()]", 2), ("del log[0]", 2), ("record(log)", 2),
+    ("log[0]['k'] = compute()", 2), ("with open('x') as f:\n    log.append(f.read())", 2),
+    ("if compute():\n    log.append(1)", 2), ("if len(log) > 0:\n    log.append(compute())", 3),
+])
+def test_every_way_a_skipped_statement_changes_a_name_takes_its_readers(change, line):
+    _, why = _reasons("log = [{}]\n" + change + "\nLAST = log[-1]\n")
+    assert why["LAST = log[-1]"] == f"reads `log`, which a skipped statement changes (line {line})", why
+
+
+def test_what_no_skipped_call_can_change_keeps_its_readers():
+    out, why = _reasons("""\
+        import numpy as np
+        import torch
+        DATA = "data/"
+        SIZES = (32, 16)
+        CFG = {"lr": 0.1}
+        def fit(model, cfg):
+            return model, cfg["lr"]
+        def fill(d):
+            d["seen"] = True
+        X = np.load(DATA + "x.npy")
+        np.random.shuffle(X)
+        fit(torch.nn.Linear(2, 2), CFG)
+        print(SIZES, CFG)
+        box = {}
+        fill(box)
+        PATH = DATA + "model.pt"
+        LR = CFG["lr"]
+        SEEN = box["seen"]
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        net = torch.nn.Linear(2, 2)
+        net.to(device)
+        def train(model, cfg=CFG, path=PATH, device=device):
+            return cfg, path, device
+        """)
+    # a string, a tuple, an import; a dict given to a function of the submission that only reads it, or to print
+    assert "PATH = DATA + \"model.pt\"" not in why and "LR = CFG[\"lr\"]" not in why
+    assert why["SEEN = box[\"seen\"]"] == "reads `box`, which a skipped statement changes (line 15)"
+    ns: dict = {}
+    exec(out.source, ns)
+    assert ns["train"](None) == ({"lr": 0.1}, "data/model.pt", "cpu")  # its defaults are the student's
+
+
+def test_a_graded_function_reading_a_changed_name_is_warned_about():
+    out = filter_definitions("history = []\nfor e in range(3):\n    history.append(e)\ndef last():\n    return history[-1]\n")
+    assert out.warnings == ["`last` (line 4) uses `history`, which a statement not run while grading changes (line 2): "
+                            "a graded function that needs it sees it as it was before that statement; pass it as an "
+                            "argument or compute it inside the function"]
+
+
+# --- work at class creation that calls the submission's own code is not paid at import ---------
+
+CREATION = textwrap.dedent("""\
+    import torch.nn as nn
+    MARKER = {marker!r}
+    def warm_up(*args):
+        open(MARKER, "a").write("ran\\n")  # a 30 s warm-up, as far as the test can tell
+        return 8
+    class Slow:
+        def __set_name__(self, owner, name):
+            warm_up()
+    class Registry:
+        def __init_subclass__(cls, width=0, **kwargs):
+            super().__init_subclass__(**kwargs)
+            warm_up(cls)
+    class Meta(type):
+        def __new__(mcs, name, bases, ns, **kwargs):
+            warm_up(name)
+            return super().__new__(mcs, name, bases, ns, **kwargs)
+    def timed(fn):
+        warm_up()
+        return fn
+    class Net(Registry, metaclass=Meta, width=warm_up()):
+        cache = warm_up()
+        slot = Slow()
+        act = nn.ReLU()
+        sizes = list(range(3))
+        def __init_subclass__(cls, **kwargs):
+            pass
+        @timed
+        def forward(self, x, k=warm_up()):
+            return x * 2
+    @timed
+    def graded(x):
+        return x + 1
+    """)
+
+
+def test_class_creation_work_calling_the_submissions_code_never_runs_at_import(tmp_path):
+    marker = tmp_path / "warm_up_ran"
+    source = CREATION.format(marker=str(marker))
+    out, why = _reasons(source)
+    ns: dict = {}
+    exec(compile(out.source, "submission.py", "exec"), ns)
+    assert not marker.exists()  # not once: every worker would have paid it
+    lines = source.splitlines()
+    assert len(out.source.splitlines()) == len(lines) + 1  # nothing moved (one line appended)
+    assert why["Net.cache = warm_up()"] == "calls `warm_up`, defined in your code, when the class is created; using it fails"
+    assert why["Net.slot = Slow()"].startswith("calls `Slow`")
+    assert why["class Net(... width=warm_up())"].startswith("calls `warm_up`")
+    assert why["Net.forward(... = warm_up())"] == ("calls `warm_up`, defined in your code, when `Net.forward` is "
+                                                  "defined; using it fails")
+    assert why["@timed of graded"] == ("calls `timed`, defined in your code, when `graded` is defined; applied at its "
+                                       "first call instead")
+    assert why["warm_up()"] == ("calls `warm_up`, defined in your code, when the class is created: not run while "
+                                "grading")  # Slow.__set_name__
+    assert "warm_up(cls)" in why and "warm_up(name)" in why
+    # cheap constructors stay as written; the class and the graded function work
+    assert isinstance(ns["Net"].act, ns["nn"].ReLU) and ns["Net"].sizes == [0, 1, 2]
+    with pytest.raises(ImportError, match=r"^the class attribute `Net.cache` was not computed while grading: it calls "
+                                          r"`warm_up`, defined in your code, when the class is created; compute it in "
+                                          r"a method, or make it a constant$"):
+        ns["Net"].cache + 1
+    assert not marker.exists()
+    assert ns["graded"](1) == 2 and ns["graded"](2) == 3  # the decorator is applied at the first call, once
+    assert marker.read_text() == "ran\n"
+    assert ns["Net"]().forward(3, k=1) == 6
+
+
+def test_cheap_class_bodies_and_library_decorators_are_left_as_written():
+    source = textwrap.dedent("""\
+        import functools
+        import torch
+        class Net(torch.nn.Module):
+            act = torch.nn.ReLU()
+            @functools.lru_cache(maxsize=None)
+            def table(self, k=len("abc")):
+                return k
+        """)
+    assert definitions_only(source) == (source, [])

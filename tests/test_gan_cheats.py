@@ -5,8 +5,10 @@ Each example in examples/gan/ is graded once (embedded mode: 8x8 digits, a fixed
 - every broken or cheating one loses the points this table lists, and no others (losses beyond the
   check that is about the change are real consequences of it, explained in the comments; a check
   whose outcome depends on the machine's arithmetic is listed as one it *may* lose);
-- every one of them scores strictly below every honest example, and the honest ones stay within a
-  point of full marks, although they are written differently from the reference.
+- every one of them scores strictly below every honest submission, and below 95 % of the points: the share
+  every member of the honest population (populations/gan/: the DCGAN paper, the WGAN-GP paper, the PyTorch
+  tutorial, public student code) is held to by tests/test_populations.py (`-m population`), so every cheat
+  ranks below every honest design there too.
 
     python cli.py grade gan examples/gan --out graded/     # the same, by hand
 """
@@ -22,6 +24,7 @@ from grader.grading.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "gan"
+HONEST_SHARE = 0.95  # issue #19: every honest design earns at least 95 % of the points (tests/test_populations.py)
 COURSE_KEY = bytes(range(32))  # fixed, so a failure here can be re-run; `validate` draws a new key every time
 
 QUALITY = {"test_sample_quality": 4, "test_class_fidelity": 2, "test_diversity": 2}
@@ -48,10 +51,10 @@ EXPECTED_LOSS = {
     "log_sigmoid": {"test_losses_stable_at_extreme_logits": 2},
     # fake targets 1 - real_label
     "two_sided_smoothing": {"test_label_smoothing_is_one_sided": 2},
-    # sigmoid in forward: the logits check; the losses then see "logits" in [0, 1], so the minimax loss cannot
-    # saturate and a WGAN critic cannot score real images 0.5 above fakes
-    "probabilities": {"test_discriminator_returns_logits": 1, "test_minimax_loss_saturates": 2,
-                      "test_wgan_gp_critic": 2},
+    # sigmoid in forward: the logits check; a WGAN critic whose scores lie in [0, 1] cannot score real images
+    # 0.5 above fakes (0.28-0.38 in 150-200 steps). Its loss functions are right, so the minimax test (judged on
+    # the losses' slopes since issue #19) passes
+    "probabilities": {"test_discriminator_returns_logits": 1, "test_wgan_gp_critic": 2},
 }
 # the collapsed image is one sample of a trained generator: whether the classifier calls it a 3 depends on the
 # machine's floating-point arithmetic; what matters is that it loses the quality and diversity points above
@@ -105,7 +108,7 @@ def test_cheats_score_below_honest_solutions(graded):
     honest = {n: results[n] for n in HONEST}
     for name, result in honest.items():
         assert result.status == "graded" and not result.grader_errors, (name, result.reason, result.grader_errors[:1])
-        assert result.score >= spec.points - 1, f"honest {name} scored {result.score}: lost {_detail(result)}"
-    floor = min(r.score for r in honest.values())
+        assert result.score >= HONEST_SHARE * spec.points, f"honest {name} scored {result.score}: lost {_detail(result)}"
+    floor = min(min(r.score for r in honest.values()), HONEST_SHARE * spec.points)
     above = {n: results[n].score for n in EXPECTED_LOSS if results[n].score >= floor}
     assert not above, f"broken or cheating examples at or above the honest ones ({floor}): {above}"

@@ -232,3 +232,84 @@ def test_the_reference_analyses_state_the_correlation_their_logs_show():
         stated, sentence = hpo_checks.stated_size_correlation((folder / "analysis.md").read_text())
         rho = hpo_checks.spearman([t["params"] for t in trials], [t["val_accuracy"] for t in trials])
         assert stated == round(rho, 2) and "parameter count" in sentence, (folder.name, stated, rho)
+
+
+# --- the analysis as a person writes it: Markdown, wrapped lines, words ---------------------------
+
+def test_markdown_is_read_as_sentences_without_markup():
+    """Each sentence, heading, list item and table row becomes one line of plain text; code is dropped."""
+    import markdown_prose
+
+    text = ("# Size *vs* accuracy\n\nBigger networks were\nbetter. The `batch_size` and ρ_s stay;\n"
+            "[a link](http://x) too.\n\n- first item\n  wrapped\n* second\n\n```\nrho = 0.99\n```\n\n"
+            "    indented = 'code'\n\n| a | b |\n|---|---|\n| x | **1** |\n\n> quoted\n> text\n")
+    assert markdown_prose.prose_units(text) == [
+        "Size vs accuracy", "Bigger networks were better.", "The batch_size and ρ_s stay; a link too.",
+        "first item wrapped", "second", "a x; b: 1", "quoted text"]
+    assert markdown_prose.prose_units("plain text. Two sentences.") == ["plain text.", "Two sentences."]
+
+
+@pytest.mark.parametrize("markdown, value", [
+    # hard-wrapped, the number in bold on the next line (issue #19: an honest Optuna search lost a point)
+    ("The Spearman correlation between the parameter count and the validation accuracy is\n**0.62**, so size helps.",
+     0.62),
+    ("Between network size and accuracy I get Spearman ρ = **+0.41**.", 0.41),
+    ("Network size vs accuracy: Spearman $\\rho = 0.38$ over the 100 trials.", 0.38),
+    ("- the rank correlation of the parameter count with accuracy is `0.57`\n- learning rate matters most", 0.57),
+    ("> The correlation between *model size* and accuracy is\n> __-0.12__ in my search.", -0.12),
+    ("| quantity | value |\n|---|---|\n| Spearman ρ (parameters vs accuracy) | **0.62** |", 0.62),
+    ("|  | Spearman ρ | Kendall τ |\n|:--|--:|--:|\n| parameter count vs accuracy | 0.55 | 0.40 |", 0.55),
+    # a table of every hyperparameter: the row about the whole network's size, not width or batch size
+    ("| hyperparameter | Spearman rho with accuracy |\n|---|---:|\n| width | +0.31 |\n| batch size | -0.52 |\n"
+     "| parameter count | +0.47 |", 0.47),
+    ("```python\nrho = spearman(params, acc)  # 0.99\n```\nThe correlation is not computed for network size.", None),
+])
+def test_correlations_written_in_markdown_are_read(markdown, value):
+    assert hpo_checks.stated_size_correlation(markdown)[0] == value
+
+
+@pytest.mark.parametrize("sentence, strength, sign", [
+    ("Network size and accuracy show a moderate positive relation.", "moderate", "positive"),
+    ("There is a very strong positive relationship between the parameter count and accuracy.", "very strong", "positive"),
+    ("I found a weak negative correlation between model size and accuracy.", "weak", "negative"),
+    ("Parameter count and accuracy are moderately positively correlated.", "moderate", "positive"),
+    ("The correlation between network size and accuracy is strong and positive.", "strong", "positive"),
+    ("There is no clear relation between the number of parameters and accuracy.", "none", None),
+    ("Accuracy does not depend on the network size in this search.", "none", None),
+    ("The parameter count is positively correlated with the validation accuracy.", "some", "positive"),
+    ("Larger networks tend to be more accurate.", "some", "positive"),
+    ("Bigger models were less accurate in my search.", "some", "negative"),
+    ("Smaller networks did better here, as they train faster.", "some", "negative"),
+    ("Accuracy increases with the number of parameters.", "some", "positive"),
+    ("Larger networks are not more accurate than small ones.", "none", None),
+    ("Parameter count and accuracy have a medium, positive association.", "moderate", "positive"),
+    ("There is a clear positive trend between network size and accuracy.", "moderate", "positive"),
+    ("Model size and accuracy have a high negative correlation.", "strong", "negative"),
+    ("Width is strongly negatively correlated with accuracy.", "strong", "negative"),
+    ("Network size and accuracy are uncorrelated.", "none", None),
+    ("There is little correlation between network size and accuracy.", "none", None),
+    ("Validation accuracy decreases with the parameter count.", "some", "negative"),
+    ("The parameter count has a positive relationship with accuracy.", "some", "positive"),
+    ("A larger batch size gives a weak negative correlation.", None, None),   # another knob: not a size claim
+])
+def test_worded_size_claims_are_read(sentence, strength, sign):
+    assert hpo_checks.stated_size_strength(sentence)[:2] == (strength, sign)
+
+
+def test_a_hard_wrapped_analysis_with_a_bold_number_keeps_its_marks(tmp_path):
+    """The reference's analysis rewritten as a student writes Markdown: its correlation sentence wrapped
+    mid-sentence with the value in bold, and the same with the relation in (wrapped, emphasised) words only."""
+    header, trials, text = reference()   # the log gives rho = +0.44
+    rho_line = next(ln for ln in text.splitlines() if ln.startswith("Spearman rank correlation"))
+    wrapped = text.replace(rho_line, "The Spearman rank correlation between the parameter count and the\n"
+                                     "validation accuracy of the 100 trials is\n**+0.44** (p < 0.001).")
+    numberless = drop_sentences(wrapped, r"rho|\*\*\+0\.44") + (
+        "\nIn short, network size and accuracy show\na *moderate positive* relation: larger networks\n"
+        "tend to be more accurate.\n")
+    assert hpo_checks.stated_size_correlation(numberless)[0] is None
+    for name, analysis in (("wrapped", wrapped), ("worded", numberless)):
+        credit, _ = analysis_credit(submission(tmp_path / name, header, trials, analysis), tmp_path)
+        assert credit.fraction is None, (name, credit.message)
+    wrong = wrapped.replace("**+0.44**", "**-0.44**")
+    with pytest.raises(AssertionError, match="states a size-accuracy correlation of -0.44"):
+        analysis_credit(submission(tmp_path / "wrong", header, trials, wrong), tmp_path)

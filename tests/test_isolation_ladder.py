@@ -4,10 +4,10 @@ every worker of the batch; strict mode refuses the weak rungs; `check` works on 
 that has none of the sandbox tools. The hostile corpus on each rung is tests/test_adversarial.py."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -58,6 +58,139 @@ def test_each_rung_is_recorded_in_every_output(rung, tmp_path):
     with Gradebook(tmp_path / "out" / GRADEBOOK_FILE) as book:
         assert {row.isolation for row in book.rows()} == {rung}
     assert (rung in ("bwrap", "namespaces")) == (iso.warning is None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rung", RUNGS)
+def test_a_public_test_reads_nothing_of_the_graders(rung, tmp_path):
+    """From a public test (test_answer), a submission reads another assignment's hidden tests, the
+    checkout's .git, the inputs folder, another student's file and the output folder: none may open."""
+    tmp_path.chmod(0o755)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    subs.chmod(0o755)
+    other = subs / "another_student.py"
+    other.write_text(REFERENCE.read_text())
+    other.chmod(0o644)
+    targets = [str(next((REPO / "assignments").glob("*/tests/hidden/test_*.py"))), str(REPO / ".git" / "HEAD"),
+               str(REPO / "README.md"), str(subs), str(other), str(out), str(out / "course.key"),
+               str(out / "gradebook.sqlite")]
+    (subs / "snoop.py").write_text(_reader(targets))
+    repo_mode = REPO.stat().st_mode
+    with on_rung(rung, tmp_path), keep_modes(TINY, REFERENCE.parent):
+        report = grade_submissions(assignment=TINY, submissions=[subs], out=out, jobs=1)
+    snoop = next(r for r in report.results if r.submission == "snoop")
+    answer = next(t for t in snoop.tests if t.nodeid.endswith("test_answer"))
+    assert (answer.status, snoop.isolation) == ("passed", rung), answer.message  # the message lists what it read
+    assert snoop.score == 5
+    assert REPO.stat().st_mode == repo_mode, "the checkout's mode is given back after the command"
+
+
+@pytest.mark.slow
+def test_the_canary_names_a_folder_left_open(tmp_path):
+    """On rung (c), a folder of the grader's that is left open to other users is found and named."""
+    from grader.boundary.canary import probe_canaries, require_no_leak
+    top = Path(tempfile.mkdtemp(prefix="dlgrade-test-"))   # pytest's own folders are closed to other users
+    try:
+        top.chmod(0o755)
+        left_open, closed = top / "left-open", top / "closed"
+        left_open.mkdir(mode=0o755)
+        closed.mkdir(mode=0o700)
+        with on_rung("uid", tmp_path) as iso:
+            report = probe_canaries(iso, find_assignment(TINY).limits, {"an open folder": left_open,
+                                                                        "a closed folder": closed})
+    finally:
+        shutil.rmtree(top)
+    assert [leak for leak in report.leaks if "closed" in leak] == []
+    assert any(str(left_open) in leak and "(an open folder)" in leak for leak in report.leaks), report
+    assert not report.signalled and not report.traced
+    with pytest.raises(ToolkitError, match="left-open"):
+        require_no_leak(report)
+
+
+SPAWNER = """import os
+import time
+
+
+def spawn(n):
+    started = 0
+    for _ in range(n):
+        try:
+            pid = os.fork()
+        except OSError:
+            break
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        started += 1
+    return started
+
+
+def uid():
+    return os.getuid()
+"""
+
+
+@pytest.mark.rungs
+@pytest.mark.parametrize("start", ["cold", "forked"])
+@pytest.mark.parametrize("rung", RUNGS)
+def test_no_worker_exceeds_max_processes_without_a_pids_cgroup(rung, start, tmp_path, monkeypatch):
+    """Where no pids cgroup can be made, RLIMIT_NPROC alone holds the line, also for a root grader:
+    its worker runs as an unprivileged host uid of its own (the kernel exempts uid 0 from the limit)."""
+    from grader.boundary.client import WorkerSession
+    from grader.boundary.sandbox import WORKER_ZYGOTE_ENV, worker_zygote
+    pristine = tmp_path / "submission"
+    pristine.mkdir()
+    (pristine / "submission.py").write_text(SPAWNER)
+    limits = dataclasses.replace(find_assignment(TINY).limits, max_processes=16)
+    scratch = Path(tempfile.mkdtemp(prefix="dlgrade-w-"))   # as the runner's: passable by every uid
+    scratch.chmod(0o711)
+    monkeypatch.delenv(WORKER_ZYGOTE_ENV, raising=False)
+    try:
+        with on_rung(rung, tmp_path) as iso:
+            bare = dataclasses.replace(iso, cgroup=None)   # a machine with no writable cgroup
+            if start == "forked":
+                address = worker_zygote(bare, limits)
+                assert address, "the worker zygote forks no worker on this rung"
+                monkeypatch.setenv(WORKER_ZYGOTE_ENV, address)
+            with WorkerSession(pristine, limits, isolation=bare, scratch=scratch) as session:
+                session.ensure_started()
+                started, inside = session.module.spawn(100), session.module.uid()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert 0 < started < limits.max_processes, f"{started} processes started against a limit of 16"
+    assert inside == (65534 if rung in ("bwrap", "namespaces") else inside)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_closed_folder_gets_its_mode_back_when_the_last_grader_lets_go(tmp_path):
+    """Rung (c) closes the grader's folders while it grades. Threads and graders closing the same
+    checkout overlap; a grader killed outright leaves it closed, and the next one gives back the original."""
+    from grader.boundary.closed_folders import closed_to_workers
+    folder = tmp_path / "course"
+    folder.mkdir()
+    folder.chmod(0o755)
+    with closed_to_workers([folder]):
+        assert _mode(folder) == 0o750
+        with closed_to_workers([folder]):   # a second grader, or another thread of this one
+            pass
+        assert _mode(folder) == 0o750, "given back while the first grader still grades"
+    assert _mode(folder) == 0o755
+    killed = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
+                               "from grader.boundary.closed_folders import closed_to_workers\n"
+                               f"with closed_to_workers([{str(folder)!r}]):\n"
+                               "    print('closed', flush=True); time.sleep(60)\n"],
+                              stdout=subprocess.PIPE, cwd=REPO)
+    assert killed.stdout.readline() == b"closed\n"
+    killed.kill()
+    killed.wait()
+    assert _mode(folder) == 0o750   # the safe side
+    with closed_to_workers([folder]):
+        assert _mode(folder) == 0o750
+    assert _mode(folder) == 0o755
 
 
 def test_the_trusted_side_uses_the_rung_it_is_given(tmp_path):
@@ -156,13 +289,15 @@ def _grade_on_gradescope_rung_c(tmp_path: Path) -> None:
     assert hidden.is_file() and key.is_file()
     (root / "submission").mkdir(parents=True)
     (root / "submission" / "tiny.py").write_text(_reader([str(hidden), str(key)]))
+    assignment_mode = hidden.parent.parent.parent.stat().st_mode
     with on_rung("uid", tmp_path):
         env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable}
         subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env, check=True, capture_output=True,
                        timeout=600)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert results["score"] == 5, results
-    assert not hidden.parent.parent.parent.stat().st_mode & stat.S_IROTH  # the grader closed its folder
+    assert results["score"] == 5, results   # the reader found the hidden tests and the key closed to it
+    # closed only while it graded: the folder's mode is given back afterwards
+    assert hidden.parent.parent.parent.stat().st_mode == assignment_mode
     assert key.stat().st_mode & 0o777 == 0o600
 
 

@@ -1,6 +1,7 @@
 """The integrity measure: renamed and reformatted copies score high, unrelated code low, starter
 code does not count, and copied training logs are found, also when re-serialised (another format,
-reordered, fewer digits)."""
+reordered, fewer digits). The attacks of issue #20 (padding, nudging, prose) are in
+tests/test_integrity_attacks.py."""
 from __future__ import annotations
 
 import csv
@@ -8,8 +9,9 @@ import io
 import json
 import random
 
-from grader.reports.similarity import (_artifact_lines, code_similarity, compare_submissions, fingerprints, log_records,
-                               normalized_tokens, records_match)
+from grader.reports.code_fingerprints import code_similarity, lexical_tokens, normalised_tokens, winnow
+from grader.reports.log_records import log_records, records_match
+from grader.reports.similarity import _artifact_lines, compare_submissions
 
 ORIGINAL = '''
 import torch
@@ -115,11 +117,18 @@ def mae(pred, target):
 
 
 def test_tokens_forget_names_literals_comments_and_layout():
-    a = normalized_tokens("x = foo(1, 'a')  # note\n")
-    b = normalized_tokens("renamed   =   bar(\n    2.5,\n    \"other\",\n)\n")
-    assert a == ["ID", "=", "ID", "(", "NUM", ",", "STR", ")"]
-    assert b == ["ID", "=", "ID", "(", "NUM", ",", "STR", ",", ")"]
-    assert normalized_tokens("for i in x: pass")[:3] == ["for", "ID", "in"]   # keywords stay
+    a = normalised_tokens("x = foo(1, 'a')  # note\n")
+    b = normalised_tokens("renamed   =   bar(\n    2.5,\n    \"other\",\n)\n")
+    assert [t for t, _ in a] == ["Assign", "ID", "Call", "ID", "NUM", "STR"]
+    assert [t for t, _ in a] == [t for t, _ in b]                      # the trailing comma is layout too
+    assert [line for _, line in b] == [1, 1, 1, 1, 2, 3]             # each token keeps its source line
+    assert [t for t, _ in normalised_tokens("for i in x:\n    y = i\n    print(y)")][:2] == ["For", "ID"]
+
+
+def test_code_that_does_not_parse_falls_back_to_lexical_tokens():
+    half = "def f(x):\n    return x +\n"                    # a half-written notebook cell
+    assert [t for t, _ in normalised_tokens(half)] == [t for t, _ in lexical_tokens(half)]
+    assert [t for t, _ in lexical_tokens("x = foo(1, 'a')")] == ["ID", "=", "ID", "(", "NUM", ",", "STR", ")"]
 
 
 def test_a_renamed_and_reformatted_copy_scores_high_and_unrelated_code_low():
@@ -131,8 +140,8 @@ def test_a_renamed_and_reformatted_copy_scores_high_and_unrelated_code_low():
 
 
 def test_winnowing_is_deterministic_and_sparse():
-    tokens = normalized_tokens(ORIGINAL)
-    f1, f2 = fingerprints(tokens), fingerprints(list(tokens))
+    tokens = normalised_tokens(ORIGINAL)
+    f1, f2 = winnow(tokens), winnow(list(tokens))
     assert f1 == f2
     assert len(tokens) / 10 <= len(f1) <= len(tokens) / 2   # at most about 2/(w+1) of the k-grams
 
@@ -246,6 +255,7 @@ def test_records_match_at_the_precision_both_were_written_with():
     full = log_records({"a.jsonl": b'{"lr": 0.004815573400076287, "acc": 0.9825783972125436, "t_seconds": 1.2}\n'})
     short = log_records({"b.csv": b"acc,lr,wall_time\n0.983,0.0048,9.9\n"})
     other = log_records({"c.csv": b"acc,lr\n0.979,0.0048\n"})
-    assert [x for x, _ in full[0]] == [0.004815573400076287, 0.9825783972125436]   # the timing is left out
+    assert [n.value for n in full[0].numbers] == [0.004815573400076287, 0.9825783972125436]   # no timing
+    assert [n.result for n in full[0].numbers] == [False, True]                          # a config, a result
     assert records_match(full[0], short[0]) and not records_match(full[0], other[0])
     assert log_records({"d.txt": b"epoch 1: loss 0.1234, accuracy 0.5678\n"}) == []   # free text: lines only

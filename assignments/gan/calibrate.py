@@ -4,6 +4,10 @@ assignment.yaml). Runs the reference in this process (it is trusted code), the d
 exactly as the hidden tests build them.
 
     python assignments/gan/calibrate.py --keys 3 --seeds 0,1,2      # ~10-30 s per run on one core
+    python assignments/gan/calibrate.py --solution populations/gan/dcgan_paper.py --keys 3 --seeds 0 --no-cheats
+
+The budget (steps, real_label) is the embedded mode's in assignment.yaml, so a change there is measured here
+as the graded run uses it; --solution measures an honest population member the same way (trusted code only).
 """
 from __future__ import annotations
 

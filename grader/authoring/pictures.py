@@ -15,6 +15,9 @@ import numpy as np
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 WIDTH, HEIGHT, DPI = 640, 340, 100
 FONT = 10  # points at 100 dpi: about 14 px, about 8 px once a phone shrinks the picture to 360 px
+# values a plot draws: matplotlib's tick and layout arithmetic overflows near 1e308 ("arange: cannot
+# compute length"), and a submission's log may hold anything; nothing a picture shows is that large
+PLOT_LIMIT = 1e100
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -77,6 +80,33 @@ def _pixels(fig) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+def _plottable(values) -> tuple[np.ndarray, int]:
+    """`values` as float64 with what cannot be drawn (NaN, inf, beyond PLOT_LIMIT, or not a number
+    at all) set to NaN, which matplotlib leaves out; and how many were left out."""
+    try:
+        a = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError, OverflowError):  # 10**400, a string: one by one
+        a = np.array([_number(v) for v in np.asarray(values, dtype=object).ravel()], dtype=np.float64)
+    drawable = np.isfinite(a) & (np.abs(np.nan_to_num(a)) <= PLOT_LIMIT)
+    return np.where(drawable, a, np.nan), int(np.count_nonzero(~drawable))
+
+
+def _number(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
+
+
+def _left_out(name, shown: np.ndarray, left_out: int) -> str:
+    """The legend's words for a series, saying what the picture could not draw."""
+    if not np.isfinite(shown).any():
+        return f"{name} (no finite values)"
+    if left_out:
+        return f"{name} ({left_out} value{'s' if left_out > 1 else ''} not drawn: NaN, infinite or beyond ±{PLOT_LIMIT:.0e})"
+    return str(name)
+
+
 def _style(ax, *, xlabel: str, ylabel: str, title: str, legend: bool) -> None:
     ax.set_xlabel(xlabel, fontsize=FONT)
     ax.set_ylabel(ylabel, fontsize=FONT)
@@ -98,19 +128,22 @@ def line_plot(series: dict, *, xlabel: str = "step", ylabel: str = "value", titl
     ({"label": (x, y)}) drawn as diamonds, e.g. what the grader measured beside a logged curve."""
     fig = _figure(width, height)
     ax = fig.add_subplot()
+    drawn = {}
     for k, (name, ys) in enumerate(series.items()):
-        ys = np.asarray(ys, dtype=np.float64).ravel()
-        xs = np.arange(start, start + len(ys)) if x is None else np.asarray(x, dtype=np.float64)[:len(ys)]
-        label = str(name) if np.isfinite(ys).any() else f"{name} (no finite values)"
+        ys, left_out = _plottable(ys)
+        xs = np.arange(start, start + len(ys)) if x is None else _plottable(x)[0][:len(ys)]
+        ys = ys[:len(xs)]
+        drawn[name] = ys
+        label = _left_out(name, ys, left_out)
         ax.plot(xs, ys, color=COLORS[k % len(COLORS)], lw=1.6, label=label,
                 marker="o" if len(ys) <= 20 else None, ms=3)
     for k, (name, (mx, my)) in enumerate((marks or {}).items()):
-        ax.scatter(np.atleast_1d(mx), np.atleast_1d(my), marker="D", s=44, zorder=5, label=str(name),
+        ax.scatter(_plottable(np.atleast_1d(mx))[0], _plottable(np.atleast_1d(my))[0], marker="D", s=44, zorder=5, label=str(name),
                    color=COLORS[k % len(COLORS)], edgecolors="black", linewidths=0.8)
     if x is None:
         from matplotlib.ticker import MaxNLocator
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and steps are whole numbers
-    if logy and all((np.asarray(v, dtype=np.float64) > 0).all() for v in series.values()):
+    if logy and all((v[np.isfinite(v)] > 0).all() and np.isfinite(v).any() for v in drawn.values()):
         ax.set_yscale("log")
     _style(ax, xlabel=xlabel, ylabel=ylabel, title=title, legend=bool(series or marks))
     return _pixels(fig)
@@ -124,8 +157,10 @@ def scatter_plot(groups: dict, *, xlabel: str, ylabel: str, title: str = "", log
     fig = _figure(width, height)
     ax = fig.add_subplot()
     for k, (name, (xs, ys)) in enumerate(groups.items()):
-        xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
-        ax.scatter(xs, ys, s=18 if k == 0 else 46, color=COLORS[k % len(COLORS)], label=str(name),
+        (xs, x_out), (ys, y_out) = _plottable(xs), _plottable(ys)
+        both = ~(np.isnan(xs) | np.isnan(ys)) if len(xs) == len(ys) else None
+        left_out = int(len(xs) - np.count_nonzero(both)) if both is not None else x_out + y_out
+        ax.scatter(xs, ys, s=18 if k == 0 else 46, color=COLORS[k % len(COLORS)], label=_left_out(name, xs, left_out),
                    marker="o" if k == 0 else "D", zorder=2 + k, alpha=0.75 if k == 0 else 1.0)
     if diagonal:
         lo, hi = min(ax.get_xlim()[0], ax.get_ylim()[0]), max(ax.get_xlim()[1], ax.get_ylim()[1])

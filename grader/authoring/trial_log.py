@@ -73,6 +73,8 @@ def _show(v: Any, limit: int = 40) -> str:
     """A short, safe repr of a hostile value for an error message."""
     if isinstance(v, _NonFinite):
         return str(v)  # NaN / Infinity as written in the file, without quotes
+    if isinstance(v, int) and not isinstance(v, bool) and not -(2 ** 63) <= v < 2 ** 63:
+        return _out_of_range(v)  # 9.3e+18, about 10**400: not 400 digits cut off
     s = repr(v)
     return s if len(s) <= limit else s[:limit] + "..."
 
@@ -163,6 +165,40 @@ def _reject_constant(name: str):
     return _NonFinite(name)
 
 
+def _parse_float(text: str):
+    # json.loads reads 1e400 as inf: keep it as written, so the field check names it ("got 1e400")
+    value = float(text)
+    return value if math.isfinite(value) else _NonFinite(text)
+
+
+def _json(text: str):
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_parse_float)
+
+
+def _out_of_range(v: Any) -> str:
+    """How an integer outside 64 bits reads in a message: 9.3e18 or about 10**400."""
+    digits = len(str(abs(v)))
+    return f"{float(v):.2g}" if digits < 300 else f"{'-' if v < 0 else ''}about 10**{digits - 1}"
+
+
+def _bounded(v: Any) -> bool:
+    """A value every later computation can take: finite, and integers within 64 bits (float(10**400)
+    raises, and numpy refuses seeds past 2**63), through lists and dicts."""
+    if isinstance(v, _NonFinite):
+        return False
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return True
+    if isinstance(v, int):
+        return -(2 ** 63) <= v < 2 ** 63
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, list):
+        return all(_bounded(x) for x in v)
+    if isinstance(v, dict):
+        return all(_bounded(x) for x in v.values())
+    return True
+
+
 class _NonFinite(str):
     pass
 
@@ -178,7 +214,7 @@ def _read_jsonl(text: str, max_records: int, errors: _Errors) -> tuple[dict, lis
             errors.add(line_no, f"more than {max_records} records; the rest of the file is ignored")
             break
         try:
-            obj = json.loads(s, parse_constant=_reject_constant)
+            obj = _json(s)
         except RecursionError:
             errors.add(line_no, "JSON nested too deeply")
             continue
@@ -195,6 +231,11 @@ def _read_jsonl(text: str, max_records: int, errors: _Errors) -> tuple[dict, lis
         if kind == "header":
             if header is None and not raw:
                 header = {k: v for k, v in obj.items() if isinstance(k, str) and len(k) <= MAX_KEY_CHARS}
+                for key, v in list(header.items()):
+                    if not _bounded(v):  # the tests read n_val, max_epochs, ... from here
+                        errors.add(line_no, f"header field {key!r} is {_show(v)}, not a finite number within "
+                                            "the range of 64 bits; it is ignored")
+                        header[key] = None
             else:
                 errors.add(line_no, "a header record may appear only once, on the first line (ignored)")
             continue
@@ -324,7 +365,7 @@ def _csv_scalar(s: str, decimal_comma: bool = False) -> Any:
     if _INT_RE.match(t):
         return int(t)
     if _FLOAT_RE.match(t):
-        return float(t)
+        return float(t) if math.isfinite(float(t)) else _NonFinite(t)
     if t.lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
         return _NonFinite(t)
     if t in ("True", "true", "TRUE"):
@@ -340,7 +381,7 @@ def _csv_row_to_record(row: dict[str, str], known: dict, optuna: bool, line_no: 
     config: Any = {}
     if "config" in row and row["config"].strip():
         try:
-            config = json.loads(row["config"], parse_constant=_reject_constant)
+            config = _json(row["config"])
         except (ValueError, RecursionError):
             errors.add(line_no, f"config must be a JSON object string, got {_show(row['config'])}")
             config = None
@@ -460,7 +501,10 @@ def _validate_trial(obj: dict, line_no: int, source: str, errors: _Errors) -> di
             ok = _is_int(v) and v >= 0
         else:
             ok = not isinstance(v, _NonFinite) and _is_number(v) and v >= 0
-        if not ok:
+        if not ok and isinstance(v, int) and not isinstance(v, bool) and not _bounded(v):
+            err(f"{field} is {_out_of_range(v)}, outside the range of a 64-bit {'seed' if field == 'seed' else 'integer'}")
+            out[field] = None
+        elif not ok:
             what = {"int": "an integer", "count": "a non-negative integer", "seconds": "a finite number >= 0"}[kind]
             err(f"{field} must be {what}, got {_show(v)}")
             out[field] = None
@@ -483,7 +527,9 @@ def _check_config(config: Any, err) -> dict | None:
         if not isinstance(k, str) or not k or len(k) > MAX_KEY_CHARS:
             err(f"config key {_show(k)} must be a non-empty string of at most {MAX_KEY_CHARS} characters")
             continue
-        if _ok_config_value(v):
+        if isinstance(v, int) and not isinstance(v, bool) and not _bounded(v):
+            err(f"config[{_show(k)}] is {_out_of_range(v)}, outside the range of a 64-bit integer")
+        elif _ok_config_value(v):
             clean[k] = v
         elif isinstance(v, list) and len(v) <= MAX_LIST_ITEMS and all(_ok_config_value(x) for x in v):
             clean[k] = list(v)
@@ -495,8 +541,10 @@ def _check_config(config: Any, err) -> dict | None:
 def _ok_config_value(v: Any) -> bool:
     if isinstance(v, _NonFinite):
         return False
-    if v is None or isinstance(v, bool) or isinstance(v, int):
+    if v is None or isinstance(v, bool):
         return True
+    if isinstance(v, int):
+        return _bounded(v)
     if isinstance(v, float):
         return math.isfinite(v)
     if isinstance(v, str):

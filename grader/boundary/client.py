@@ -11,6 +11,7 @@ import collections
 import contextlib
 import itertools
 import re
+import select
 import shutil
 import signal
 import threading
@@ -20,12 +21,31 @@ from collections.abc import Callable
 
 from grader.core.errors import (BadReply, GraderError, MissingName, StudentCodeRaised, StudentError, SubmissionUnloadable,
                            ToolkitError, WorkerDied, WorkerTimeout)
+from grader.boundary.near_miss import names_in, nearest
 from grader.boundary.protocol import Channel, ChannelClosed, ChannelTimeout, Handle, ProtocolError, decode, encode
-from grader.boundary.sandbox import DEFAULT_SANDBOX, Isolation, WorkerProcess, require_isolation, start_worker
+from grader.boundary.cpu_time import cpu_seconds, machine_loaded, starved, wall_backstop
+from grader.boundary.sandbox import (DEFAULT_SANDBOX, Isolation, WorkerProcess, engine_root, require_isolation,
+                                     start_worker)
 from grader.core.spec import Limits
 from grader.boundary.worker import GRADER_FAULT
 
 OUTPUT_KEEP = 16 * 1024  # bytes of the worker's output kept from its start and from its end
+POLL_S = 0.1  # how often a waiting call reads the worker's CPU clock
+
+
+class WallClockTimeout(WorkerTimeout):
+    """A call stopped by the wall-clock backstop while the machine was busy (or the worker starved):
+    not yet the submission's fault; grading retries it alone before the timeout counts."""
+    kind = "wall-timeout"
+
+
+class TestLimit:
+    """One test's time limit (`@pytest.mark.timeout`): CPU seconds its workers may use, with a wall backstop."""
+
+    def __init__(self, seconds: float, started: float):
+        self.seconds = seconds
+        self.wall_deadline = started + wall_backstop(seconds)
+        self.cpu_at_start: dict[int, float] = {}   # per session: its CPU clock when the test began
 
 
 class OutputReader(threading.Thread):
@@ -100,7 +120,9 @@ class WorkerSession:
         self.generation = 0
         self.restarts = 0
         self.load_info: dict = {}
-        self.test_deadline: float | None = None
+        self.test_limit: TestLimit | None = None   # set by the plugin for the test that is running
+        self.cpu_clock: Callable[[], float] = self._worker_cpu_seconds   # replaceable (tests inject a slow one)
+        self._cpu_before = 0.0                     # CPU seconds of this session's earlier worker processes
         self._timeout_override: float | None = None
         self._module: RemoteObject | None = None
         self._clean_start_ok = False  # a worker without the submission's code started here once
@@ -133,7 +155,9 @@ class WorkerSession:
                              what="importing your submission")
         info = body if isinstance(body, dict) else {}
         self.load_info = {"loaded": info.get("loaded") is True, "cuda": info.get("cuda") is True,
-                          "error": info.get("error") if isinstance(info.get("error"), dict) else None}
+                          "error": info.get("error") if isinstance(info.get("error"), dict) else None,
+                          # statements dropped at import (grader.boundary.top_level); checked where noted
+                          "dropped": info.get("dropped") if isinstance(info.get("dropped"), list) else []}
 
     def ensure_started(self) -> None:
         if self.process is None or self.process.proc.poll() is not None:
@@ -156,6 +180,7 @@ class WorkerSession:
 
     def close(self) -> None:
         if self.process is not None:
+            self._cpu_before = self.cpu_seconds()   # what this process used still counts towards the test
             with contextlib.suppress(Exception):
                 if self.process.proc.poll() is None:
                     self.channel.send({"op": "bye"}, deadline=time.monotonic() + 1)
@@ -238,24 +263,75 @@ class WorkerSession:
         if target._generation not in (0, self.generation) and target._handle.id != 0:
             raise WorkerDied(f"{label}: this object was lost when the worker was restarted after an earlier failure")
 
+    # --- time limits: the worker's CPU time, wall-clock time only as a backstop (grader.boundary.cpu_time)
+    def _worker_cpu_seconds(self) -> float:
+        """CPU seconds the current worker process (and its cgroup or children) used; 0 before it starts."""
+        if self.process is None:
+            return 0.0
+        return cpu_seconds(self.process.proc.pid, self.process.cgroup.dirs)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds this session's workers have used, the current one and those it replaced."""
+        return self._cpu_before + self.cpu_clock()
+
+    def start_test(self, limit: TestLimit | None) -> None:
+        """The plugin starts a test (None: a test without its own limit)."""
+        self.test_limit = limit
+        if limit is not None:
+            limit.cpu_at_start.setdefault(id(self), self.cpu_seconds())
+
     def _deadline(self) -> float:
-        budget = self._timeout_override or self.limits.call_timeout_s
-        deadline = time.monotonic() + budget
-        if self.test_deadline is not None:
-            deadline = min(deadline, self.test_deadline)
+        """The wall-clock backstop of one call, and of the running test."""
+        deadline = time.monotonic() + wall_backstop(self._timeout_override or self.limits.call_timeout_s)
+        if self.test_limit is not None:
+            deadline = min(deadline, self.test_limit.wall_deadline)
         return deadline
+
+    def _await_reply(self, deadline: float, what: str) -> None:
+        """Return once the worker starts to answer; raise WorkerTimeout once the call has used its CPU
+        limit, the test its own, or the wall-clock backstop ran out. A starved worker's CPU clock
+        stands still, so a busy machine cannot push an honest call over its limit."""
+        budget = self._timeout_override or self.limits.call_timeout_s
+        wall_start, cpu_start = time.monotonic(), self.cpu_seconds()
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                ready = select.select([self.channel.sock], [], [], max(0.0, min(POLL_S, left)))[0]
+            except (ValueError, OSError):   # the socket was closed meanwhile: recv says why
+                return
+            if ready:
+                return
+            used = self.cpu_seconds() - cpu_start
+            if used > budget:
+                raise WorkerTimeout(f"{what} did not finish within the {budget:g} s limit (CPU time it used); "
+                                    "the worker was stopped")
+            test = self.test_limit
+            if test is not None and self.cpu_seconds() - test.cpu_at_start.get(id(self), cpu_start) > test.seconds:
+                raise WorkerTimeout(f"{what} did not finish within the test's time limit ({test.seconds:g} s of CPU "
+                                    "time); the worker was stopped")
+            if time.monotonic() >= deadline:
+                wall = deadline - wall_start   # the backstop, as the spec's numbers give it
+                if machine_loaded() or starved(used, time.monotonic() - wall_start):
+                    raise WallClockTimeout(f"{what} did not finish within {wall:.3g} s of wall-clock time while the "
+                                           f"machine was busy (it got {used:.1f} s of CPU); it is graded again alone "
+                                           "before this counts")
+                raise WorkerTimeout(f"{what} did not finish within {wall:.3g} s of wall-clock time, using only "
+                                    f"{used:.1f} s of CPU: it waited on something (sleep, input, a lock); "
+                                    "the worker was stopped")
 
     def _request(self, head: dict, buffers=(), *, what: str):
         deadline = self._deadline()
         try:
             self.channel.send(head, buffers, deadline=deadline)
+            self._await_reply(deadline, what)
             body, bufs = self.channel.recv(deadline=deadline)
-        except ChannelTimeout:
+        except WorkerTimeout:
             self._kill()
-            budget = self._timeout_override or self.limits.call_timeout_s
-            limit = "the test's time limit" if self.test_deadline and self.test_deadline < time.monotonic() + 0.5 \
-                else f"the {budget:g} s limit"
-            raise WorkerTimeout(f"{what} did not finish within {limit}; the worker was stopped") from None
+            raise
+        except ChannelTimeout:   # it began to answer, then stalled until the backstop
+            self._kill()
+            raise WorkerTimeout(f"{what}: the worker began to answer but stopped sending before the wall-clock "
+                                "limit; the worker was stopped") from None
         except (ChannelClosed, OSError):  # (OSError: the output reader stopped it and closed the socket meanwhile)
             raise self._death(what) from None
         except ProtocolError as e:
@@ -268,7 +344,7 @@ class WorkerSession:
         ok = body.get("ok")
         if ok is True:
             try:
-                return decode(body.get("value"), bufs, resolve_handle=None) if "value" in body else None
+                return decode(body.get("value"), bufs, resolve_handle=None, bounded=True) if "value" in body else None
             except ProtocolError as e:
                 raise BadReply(f"{what}: the value your code returned could not be read ({e})") from None
             finally:
@@ -309,7 +385,8 @@ class WorkerSession:
 
     def _clean_start_problem(self) -> str | None:
         """Why a worker importing only an engine file (never the submission) fails here, or None."""
-        probe = WorkerSession(self.pristine, self.limits, module_file=str(Path(__file__).resolve().parent / "__init__.py"),
+        engine_file = engine_root(self.isolation.level) / "grader" / "boundary" / "__init__.py"  # what a worker reads
+        probe = WorkerSession(self.pristine, self.limits, module_file=str(engine_file),
                               isolation=self.isolation, gpu=self.gpu, threads=1, scratch=self.scratch)
         try:
             probe.start()
@@ -367,10 +444,36 @@ class WorkerSession:
 
     def _missing_message(self, name: str, what: str) -> str:
         owner = what.split("(")[0]
+        expected = owner
         for key in (owner, name, owner.rsplit(".", 1)[0] + "." + name if "." in owner else name):
             if key in self.api:
-                return f"expected `{self.api[key]}`, not found in your submission"
-        return f"expected `{owner}`, not found in your submission"
+                expected = self.api[key]
+                break
+        return f"expected `{expected}`, not found in your submission" + self._did_you_mean(name or owner, owner)
+
+    def _did_you_mean(self, missing: str, owner: str) -> str:
+        """"; did you mean `AutoEncoder` (cell 3, line 1)? ...", or "": the submission's own name nearest
+        to `missing`, among its top-level names or, for `Class.method`, that class's members."""
+        names = names_in(str(self.pristine / self.module_file))
+        cls = owner.rsplit(".", 1)[0] if "." in owner else ""
+        found = nearest(missing.split(".")[-1], names.of_class(cls) if cls else names.top)
+        if found is None:
+            return ""
+        return (f"; did you mean `{found.name}` ({self.locate(found.line)})? Names must match exactly: "
+                f"rename it to `{missing.split('.')[-1]}`")
+
+    def _keyword_hint(self, message: str, what: str) -> str:
+        """For "got an unexpected keyword argument 'bottleneck_dim'": the submission's parameter that
+        is nearest to it, with where it is defined, or ""."""
+        m = re.search(r"unexpected keyword argument '(\w+)'", message)
+        if not m:
+            return ""
+        params = names_in(str(self.pristine / self.module_file)).parameters_of(what.split("(")[0])
+        found = nearest(m.group(1), params)
+        if found is None:
+            return ""
+        return (f"; your parameter `{found.name}` ({self.locate(found.line)}) looks like a misspelling: "
+                f"rename it to `{m.group(1)}`")
 
     def _raised_message(self, err: dict, what: str) -> str:
         kind = str(err.get("type", "Exception"))[:100]
@@ -391,6 +494,7 @@ class WorkerSession:
             expected = self.api.get(what.split("(")[0])
             if expected:
                 message += f"; the assignment expects `{expected}`"
+            message += self._keyword_hint(message, what)
         return f"your code raised {kind}: {message}{where} {phase}"
 
     def _frames(self, err: dict) -> str:

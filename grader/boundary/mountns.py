@@ -14,10 +14,16 @@ outside them) it:
 3. execs the worker through a second, nested user namespace that maps uid/gid 65534 (nobody)
    onto this one's root, so the worker holds no capability at all, not even in its own namespaces.
 
+Started by root, the grader makes these namespaces without a user namespace (root may), and the
+worker itself drops, first thing, to an unprivileged host uid of its own ("worker_uid", one per
+running worker: the kernel exempts uid 0 from RLIMIT_NPROC) and becomes nobody in a nested user
+namespace of that uid (`become_nobody_as`); the tmpfs mounts it writes to are that uid's.
+
 Usage (argv): mountns.py SPEC_JSON -- COMMAND...   where SPEC_JSON holds {"ro": [...paths],
 "ro_files": [...], "dev": [...], "rw": workspace, "root": an empty folder to build the view on,
 "symlinks": {link: target}, "unshare": the util-linux unshare binary, "masks": files shown empty,
-"disk_mb": the workspace's quota or null, "submission_view": where the boot code finds the copy}. Standard library only.
+"disk_mb": the workspace's quota or null, "submission_view": where the boot code finds the copy,
+"worker_uid": the host uid a root grader's worker runs as, or null}. Standard library only.
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 MNT_DETACH = 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
 NOBODY = 65534
@@ -69,6 +75,7 @@ def build_root(spec: dict, root: str) -> None:
     # the private /tmp first: whatever lives under the host's /tmp (the engine, a venv, the
     # workspace) is bound on top of it below, not hidden by it
     size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
+    owner = f",uid={spec['worker_uid']},gid={spec['worker_uid']}" if spec.get("worker_uid") is not None else ""
     for sub in ("tmp", "dev/shm"):
         os.makedirs(f"{root}/{sub}", exist_ok=True)
         _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
@@ -87,7 +94,7 @@ def build_root(spec: dict, root: str) -> None:
         # the workspace is a tmpfs of the quota's size; the boot code fills it from a read-only view
         _bind_at(spec["rw"], root + spec["submission_view"], readonly=True)
         os.makedirs(root + spec["rw"], exist_ok=True)
-        _mount("tmpfs", root + spec["rw"], "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={quota}m")
+        _mount("tmpfs", root + spec["rw"], "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={quota}m{owner}")
     else:
         _bind(root, spec["rw"], readonly=False)
     _mount("none", root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton itself
@@ -118,6 +125,8 @@ def main(argv: list[str]) -> None:
     # This process stays PID 1 of the namespace, as bubblewrap's init does: the kernel keeps signals
     # from inside the namespace away from it, and when it exits every process in there dies.
     child = os.fork()
+    if child == 0 and spec.get("worker_uid") is not None:  # its boot code calls become_nobody_as first
+        os.execv(command[0], command)
     if child == 0:
         # a nested user namespace in which the worker is nobody, with no capabilities
         os.execv(spec["unshare"], [spec["unshare"], f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--", *command])
@@ -135,8 +144,12 @@ def enter(spec: dict) -> None:
     namespace. Returns only in that worker, inside the new root (the two processes above it wait
     for it and exit with its status); spec["rw"] is its working directory."""
     uid, gid = os.geteuid(), os.getegid()
-    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
-    _map_self(0, uid, gid)  # root of these namespaces only, as `unshare --map-root-user`
+    worker_uid = spec.get("worker_uid")
+    if worker_uid is None:
+        _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+        _map_self(0, uid, gid)  # root of these namespaces only, as `unshare --map-root-user`
+    else:  # root: the namespaces without a user namespace; the worker drops to its own uid below
+        _unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     init = os.fork()  # the first child of a new PID namespace is its PID 1 (`unshare --fork --kill-child`)
     if init:
         os._exit(_reap_until(init))
@@ -152,9 +165,26 @@ def enter(spec: dict) -> None:
         os._exit(_reap_until(worker))
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker: as any Python
+    if worker_uid is not None:
+        become_nobody_as(int(worker_uid))
+        return
     _unshare(CLONE_NEWUSER)
     _map_self(NOBODY, 0, 0)
     drop_capabilities()  # an exec as nobody would drop them; a fork keeps them unless told
+
+
+def become_nobody_as(uid: int) -> None:
+    """A root grader's worker, before it reads the submission: host uid `uid` (unprivileged, its own,
+    so RLIMIT_NPROC and every other per-user limit applies; the kernel exempts uid 0), and nobody in
+    a nested user namespace of that uid, holding no capability in it either."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # from root to a user: every capability is dropped
+    _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # (a change of uid cleared it)
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # (and made /proc/self root's: its uid_map could not be written)
+    _unshare(CLONE_NEWUSER)
+    _map_self(NOBODY, uid, uid)
+    drop_capabilities()
 
 
 def unshare_pid_with_init() -> None:

@@ -125,19 +125,36 @@ def _is_plain_mapping(v) -> bool:
 
 # --- decoding ------------------------------------------------------------------------------------
 
-def decode(body, buffers: list[bytes], *, resolve_handle=None, as_torch: bool = True):
+def decode(body, buffers: list[bytes], *, resolve_handle=None, as_torch: bool = True, bounded: bool = False):
     """Rebuild a value from (body, buffers), validating as it goes. Handles become `Handle`s, or
     whatever `resolve_handle(id)` returns. Arrays tagged "torch" become tensors when torch is
-    importable and `as_torch` is set; numpy otherwise."""
+    importable and `as_torch` is set; numpy otherwise.
+
+    `bounded` (the trusted side reading a worker's reply): every integer fits in 64 bits and every
+    number not tagged "$f" is finite, or a ProtocolError names the value. The trusted side turns
+    numbers into floats and numpy scalars, where 10**400 raises OverflowError: a crash that would
+    read as the grader's fault rather than as the submission's bad value."""
     counter = [0]
+
+    def bounded_int(v: int) -> int:
+        if not bounded or -(2 ** 63) <= v < 2 ** 63:
+            return v
+        digits = len(str(abs(v)))
+        sign = "-" if v < 0 else ""
+        raise ProtocolError(f"it holds the integer {sign}{str(abs(v))[:3]}... ({digits} digits, about {sign}10**{digits - 1}), "
+                            "outside the range of a 64-bit integer")
 
     def dec(v, depth):
         counter[0] += 1
         if depth > MAX_DEPTH or counter[0] > MAX_ITEMS:
             raise ProtocolError("value too deep or too large")
-        if v is None or isinstance(v, (bool, int, str)):
+        if v is None or isinstance(v, (bool, str)):
             return v
-        if isinstance(v, float):
+        if isinstance(v, int):  # a bare JSON integer: the sender writes big ones as $bigint
+            return bounded_int(v)
+        if isinstance(v, float):  # a bare JSON number such as 1e400 parses as inf: only "$f" may be non-finite
+            if bounded and not math.isfinite(v):
+                raise ProtocolError("it holds a number too large for a 64-bit float (written as a plain number, not as inf)")
             return v
         if isinstance(v, list):
             return [dec(x, depth + 1) for x in v]
@@ -169,7 +186,7 @@ def decode(body, buffers: list[bytes], *, resolve_handle=None, as_torch: bool = 
             # ASCII digits only: '²'.isdigit() is True but int('²') fails; one sign at most
             if not isinstance(s, str) or len(s) > 4000 or not s.isascii() or not s.removeprefix("-").isdigit():
                 raise ProtocolError("malformed integer")
-            return int(s)
+            return bounded_int(int(s))
         if tag == "$bytes":
             return bytes(_buffer(v[tag]))
         if tag == "$array":

@@ -8,18 +8,24 @@ mixes levels and never re-probes.
 |---|---|---|---|
 | (a) `bwrap` | bubblewrap: user, mount, PID, network, IPC, UTS namespaces; uid 65534 | filesystem (only the system, Python, the worker's engine files and its own workspace are visible), processes, network, other submissions | kernel exploits |
 | (b) `namespaces` | the same mount view built by `grader.boundary.mountns` inside util-linux `unshare` namespaces; uid 65534 in a nested user namespace | the same as (a) | kernel exploits |
-| (c) `uid` | root only, no namespaces allowed (Docker's default profile, Gradescope): a dedicated unprivileged uid per worker that owns its workspace; the grader's folders are made unreadable to it; its processes are killed, and its files in /tmp, /var/tmp and /dev/shm deleted, by uid when it stops | the grader's files and folders (assignment, hidden tests, reference, run folder, outputs), other submissions' workspaces and processes | the network; world-readable files of the machine; world-writable folders while two workers run at once |
+| (c) `uid` | root only, no namespaces allowed (Docker's default profile, Gradescope): a dedicated unprivileged uid per worker that owns its workspace; deny by default: while a command grades, the checkout (its `.git`, every assignment and reference), the inputs, the data and the output folder are closed to every user but root (`grader.boundary.closed_folders`), the worker imports a world-readable copy of its engine files, /proc hides other users' processes where the kernel allows; its processes are killed, and its files in /tmp, /var/tmp and /dev/shm deleted, by uid when it stops | everything of the grader's (checked before the first submission by `grader.boundary.canary`), other submissions' workspaces and processes | the network; the machine's own world-readable files (/usr, /etc, ...); world-writable folders while two workers run at once; no disk quota |
 | (d) `none` | nothing but rlimits (a normal user without namespaces; a student's own machine) | nothing: the code runs as the grader's user | everything; `grade` warns on every run, `--sandbox strict` refuses |
+
+No uid 0 for student code: started by root, a worker on rungs (a) and (b) too runs as an unprivileged
+host uid of its own (`UidSlot`), nobody in a user namespace of that uid (`mountns.become_nobody_as`),
+so RLIMIT_NPROC holds where no pids cgroup can be made (the kernel exempts uid 0 from it).
 
 Every rung: a scrubbed environment, rlimits (CPU time, file size, open files, processes, address
 space when no cgroup caps memory) set by the worker's boot code before the submission is read, a
 cgroup for memory and pids where the machine allows one, a new session killed as a group (plus the
-cgroup, plus the uid on rung c), output and message sizes capped by `grader.boundary.client`.
+cgroup, plus the worker's uid on rung c and for a root grader), output and message sizes capped by
+`grader.boundary.client`.
 
     sh (waits until it is placed in its cgroup) -> [bwrap | unshare + mountns | setpriv] -> python boot
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import glob
@@ -57,8 +63,8 @@ LEVEL_TEXT = {
     "bwrap": "sandboxed with bubblewrap (filesystem, processes, network and users isolated)",
     "namespaces": "sandboxed with kernel namespaces (filesystem, processes, network and users isolated; "
                   "bubblewrap not installed)",
-    "uid": "sandboxed by a separate unprivileged user only (no namespaces on this machine: the network and "
-           "world-readable files are not hidden)",
+    "uid": "sandboxed by a separate unprivileged user only (no namespaces on this machine: the grader's folders "
+           "are closed to it, but the network and the machine's world-readable files are not hidden)",
     "none": "NOT sandboxed: student code runs as this user and can read and change anything this user can",
     "off": "sandbox turned off (--sandbox off): student code runs as this user",
 }
@@ -108,8 +114,21 @@ def _try(argv: list[str], timeout: float = 60) -> tuple[bool, str]:
         return False, str(e)
 
 
-# what each probe runs inside the rung: what a worker's boot needs (the interpreter, its packages, the engine)
-BOOT_PROBE = f"import sys; sys.path.insert(0, {str(ENGINE_DIR.parent)!r}); import grader.boundary.worker"
+def boot_probe(engine_root: Path, drop_to: int | None = None) -> str:
+    """What each probe runs inside the rung: what a worker's boot needs (the interpreter, its packages,
+    the engine files at `engine_root`; for a root grader on rungs a and b, the drop to `drop_to`)."""
+    drop = (f"from grader.boundary.mountns import become_nobody_as; become_nobody_as({drop_to}); "
+            "import os; os.listdir('.'); ") if drop_to is not None else ""
+    return f"import sys; sys.path.insert(0, {str(engine_root)!r}); {drop}import grader.boundary.worker"
+
+
+def engine_root(level: str) -> Path:
+    """Where a worker on `level` imports the engine from: rung (c) workers from a world-readable copy
+    (grader.boundary.closed_folders), since the checkout is closed to them; the others from the checkout."""
+    if level == "uid":
+        from grader.boundary.closed_folders import worker_engine_copy
+        return worker_engine_copy()
+    return ENGINE_DIR.parent
 
 
 def _probe_dir() -> Path:
@@ -125,10 +144,16 @@ def probe_isolation() -> Isolation:
     cgroup = _cgroup_kind()
     setpriv = shutil.which("setpriv")
     probe = _probe_dir()
+    # a root grader's worker runs as a uid of its own on rungs (a) and (b) too: probed that way
+    slot = UidSlot() if worker_uid_needed("bwrap") else None
+    drop_to = slot.uid if slot is not None else None
+    if slot is not None:
+        own_workspace(probe, slot.uid)
     try:
         bwrap = shutil.which("bwrap")
         if bwrap:
-            ok, out = _try([bwrap, *_bwrap_fs_args(probe, gpu=False), "--", sys.executable, "-I", "-c", BOOT_PROBE])
+            ok, out = _try([bwrap, *_bwrap_fs_args(probe, gpu=False, worker_uid=drop_to), "--", sys.executable, "-I",
+                            "-c", boot_probe(ENGINE_DIR.parent, drop_to)])
             if ok:
                 return Isolation("bwrap", bwrap=bwrap, unshare=shutil.which("unshare"), setpriv=setpriv, cgroup=cgroup)
             unreachable.append(f"bubblewrap cannot start here: {out[:200]}")
@@ -136,7 +161,8 @@ def probe_isolation() -> Isolation:
             unreachable.append("bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
         unshare = shutil.which("unshare")
         if unshare:
-            ok, out = _try([*_namespace_prefix(unshare, probe, gpu=False), sys.executable, "-I", "-c", BOOT_PROBE])
+            ok, out = _try([*_namespace_prefix(unshare, probe, gpu=False, worker_uid=drop_to), sys.executable, "-I",
+                            "-c", boot_probe(ENGINE_DIR.parent, drop_to)])
             if ok:
                 return Isolation("namespaces", unshare=unshare, setpriv=setpriv, cgroup=cgroup,
                                  unreachable=tuple(unreachable))
@@ -144,22 +170,25 @@ def probe_isolation() -> Isolation:
         else:
             unreachable.append("util-linux unshare is not installed")
         if os.geteuid() == 0 and setpriv:
-            uid = UID_RANGE[0]
+            uid = slot.uid  # held: no other grader kills or reuses it meanwhile
             os.chown(probe, uid, uid)
             ok, out = _try([setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
-                            sys.executable, "-I", "-c", f"import os; os.listdir({str(probe)!r}); {BOOT_PROBE}"])
+                            sys.executable, "-I", "-c", f"import os; os.listdir({str(probe)!r}); "
+                            f"{boot_probe(engine_root('uid'))}"])
             if ok:
                 return Isolation("uid", unshare=unshare, setpriv=setpriv, cgroup=cgroup, unreachable=tuple(unreachable))
-            unreachable.append(f"an unprivileged uid cannot run this Python or read the engine ({out[:160]}); "
-                               f"make {sys.prefix} and {ENGINE_DIR} readable for all users (chmod o+rx on them and "
-                               "o+x on their parent folders)")
+            unreachable.append(f"an unprivileged uid cannot run this Python ({out[:160]}); make {sys.prefix} "
+                               "readable for all users (chmod o+rx on it and o+x on its parent folders)")
         elif os.geteuid() == 0:
             unreachable.append("util-linux setpriv is not installed")
         else:
             unreachable.append("a separate uid needs root")
         return Isolation("none", unshare=unshare, setpriv=setpriv, cgroup=cgroup, unreachable=tuple(unreachable))
     finally:
+        if slot is not None:
+            slot.release()
         shutil.rmtree(probe, ignore_errors=True)
+        shutil.rmtree(str(probe) + ".root", ignore_errors=True)
 
 
 def require_isolation(mode: str) -> Isolation:
@@ -177,7 +206,7 @@ def require_isolation(mode: str) -> Isolation:
 
 # --- what the worker sees ------------------------------------------------------------------------
 
-def _python_roots() -> list[Path]:
+def python_roots() -> list[Path]:
     """Directories the worker's Python needs: the installation, the venv, extra site dirs."""
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent.parent}
     for p in sys.path:
@@ -205,11 +234,19 @@ def masked_files(hide: list) -> list[str]:
     return sorted(set(found))
 
 
-def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = ()) -> list[str]:
+def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = (),
+                   worker_uid: int | None = None) -> list[str]:
     tmp_size = ["--size", str(disk_mb * 2 ** 20)] if disk_mb else []
-    args = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
-            "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
-            *tmp_size, "--tmpfs", "/tmp", *tmp_size, "--tmpfs", "/dev/shm"]
+    if worker_uid is None:   # nobody in bubblewrap's user namespace
+        users, shared = ["--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY)], []
+    else:  # root: no user namespace here; the worker's boot drops to worker_uid (mountns.become_nobody_as)
+        users = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+        shared = ["--perms", "1777"]   # root's tmpfs mounts, written by the worker's uid
+    args = [*users, "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev",
+            *tmp_size, *shared, "--tmpfs", "/tmp", *tmp_size, *shared, "--tmpfs", "/dev/shm"]
+    if worker_uid is not None:  # as root, bubblewrap makes the folders above a bound path 0700: too tight
+        for d in _folders_above([*python_roots(), *WORKER_ENGINE_DIRS, *WORKER_ENGINE_FILES, workspace]):
+            args += ["--perms", "0755", "--dir", str(d)]
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -218,7 +255,7 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, ma
     for f in ETC_FILES:
         if os.path.exists(f):
             args += ["--ro-bind", f, f]
-    for root in _python_roots():
+    for root in python_roots():
         args += ["--ro-bind", str(root), str(root)]
     for d in WORKER_ENGINE_DIRS:
         if d.is_dir():
@@ -239,17 +276,28 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, ma
         return args + ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
     # the workspace is a tmpfs of the quota's size (charged to the worker's memory too), which the
     # boot code fills from a read-only view of the copy: a submission that fills it harms nobody
-    return args + ["--ro-bind", str(workspace), SUBMISSION_VIEW, "--size", str(disk_mb * 2 ** 20),
+    own = ["--perms", "0777"] if worker_uid is not None else []   # (no one else is in this mount view)
+    return args + ["--ro-bind", str(workspace), SUBMISSION_VIEW, "--size", str(disk_mb * 2 ** 20), *own,
                    "--tmpfs", str(workspace), "--chdir", str(workspace)]
 
 
-def _namespace_view(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = ()) -> dict:
+def _folders_above(paths: list[Path]) -> list[Path]:
+    """The folders above `paths` that the mount view must make, outermost first (not /, not the
+    view's own mounts and not what is bound whole)."""
+    made = {Path(p) for p in ("/", "/tmp", "/dev", "/proc", "/dev/shm", *SYSTEM_DIRS)}
+    above = {a for p in paths for a in Path(p).parents}
+    return sorted((a for a in above if a not in made and not any(m in a.parents for m in made if m != Path("/"))),
+                  key=lambda a: len(a.parts))
+
+
+def _namespace_view(workspace: Path, *, gpu: bool, disk_mb: int | None = None, masks: list = (),
+                    worker_uid: int | None = None) -> dict:
     """What grader.boundary.mountns mounts for a worker on rung (b), or a forked worker on (a) and (b): the
     same view as _bwrap_fs_args."""
     root = Path(str(workspace) + ".root")
     root.mkdir(exist_ok=True)
     ro = [d for d in SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)]
-    ro += [str(r) for r in _python_roots()] + [str(d) for d in WORKER_ENGINE_DIRS if d.is_dir()]
+    ro += [str(r) for r in python_roots()] + [str(d) for d in WORKER_ENGINE_DIRS if d.is_dir()]
     files = [f for f in ETC_FILES if os.path.isfile(f)] + [str(f) for f in WORKER_ENGINE_FILES]
     ro += [f for f in ETC_FILES if os.path.isdir(f)]
     dev = [d for d in DEV_NODES if os.path.exists(d)]
@@ -258,15 +306,25 @@ def _namespace_view(workspace: Path, *, gpu: bool, disk_mb: int | None = None, m
         ro += [d for d in GPU_DIRS if os.path.isdir(d) and not any(d.startswith(top + "/") for top in SYSTEM_DIRS)]
     return {"ro": ro, "ro_files": files, "dev": dev, "rw": str(workspace), "root": str(root),
             "disk_mb": disk_mb, "submission_view": SUBMISSION_VIEW, "masks": list(masks),
-            "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}}
+            "symlinks": {d: os.readlink(d) for d in SYSTEM_DIRS if os.path.islink(d)}, "worker_uid": worker_uid}
 
 
 def _namespace_prefix(unshare: str, workspace: Path, *, gpu: bool, disk_mb: int | None = None,
-                      masks: list = ()) -> list[str]:
-    """Rung (b): unshare's namespaces, then grader.boundary.mountns builds the same view as _bwrap_fs_args."""
-    view = {**_namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masks), "unshare": os.path.realpath(unshare)}
-    return [unshare, "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
+                      masks: list = (), worker_uid: int | None = None) -> list[str]:
+    """Rung (b): unshare's namespaces, then grader.boundary.mountns builds the same view as _bwrap_fs_args.
+    For root (`worker_uid` given) no user namespace: the worker's boot drops to that uid itself."""
+    view = {**_namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masks, worker_uid=worker_uid),
+            "unshare": os.path.realpath(unshare)}
+    users = ["--user", "--map-root-user"] if worker_uid is None else []
+    return [unshare, *users, "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
             "--kill-child", "--", sys.executable, "-I", str(BOUNDARY_DIR / "mountns.py"), json.dumps(view), "--"]
+
+
+def worker_uid_needed(level: str) -> bool:
+    """Whether a worker on `level` runs as an unprivileged host uid of its own (a `UidSlot`):
+    always on rung (c); on rungs (a) and (b) when the grader is root, whose uid 0 the kernel exempts
+    from RLIMIT_NPROC (a fork bomb would pass max_processes wherever no pids cgroup can be made)."""
+    return level == "uid" or (level in STRICT_LEVELS and os.geteuid() == 0)
 
 
 def _environment(workspace: Path, threads: int, gpu: str | None) -> dict[str, str]:
@@ -300,18 +358,28 @@ def _rlimits(limits: Limits, *, memory_by_cgroup: bool, gpu: bool) -> dict[str, 
     return rl
 
 
-def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str | None = None) -> str:
-    """The worker's first lines: rlimits (soft = hard, so the submission cannot raise them), then the
-    engine. Done in Python rather than with `prlimit`, so it also works where util-linux is missing."""
+def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str | None = None,
+          engine: Path = ENGINE_DIR.parent, drop_to: int | None = None) -> str:
+    """The worker's first lines: for a root grader on rungs (a) and (b), the drop to the worker's own
+    uid (`drop_to`); the copy into its quota'd workspace; rlimits (soft = hard, so the submission cannot
+    raise them); then the engine. Done in Python rather than with `prlimit`, so it also works where
+    util-linux is missing."""
     rl = _rlimits(limits, memory_by_cgroup=memory_by_cgroup, gpu=gpu)
-    fill = ["import shutil, sys", "try:",
-            f"    shutil.copytree({fill_from!r}, '.', dirs_exist_ok=True)",
+    drop = ["from grader.boundary.mountns import become_nobody_as",
+            f"become_nobody_as({int(drop_to)})"] if drop_to is not None else []
+    # entry by entry: the workspace folder itself may be root's (a root grader's bubblewrap tmpfs, 0777)
+    fill = ["import os, shutil, sys", "try:",
+            f"    for name in os.listdir({fill_from!r}):",
+            f"        path = os.path.join({fill_from!r}, name)",
+            "        (shutil.copytree if os.path.isdir(path) else shutil.copy2)(path, name)",
             "except OSError as e:",  # read as a grader-side failure (the clean worker fails the same way)
             "    print(f'dlgrade: the worker cannot copy in the submission: {e}', file=sys.stderr); sys.exit(3)",
             ] if fill_from else []
     return "\n".join([
-        *fill,  # the submission into the quota'd workspace, before any of its code runs
         "import sys",
+        f"sys.path.insert(0, {str(engine)!r})",
+        *drop,
+        *fill,  # the submission into the quota'd workspace, before any of its code runs
         "try:",
         "    import resource",
         "except ImportError:",  # Windows: no rlimits
@@ -322,7 +390,6 @@ def _boot(limits: Limits, *, memory_by_cgroup: bool, gpu: bool, fill_from: str |
         "        hard = resource.getrlimit(kind)[1]",
         "        value = value if hard == resource.RLIM_INFINITY else min(value, hard)",
         "        resource.setrlimit(kind, (value, value))",
-        f"sys.path.insert(0, {str(ENGINE_DIR.parent)!r})",
         "from grader.boundary.worker import main",
         "main()",
     ])
@@ -510,17 +577,14 @@ def own_workspace(workspace: Path, uid: int) -> None:
     os.chmod(workspace, 0o700)
 
 
-def hide_from_workers(*paths: Path) -> None:
-    """Rung (c): the grader's own folders (assignment, hidden tests, output) become unreadable to other
-    users. Only the folder itself loses its 'other' bits: without them nothing inside can be reached."""
-    for path in paths:
-        if path is None or not Path(path).is_dir() or Path(path).resolve() == Path("/"):
-            continue
-        mode = Path(path).stat().st_mode & 0o7777
-        if mode & 0o002:  # a shared, world-writable folder (/tmp) is never the grader's to close
-            continue
-        if mode & 0o007:
-            os.chmod(path, mode & ~0o007)
+def hide_from_workers(iso: Isolation, *paths: Path | None):
+    """A context: on rung (c), within it, the toolkit's checkout (its `.git`, every assignment and
+    reference) and `paths` (the assignment, reference, submission, outputs of a command) are closed to
+    every user but root (grader.boundary.closed_folders); on the other rungs the mount view hides them."""
+    if iso.level != "uid":
+        return contextlib.nullcontext([])
+    from grader.boundary.closed_folders import closed_to_workers
+    return closed_to_workers([ENGINE_DIR.parent, *paths])
 
 
 # --- the worker process --------------------------------------------------------------------------
@@ -561,9 +625,6 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
     parent, child = socket.socketpair()
     cgroup = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-{os.getpid()}-{time.monotonic_ns()}", limits)
     quota = iso.level in STRICT_LEVELS and limits.max_disk_mb > 0
-    boot = _boot(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None,
-                 fill_from=SUBMISSION_VIEW if quota else None)
-    python = [sys.executable, "-I", "-c", boot, str(child.fileno())]
     disk_mb = limits.max_disk_mb if quota else None
     env = _environment(workspace, threads, gpu)
     address = zygote or os.environ.get(WORKER_ZYGOTE_ENV)
@@ -574,18 +635,23 @@ def start_worker(workspace: Path, limits: Limits, *, isolation: Isolation, gpu: 
             child.close()
             return WorkerProcess(forked[0], parent, cgroup, iso, forked[1])
     slot = None
+    if worker_uid_needed(iso.level):
+        slot = UidSlot()
+        own_workspace(workspace, slot.uid)
+    drop_to = slot.uid if slot is not None and iso.level in STRICT_LEVELS else None   # rung (c): setpriv below
+    boot = _boot(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu is not None,
+                 fill_from=SUBMISSION_VIEW if quota else None, engine=engine_root(iso.level), drop_to=drop_to)
+    python = [sys.executable, "-I", "-c", boot, str(child.fileno())]
     if iso.level == "bwrap":
         inner = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu is not None, disk_mb=disk_mb,
-                                            masks=masked_files(limits.hide)), "--clearenv"]
+                                            masks=masked_files(limits.hide), worker_uid=drop_to), "--clearenv"]
         for k, v in env.items():
             inner += ["--setenv", k, v]
         inner += ["--", *python]
     elif iso.level == "namespaces":
         inner = [*_namespace_prefix(iso.unshare, workspace, gpu=gpu is not None, disk_mb=disk_mb,
-                                    masks=masked_files(limits.hide)), *python]
+                                    masks=masked_files(limits.hide), worker_uid=drop_to), *python]
     elif iso.level == "uid":
-        slot = UidSlot()
-        own_workspace(workspace, slot.uid)
         inner = [iso.setpriv, f"--reuid={slot.uid}", f"--regid={slot.uid}", "--clear-groups", "--no-new-privs",
                  *python]
     else:  # "none" and "off": the grader's own user
@@ -627,15 +693,19 @@ def _fork_worker(address: str, workspace: Path, limits: Limits, iso: Isolation, 
     request = {"level": iso.level, "env": env, "workspace": str(workspace), "threads": threads,
                "rlimits": sorted(_rlimits(limits, memory_by_cgroup=cgroup.limits_memory, gpu=gpu).items()),
                "fill_from": SUBMISSION_VIEW if disk_mb else None}
-    if iso.level == "bwrap":
-        request["bwrap"] = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu, disk_mb=disk_mb,
-                                                        masks=masked_files(limits.hide))]
-    elif iso.level == "namespaces":
-        request["view"] = _namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masked_files(limits.hide))
-    elif iso.level == "uid":
+    if worker_uid_needed(iso.level):
         slot = UidSlot()
         own_workspace(workspace, slot.uid)
         request["uid"] = slot.uid
+    worker_uid = request.get("uid") if iso.level in STRICT_LEVELS else None
+    if iso.level == "bwrap":
+        request["bwrap"] = [iso.bwrap, *_bwrap_fs_args(workspace, gpu=gpu, disk_mb=disk_mb,
+                                                        masks=masked_files(limits.hide), worker_uid=worker_uid)]
+    elif iso.level == "namespaces":
+        request["view"] = _namespace_view(workspace, gpu=gpu, disk_mb=disk_mb, masks=masked_files(limits.hide),
+                                          worker_uid=worker_uid)
+    elif iso.level == "uid":
+        request["engine"] = str(engine_root(iso.level))
     out_r, out_w = os.pipe()
     try:
         proc = zygote.spawn(address, request, [sock.fileno(), out_w], place=lambda pid: _add_to(cgroup, pid),

@@ -2,8 +2,8 @@
 for defaults it did not compute, and the import guard the filtered submission calls.
 
 Runs inside the sandboxed worker (the filter in grader.intake.definitions writes calls to
-`guarded_import`, `DefaultNotComputed` and `imports_done` into the submission), so it imports
-only the standard library.
+`guarded_import`, `DefaultNotComputed`, `deferred_decorator` and `imports_done` into the submission),
+so it imports only the standard library.
 """
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ class PackageUnavailable(ImportError):
 
 
 DONE = "__dlgrade_imports_done__"  # set in the module's namespace once its top level has run
+# beside the filtered files, the files the filter rewrote as the student wrote them (same relative
+# paths), so an error names the student's line, not the grader's rewrite of it
+AS_WRITTEN_DIR = ".dlgrade-as-written"
 
 
 def _unavailable_message(package: str, used: str, cause: str) -> str:
@@ -95,22 +98,42 @@ class DefaultUnavailable(PackageUnavailable):
 
 
 class DefaultNotComputed(StandIn):
-    """A default value the definitions-only load could not compute; any use says why."""
+    """A value the definitions-only load did not compute (a default value, a class attribute, a name a
+    dropped statement binds); any use says why and what to do."""
 
-    def __init__(self, why: str):
-        object.__setattr__(self, "_dlgrade", ("", "", why))
+    def __init__(self, why: str, what: str = "a default value of your function",
+                 advice: str = "pass the argument, or make the default a constant"):
+        object.__setattr__(self, "_dlgrade", ("", what, why))
         object.__setattr__(self, "_namespace", {DONE: True})
+        object.__setattr__(self, "_advice", advice)
 
     def _fail(self, suffix: str = ""):
-        why = object.__getattribute__(self, "_dlgrade")[2]
-        raise DefaultUnavailable(f"a default value of your function was not computed while grading: it {why}; "
-                                 "pass the argument, or make the default a constant")
+        _, what, why = object.__getattribute__(self, "_dlgrade")
+        advice = object.__getattribute__(self, "_advice")
+        raise DefaultUnavailable(f"{what} was not computed while grading: it {why}; {advice}")
 
     def _child(self, suffix: str):
         self._fail()
 
     def __repr__(self):
-        return "<default value not computed while grading>"
+        return f"<{object.__getattribute__(self, '_dlgrade')[1]}: not computed while grading>"
+
+
+def deferred_decorator(make):
+    """`@timer` where `timer` is the submission's own: applied at the decorated function's first call,
+    not at import in every worker (`make` evaluates the decorator expression)."""
+    import functools
+
+    def decorate(fn):
+        applied = []
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            if not applied:
+                applied.append(make()(fn))
+            return applied[0](*args, **kwargs)
+        return call
+    return decorate
 
 
 def _add_paths(namespace: dict, dirs: list[str]) -> None:
@@ -122,17 +145,18 @@ def _add_paths(namespace: dict, dirs: list[str]) -> None:
             sys.path.insert(0, path)
 
 
-def _stand_in(module: str, used: str, error: BaseException, namespace: dict) -> StandIn:
+def _stand_in(module: str, used: str, error: BaseException, namespace: dict, where: str = "") -> StandIn:
     top = module.split(".")[0]
     cause = ("it is not installed there" if isinstance(error, ModuleNotFoundError) and
              (error.name or "").split(".")[0] == top else f"importing it failed: {str(error)[:200]}")
-    return StandIn(top, used, cause, namespace)
+    return StandIn(top, used, cause + (f"; imported at {where}" if where else ""), namespace)
 
 
-def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
+def guarded_import(namespace: dict, dirs: list[str], spec, where: str = "") -> list:
     """Run in the worker by the line that replaced a top-level import; returns what it binds, in order.
     spec: ("import", [(dotted, alias or None, optional), ...]) or ("from", module, [(name, bound as), ...],
-    optional). Only optional (third-party) modules become stand-ins; the submission's own raise."""
+    optional). Only optional (third-party) modules become stand-ins; the submission's own raise.
+    `where`: the import as the student wrote it ("plotting.py, line 2"), named by its stand-ins."""
     import importlib
     _add_paths(namespace, dirs)
     if spec[0] == "star":  # `from fastai.vision.all import *`: binds what it exports, or nothing
@@ -156,7 +180,7 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
         except ImportError as e:
             if not optional:
                 raise
-            return [_stand_in(module, bound, e, namespace) for _, bound in names]
+            return [_stand_in(module, bound, e, namespace, where) for _, bound in names]
         out = []
         for n, bound in names:
             try:
@@ -164,7 +188,7 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
             except AttributeError:
                 if not optional:
                     raise ImportError(f"cannot import name {n!r} from {module!r}", name=module) from None
-                out.append(_stand_in(module, bound, ImportError(f"this version of {top} has no {n!r}"), namespace))
+                out.append(_stand_in(module, bound, ImportError(f"this version of {top} has no {n!r}"), namespace, where))
         return out
     out = []
     for dotted, alias, optional in spec[1]:
@@ -179,7 +203,7 @@ def guarded_import(namespace: dict, dirs: list[str], spec) -> list:
         except ImportError as e:
             if not optional:
                 raise
-            out.append(_stand_in(dotted, used, e, namespace))
+            out.append(_stand_in(dotted, used, e, namespace, where))
     return out
 
 

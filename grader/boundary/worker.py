@@ -16,6 +16,7 @@ import traceback
 import types
 
 from grader.boundary.protocol import Channel, ProtocolError, decode
+from grader.boundary.top_level import as_written, install_finder, run_top_level
 
 MODULE_NAME = "submission"
 GRADER_FAULT = "GraderFault"  # the error type of a hello reply saying the worker cannot work here
@@ -108,35 +109,51 @@ class Worker:
         return target(*args, **kwargs)
 
     def load(self, module_file: str) -> dict:
-        """Import the (already filtered) submission; report what happened instead of raising."""
+        """Import the (already filtered) submission, one top-level statement at a time (see
+        grader.boundary.top_level); report what happened instead of raising. `dropped` lists the
+        statements that raised and were left out: [file ("" for this module), line, type, message]."""
         self.module_file = os.path.abspath(module_file)
         root = os.path.dirname(self.module_file)  # the submission's own modules (`from model import Net`)
         if root not in sys.path:
             sys.path.insert(0, root)
         self.module.__file__ = self.module_file
         sys.modules[MODULE_NAME] = self.module
+        dropped: list = []
+        install_finder(root, dropped, exclude=self.module_file)
         info = {"loaded": False, "error": None}
         try:
             with open(self.module_file, "rb") as f:
                 source = f.read()
-            code = compile(source, self.module_file, "exec")
-            exec(code, self.module.__dict__)
+            run_top_level(self.module.__dict__, source, self.module_file, "", dropped)
             info["loaded"] = True
         except BaseException as e:  # noqa: BLE001 - SystemExit at import must be reported, not obeyed
             info["error"] = self.describe(e)
+        info["dropped"] = [list(d) for d in dropped]
         torch = sys.modules.get("torch")
         info["cuda"] = bool(torch is not None and torch.cuda.is_available())
         return info
 
     def describe(self, e: BaseException) -> dict:
-        """An exception as plain data, with only the student's own frames."""
-        frames = [[f.filename == self.module_file, f.lineno or 0, f.name, (f.line or "")[:300]]
-                  for f in traceback.extract_tb(e.__traceback__)]
-        own = [[line, name, text] for mine, line, name, text in frames if mine][-8:]
+        """An exception as plain data, with only the student's own frames (the graded module's, each
+        line's text as the student wrote it). An error that ends in one of the submission's other
+        files names that file and line in the message: the trusted side maps only the graded
+        module's lines."""
+        root = os.path.dirname(self.module_file)
+        tb = traceback.extract_tb(e.__traceback__)
+        own = [[f.lineno or 0, f.name, (as_written(root, f.filename, f.lineno or 0) or f.line or "")[:300]]
+               for f in tb if f.filename == self.module_file][-8:]
         if isinstance(e, MissingAttribute):
             return {"type": "MissingAttribute", "message": e.name, "frames": []}
         message = str(e) if not isinstance(e, SystemExit) else f"exit code {e.code!r}"
+        mine = [f for f in tb if _inside(f.filename, root)]  # a SyntaxError's message names its file already
+        if mine and mine[-1].filename != self.module_file and not isinstance(e, SyntaxError):
+            message += f" ({os.path.relpath(mine[-1].filename, root)}, line {mine[-1].lineno})"
         return {"type": type(e).__name__, "message": message[:4000], "frames": own}
+
+
+def _inside(filename: str | None, root: str) -> bool:
+    """A file of the submission (its folder, not the grader's or a library's)."""
+    return bool(filename) and os.path.abspath(filename).startswith(root + os.sep) and filename.endswith(".py")
 
 
 class _Kept:

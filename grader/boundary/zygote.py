@@ -276,12 +276,13 @@ def _fresh_randomness() -> None:
 def _become_worker(req: dict) -> None:
     from grader.boundary import mountns
     level = req["level"]
-    if level == "bwrap":
-        _join_bubblewrap(req["bwrap"], req["workspace"])  # returns in the worker only, inside bubblewrap's sandbox
+    if level == "bwrap":  # returns in the worker only, inside bubblewrap's sandbox (as req["uid"] for root)
+        _join_bubblewrap(req["bwrap"], req["workspace"], req.get("uid"))
     elif level == "namespaces":
         mountns.enter(req["view"])  # returns in the worker only, as nobody, inside the new root
     elif level == "uid":
         uid = int(req["uid"])
+        _import_engine_from(req["engine"])  # the checkout is closed to this uid (grader.boundary.closed_folders)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)  # from root to a user: every capability is dropped
@@ -297,7 +298,9 @@ def _become_worker(req: dict) -> None:
     os.environ.update(req["env"])
     if req.get("fill_from"):  # the submission into the quota'd workspace, before any of its code runs
         try:
-            shutil.copytree(req["fill_from"], ".", dirs_exist_ok=True)
+            for name in os.listdir(req["fill_from"]):  # entry by entry: "." may be root's (sandbox._boot)
+                path = os.path.join(req["fill_from"], name)
+                (shutil.copytree if os.path.isdir(path) else shutil.copy2)(path, name)
         except OSError as e:
             print(f"dlgrade: the worker cannot copy in the submission: {e}", file=sys.stderr)
             os._exit(3)
@@ -317,14 +320,26 @@ def _become_worker(req: dict) -> None:
     worker.main(["3"])
 
 
+def _import_engine_from(root: str) -> None:
+    """Later imports of the engine (and of the student package) come from the world-readable copy at
+    `root`: the packages already imported keep their objects, but look for new modules there."""
+    import grader
+    import grader.boundary
+    grader.__path__[:] = [os.path.join(root, "grader")]
+    grader.boundary.__path__[:] = [os.path.join(root, "grader", "boundary")]
+    sys.path[:] = [root, *(p for p in sys.path if p != ENGINE_PARENT)]
+
+
 NAMESPACES = ("cgroup", "ipc", "uts", "net", "pid", "mnt", "user")  # the user namespace last: it drops our rights
 
 
-def _join_bubblewrap(argv: list[str], workspace: str) -> None:
+def _join_bubblewrap(argv: list[str], workspace: str, uid: int | None = None) -> None:
     """Rung (a) for a forked worker: bubblewrap builds the sandbox (`argv`: its namespaces and mount
     view for this workspace) around a holder process; this process joins all of its namespaces, and
     its child, the worker, runs in there: uid 65534, no capability, bubblewrap's PID namespace (its
-    init kills the worker when the holder ends, which it does when this process ends)."""
+    init kills the worker when the holder ends, which it does when this process ends). For a root
+    grader bubblewrap makes no user namespace, and the worker drops to `uid`, its own (see
+    grader.boundary.mountns.become_nobody_as)."""
     from grader.boundary import mountns
     info_r, info_w = os.pipe()
     hold_r, hold_w = os.pipe()
@@ -337,8 +352,11 @@ def _join_bubblewrap(argv: list[str], workspace: str) -> None:
         os._exit(125)
     info = json.loads(os.read(info_r, 65536).decode())
     ns = {name: os.open(f"/proc/{info['child-pid']}/ns/{name}", os.O_RDONLY) for name in NAMESPACES}
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}  # (before /proc changes)
     os.setgroups([])
     for name in NAMESPACES:
+        if os.fstat(ns[name]).st_ino == own[name]:
+            continue  # not made by bubblewrap (root's: no user namespace): nothing to join
         if _libc.setns(ns[name], 0) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"joining bubblewrap's {name} namespace: {os.strerror(err)}")
@@ -355,6 +373,9 @@ def _join_bubblewrap(argv: list[str], workspace: str) -> None:
     # init is a cold worker's: the kernel keeps the worker's signals away from it (kill(getppid()))
     mountns.unshare_pid_with_init()
     os.chdir(workspace)
+    if uid is not None:
+        mountns.become_nobody_as(int(uid))
+        return
     mountns.drop_capabilities()  # an exec as 65534 would drop them; a process that joined keeps them unless told
 
 

@@ -15,6 +15,7 @@ run would have written.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import tempfile
@@ -39,8 +40,8 @@ from grader.reports.similarity import SIMILARITY_THRESHOLD
 from grader.core.results import SubmissionResult, SubmissionStatus
 from grader.core.atomic_files import write_atomic, write_json
 from grader.records.roster import RosterMatch, match_roster, read_roster
-from grader.grading.runner import RunOptions, prepare, require_data
-from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
+from grader.grading.runner import RunOptions, guarded_command, prepare, require_data, retry_alone
+from grader.boundary.sandbox import DEFAULT_SANDBOX, STRICT_LEVELS, require_isolation
 from grader.reports.similarity import IntegrityReport
 from grader.core.spec import Spec
 
@@ -99,8 +100,14 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
         spec = replace(spec, submission=replace(spec.submission, code=[pick]))
     roster_rows = read_roster(roster) if roster else None
     iso = require_isolation(sandbox)
+    if backend == "ray" and iso.level not in STRICT_LEVELS:
+        # Ray's control plane has no authentication: only a worker in its own network namespace,
+        # with a private /tmp (rungs a and b), cannot reach the cluster's ports and session sockets
+        raise ToolkitError(f"--backend ray needs the sandbox's rung (a) or (b), which hide the cluster from "
+                           f"student code; this machine is on rung {iso.level!r} ({iso.describe()}). Install "
+                           "bubblewrap or allow user namespaces on every node, or grade with --backend local")
     jobs = jobs or default_jobs(spec)
-    with tempfile.TemporaryDirectory(prefix="dlgrade-inputs-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="dlgrade-inputs-") as scratch, contextlib.ExitStack() as guard:
         collected = collect_submissions(submissions, scratch=Path(scratch), limits=spec.submission, single=single)
         chosen = collected.submissions
         if only:
@@ -115,6 +122,9 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
             raise ToolkitError(f"--out {out} is a file; give a folder (it is created if missing)")
         out.mkdir(parents=True, exist_ok=True)
         course_key = load_or_create(Path(key) if key else out / KEY_FILE)
+        # rung (c): every folder of this command closed to workers; every rung: the canary check
+        guard.enter_context(guarded_command(spec, iso, inputs=[*submissions, Path(scratch)], out=out,
+                                            data_dir=data_dir))
         report = GradeReport(out, notes=collected.notes, jobs=jobs, found=len(collected.submissions),
                              isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
         with Gradebook(out / GRADEBOOK_FILE) as book:
@@ -133,7 +143,7 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
             # the runner lets a fixed `limits.threads` in the spec override this
             threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
             options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
-                                 course_key=course_key, isolation=iso)
+                                 course_key=course_key, isolation=iso, busy_timeouts="defer")
             if todo:
                 options = prepare(spec, options)  # once for the batch, before the first submission's clock
             if on_start:
@@ -168,37 +178,65 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
     if not todo:
         return
     runner = make_backend(backend, jobs=jobs, gpus=gpus, address=address, resources=spec.resources)
+    tables_at = [0.0]
+    later: list[SubmissionInput] = []   # left for a retry alone (grader.grading.runner.retry_alone)
+
+    def record(s: SubmissionInput, future: Future) -> None:
+        try:
+            graded = future.result()
+        except GradingCancelled:
+            return
+        except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
+            graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status=SubmissionStatus.ERROR,
+                                             reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
+                                             total_points=spec.max_points(options.mode)))
+        if graded.result.status != SubmissionStatus.ERROR and retry_alone(graded.result):
+            later.append(s)   # not recorded: a kill before the retry leaves it to the next run
+            return
+        _record(spec, s, graded, options, book, report, hashes=hashes, version=version, tables_at=tables_at,
+                on_result=on_result)
+
     try:
         futures: dict[Future, SubmissionInput] = {runner.submit(GradeTask(spec, s, options)): s for s in todo}
-        tables_at = 0.0
         for future in as_completed(futures):
-            s = futures[future]
-            try:
-                graded = future.result()
-            except GradingCancelled:
-                continue
-            except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
-                graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status=SubmissionStatus.ERROR,
-                                                 reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
-                                                 total_points=spec.max_points(options.mode)))
-            mode_data = spec.modes.get(graded.result.mode)
-            write_outputs(graded, out=report.out / s.id, title=spec.title,
-                          mode_text=mode_data.description if mode_data else "")
-            book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
-                                        name=s.name, participant=s.participant, source=str(s.path)))
-            if time.monotonic() - tables_at > TABLES_EVERY_S:  # rewriting them per result would grow with the batch
-                write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
-                tables_at = time.monotonic()
-            report.results.append(graded.result)
-            if on_result:
-                on_result(graded.result)
-            if len(report.results) == SUSPECT_AFTER:
-                _stop_if_the_grader_is_broken(report.results)
+            record(futures[future], future)
     except BaseException:
         runner.cancel()
         raise
     finally:
         runner.close()
+    if not later:
+        return
+    # a wall-clock limit hit while the machine was busy: each again, alone (-j1), with nothing beside it
+    alone = make_backend("local", jobs=1, gpus=(gpus or [])[:1], address=None, resources=spec.resources)
+    retry = replace(options, busy_timeouts="retry")
+    try:
+        for s in later:
+            record(s, alone.submit(GradeTask(spec, s, retry)))
+    except BaseException:
+        alone.cancel()
+        raise
+    finally:
+        alone.close()
+
+
+def _record(spec: Spec, s: SubmissionInput, graded: Graded, options: RunOptions, book: Gradebook, report: GradeReport,
+            *, hashes: dict, version: str, tables_at: list[float],
+            on_result: Callable[[SubmissionResult], None] | None) -> None:
+    """One submission's outputs and gradebook row, in the thread that collects results."""
+    mode_data = spec.modes.get(graded.result.mode)
+    write_outputs(graded, out=report.out / s.id, title=spec.title,
+                  mode_text=mode_data.description if mode_data else "")
+    book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
+                                name=s.name, participant=s.participant, source=str(s.path)))
+    if time.monotonic() - tables_at[0] > TABLES_EVERY_S:  # rewriting them per result would grow with the batch
+        write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
+        tables_at[0] = time.monotonic()
+    report.results.append(graded.result)
+    if on_result:
+        on_result(graded.result)
+    if len(report.results) == SUSPECT_AFTER:
+        _stop_if_the_grader_is_broken(report.results)
 
 
 def _signature(reason: str) -> str:

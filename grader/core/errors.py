@@ -39,6 +39,12 @@ class GraderSuspect(ToolkitError):
 INTERNAL_ERROR = "internal grading error (the grader's fault, not your submission's; it is graded again on the next run)"
 
 
+# the kind of a test that raised an exception neither the student's nor the grader's by type (a
+# ValueError in the test's own arithmetic): the student's when the reference solution passes that
+# test, the grader's ("grader-error") when it fails the same way (grader.grading.control decides)
+UNEVALUABLE = "unevaluable"
+
+
 class GradingCancelled(Exception):
     """Grading was stopped from outside (Ctrl-C); the submission has no result and is graded next run."""
 

@@ -26,8 +26,10 @@ def _f(default, help: str, **kw):
 class Limits:
     """What the sandboxed worker may use. Every number has a default that suits a 2-core laptop."""
     memory_mb: int = _f(4096, "memory the worker may use, in MB (a cgroup where available, else the address space)")
-    call_timeout_s: float = _f(120.0, "wall-clock limit for one call into the submission, in seconds")
-    submission_timeout_s: float = _f(1800.0, "wall-clock limit for grading one submission (all tests), in seconds")
+    call_timeout_s: float = _f(120.0, "limit for one call into the submission, in the worker's CPU seconds "
+                                    "(a wall-clock backstop of 3x + 30 s ends a worker waiting on nothing)")
+    submission_timeout_s: float = _f(1800.0, "wall-clock limit for grading one submission (all tests), in seconds; "
+                                          "hit while the machine is busy, `grade` grades it again alone before it counts")
     cpu_time_s: int = _f(3600, "CPU-time limit of the worker process, in seconds")
     max_processes: int = _f(256, "processes and threads the worker may have at once (torch needs a few dozen)")
     max_file_mb: int = _f(512, "largest file the worker may write, in MB")

@@ -22,13 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.boundary import zygote
-from grader.core.assignments import reference_dir
-from grader.core.errors import INTERNAL_ERROR, GradingCancelled, ToolkitError
+from grader.boundary.client import WallClockTimeout
+from grader.boundary.cpu_time import machine_loaded
+from grader.core.assignments import reference_dir, reference_submission
+from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GradingCancelled, ToolkitError
+from grader.grading.control import CONTROLS, settle, tests_signature
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.boundary.sandbox import (DEFAULT_SANDBOX, ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
                             worker_zygote, zygote_environment)
 from grader.core.spec import Limits, Spec, spec_to_json
-from grader.intake.workspace import MODULE_FILE, prepare_workspace, submission_id
+from grader.intake.headline import reading_headline
+from grader.intake.workspace import MODULE_FILE, dropped_notes, prepare_workspace, submission_id
 
 
 @dataclass
@@ -44,6 +48,21 @@ class RunOptions:
     keep: Path | None = None         # copy images and logs here (the submission's output folder)
     course_key: bytes | None = None  # the secret hidden data derives from (grader.trusted.course_key); None: ephemeral
     prepared: Path | None = None     # the command's prepared arrays (grader.trusted.prepared); None: built in each run
+    # a wall-clock limit hit while the machine was busy: "defer" (grade's batch: it retries the submission
+    # alone afterwards, see retry_alone), "retry" (that retry: it counts, and the feedback says it was
+    # retried) or "count" (check, validate: it counts now)
+    busy_timeouts: str = "count"
+
+
+BUSY = "while the machine was busy"   # in a reason or message: a wall-clock limit the machine's load may have hit
+RETRIED = "graded again alone after the batch, it ran out of time again, so it counts"
+
+
+def retry_alone(result: SubmissionResult) -> bool:
+    """A result of a deferring run (busy_timeouts="defer") that hit a wall-clock limit while the machine
+    was busy: `grade` grades it again alone, after the rest of the batch, before it counts."""
+    return (any(t.kind == WALL_TIMEOUT for t in result.tests)
+            or (result.status == SubmissionStatus.TIMEOUT and BUSY in result.reason))
 
 
 def require_data(spec: Spec, mode: str | None, data_dir: Path | None) -> None:
@@ -70,19 +89,25 @@ def require_data(spec: Spec, mode: str | None, data_dir: Path | None) -> None:
 
 
 def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
-                     cancel: threading.Event | None = None) -> SubmissionResult:
+                     cancel: threading.Event | None = None, select: list[str] | None = None) -> SubmissionResult:
     """Grade one submission. Setting `cancel` stops the tests (and every process they started)
-    and raises GradingCancelled instead of returning a result."""
+    and raises GradingCancelled instead of returning a result. `select`: run only these tests (node
+    ids), as a control run does (grader.grading.control), which settles no blame of its own."""
     start = time.monotonic()
     mode = options.mode or spec.default_mode
+    if options.course_key is None:  # drawn here, so that a control run (grader.grading.control) shares it
+        from grader.trusted.course_key import new_key
+        options = dataclasses.replace(options, course_key=new_key())
     result = SubmissionResult(submission_id(Path(submission)), spec.name, mode, total_points=spec.max_points(mode))
     prestart_zygotes()  # their imports run while the rung is probed and the workspace prepared
     iso = options.isolation or require_isolation(options.sandbox)
     result.isolation = iso.level
-    if iso.level == "uid":  # rung (c): other users must not reach the assignment, the reference or the outputs
-        hide_from_workers(spec.path, reference_dir(spec), options.keep.parent if options.keep else None)
+    # rung (c): while it grades, the checkout, this assignment, its reference, the submission and the
+    # outputs are closed to every user but root (workers run from a copy of the engine)
+    closed = hide_from_workers(iso, spec.path, reference_dir(spec), Path(submission), options.keep,
+                               options.keep.parent if options.keep else None)
     try:
-        with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp, _worker_scratch() as scratch:
+        with closed, tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp, _worker_scratch() as scratch:
             tmp = Path(tmp)
             ws = prepare_workspace(Path(submission), spec, tmp / "ws")
             result.notes = ws.notes
@@ -91,7 +116,7 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
             elif ws.error:
                 result.status, result.reason = SubmissionStatus.REJECTED, ws.error
             else:
-                _run_tests(spec, ws, mode, options, tmp, result, cancel, iso=iso, scratch=scratch)
+                _run_tests(spec, ws, mode, options, tmp, result, cancel, iso=iso, scratch=scratch, select=select)
             if options.keep is not None and (tmp / "report" / "images").exists():
                 shutil.copytree(tmp / "report" / "images", options.keep / "images", dirs_exist_ok=True)
     except OSError as e:  # the grader's own files: a full disk, an unwritable temporary folder
@@ -124,6 +149,34 @@ def _wait(proc: subprocess.Popen, timeout: float, cancel: threading.Event | None
             return False
         except subprocess.TimeoutExpired:
             pass
+
+
+@contextlib.contextmanager
+def guarded_command(spec: Spec, iso: Isolation, *, inputs: list[Path], out: Path, data_dir: Path | None = None,
+                    limits: Limits | None = None):
+    """For a whole grading command: on rung (c) the toolkit's checkout, the assignment, its reference,
+    the inputs, the data and the output folder closed to every user but root; then, on every
+    sandboxed rung, the canary check (grader.boundary.canary) before the first submission. Yields
+    its report (None on rungs (d) and off); raises ToolkitError naming what a worker could reach."""
+    from grader.boundary.canary import probe_canaries, require_no_leak
+    from grader.boundary.closed_folders import hide_other_users_processes
+    inputs = [Path(p) for p in inputs]
+    with hide_from_workers(iso, spec.path, reference_dir(spec), *inputs, out, data_dir) as closed:
+        if iso.level in ("none", "off"):
+            yield None
+            return
+        if iso.level == "uid":
+            hide_other_users_processes()
+        toolkit = ENGINE_DIR.parent
+        places = {"the toolkit's checkout": toolkit, "the checkout's .git": toolkit / ".git",
+                  "the assignments": spec.path.parent, "this assignment": spec.path,
+                  "its hidden tests": spec.path / "tests" / "hidden", "the reference": reference_dir(spec),
+                  "the output folder": out, "the data folder": data_dir,
+                  **{f"the inputs ({p.name})": p for p in inputs if p.is_dir()}}
+        report = probe_canaries(iso, limits or spec.limits, places, files=[p for p in inputs if p.is_file()],
+                                closed=closed or [toolkit, spec.path, out, *inputs])
+        require_no_leak(report)
+        yield report
 
 
 @contextlib.contextmanager
@@ -185,12 +238,17 @@ def _place(bound: Cgroup, pid: int) -> None:
         pass
 
 
+def _test_dirs(spec: Spec, options: RunOptions) -> list[Path]:
+    return [spec.public_tests] + ([spec.hidden_tests] if options.include_hidden and spec.hidden_tests.exists() else [])
+
+
 def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: dict, iso: Isolation | None,
-                    *extra: str) -> tuple[list[str], dict[str, str]]:
-    """The trusted pytest process's command line and environment for `run` (written to tmp/run.json)."""
+                    *extra: str, select: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The trusted pytest process's command line and environment for `run` (written to tmp/run.json);
+    `select`: only these node ids (relative to the assignment folder, as the report writes them)."""
     (tmp / "run.json").write_text(json.dumps(run))
     (tmp / "pytest.ini").write_text("[pytest]\n")
-    dirs = [str(spec.public_tests)] + ([str(spec.hidden_tests)] if options.include_hidden and spec.hidden_tests.exists() else [])
+    dirs = [str(d) for d in _test_dirs(spec, options)] if not select else [str(spec.path / n) for n in select]
     cmd = [sys.executable, "-m", "pytest", *dirs, "-p", "grader.trusted.plugin", "-p", "no:cacheprovider",
            "-c", str(tmp / "pytest.ini"), "--rootdir", str(spec.path), "--import-mode=importlib",
            "-q", "--no-header", "-rN", "--tb=short", "-W", "ignore::DeprecationWarning", *extra]
@@ -207,6 +265,7 @@ def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: dict, iso: 
     return cmd, env
 
 
+WALL_TIMEOUT = WallClockTimeout.kind
 PREPARE_TIMEOUT_S = 3600
 
 
@@ -277,8 +336,43 @@ def _say_prepared(spec: Spec, folder: Path, seconds: float) -> None:
               file=sys.stderr, flush=True)
 
 
+def _blame_by_control(spec: Spec, mode: str, options: RunOptions, result: SubmissionResult,
+                      cancel: threading.Event | None) -> None:
+    """Settle each `unevaluable` test by the reference solution's run of it (grader.grading.control)."""
+    nodeids = [t.nodeid for t in result.tests if t.kind == UNEVALUABLE]
+    batch_key = (str(spec.path), mode, options.include_hidden, options.course_key, str(options.data_dir),
+                 json.dumps(spec_to_json(spec), sort_keys=True, default=str),
+                 tests_signature(_test_dirs(spec, options)))
+
+    def run_reference(selected: list[str]) -> dict[str, TestResult]:
+        with tempfile.TemporaryDirectory(prefix="dlgrade-control-") as tmp:
+            try:
+                reference = reference_submission(spec, mode, Path(tmp))
+            except ToolkitError as e:  # no reference to compare with: nothing clears the submission
+                print(f"dlgrade: WARNING: no control run for {', '.join(selected)}: {e}", file=sys.stderr, flush=True)
+                return {}
+            control = grade_submission(spec, reference, dataclasses.replace(options, keep=None), cancel=cancel,
+                                       select=selected)
+        return {t.nodeid: t for t in control.tests}
+
+    settle(result, CONTROLS.outcomes(batch_key, nodeids, run_reference))
+
+
+def _busy_timeouts(result: SubmissionResult, policy: str) -> None:
+    """Tests stopped by a wall-clock limit while the machine was busy (kind "wall-timeout"): left for the
+    retry alone ("defer"), or counted as timeouts with words that say what happened."""
+    if policy == "defer":
+        return
+    for t in result.tests:
+        if t.kind == WALL_TIMEOUT:
+            t.kind = "timeout"
+            first = t.message.split("; it is graded again alone", 1)[0]
+            t.message = f"{first}; {RETRIED}" if policy == "retry" else f"{first}; the worker was stopped"
+
+
 def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result: SubmissionResult,
-               cancel: threading.Event | None = None, *, iso: Isolation, scratch: Path) -> None:
+               cancel: threading.Event | None = None, *, iso: Isolation, scratch: Path,
+               select: list[str] | None = None) -> None:
     report_dir = tmp / "report"
     report_dir.mkdir()
     report = report_dir / "report.json"
@@ -293,7 +387,7 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         "threads": spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)
         "prepared": str(options.prepared) if options.prepared else None,
     }
-    cmd, env = _pytest_command(spec, options, tmp, run, iso)
+    cmd, env = _pytest_command(spec, options, tmp, run, iso, select=select)
     log = tmp / "pytest.log"
     # the trusted side's own memory bound (its workers move on into cgroups of their own)
     bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{os.getpid()}-{time.monotonic_ns()}",
@@ -306,6 +400,7 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
             raise
         try:
             timed_out = _wait(proc, spec.limits.submission_timeout_s, cancel)
+            busy = timed_out and machine_loaded()  # at that moment: the load average lags, never leads
         finally:
             # the trusted process and anything it started (workers) go together
             try:
@@ -332,6 +427,8 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     result.grader_errors = data.get("grader_errors", [])
     result.isolation_warning = iso.warning
     load = data.get("load") or {}
+    # kept statements that raised in the worker (once, however often the tests ran)
+    result.notes.extend([n for n in dropped_notes(ws, load.get("dropped")) if n not in result.notes])
     if not options.include_hidden:  # `check`: out of the public tests of this mode
         result.total_points = round(sum(t.max_score for t in result.tests), 4)
     # the test process ended on its own before every test had finished: killed (the machine's
@@ -342,11 +439,18 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     for t in result.tests:
         if t.status == TestStatus.RUNNING:  # the test the time limit (or the process's end) interrupted
             t.status, t.kind, t.score = TestStatus.FAILED, ("not-run" if cut_short else "timeout"), 0.0
+    if not select and not cut_short and any(t.kind == UNEVALUABLE for t in result.tests):
+        _blame_by_control(spec, mode, options, result, cancel)
     broken = [t for t in result.tests if t.kind == "grader-error"]
+    _busy_timeouts(result, options.busy_timeouts)
     if timed_out:
         result.status = SubmissionStatus.TIMEOUT
         result.reason = (f"grading stopped after {spec.limits.submission_timeout_s:g} s (the limit for one submission); "
                          "tests that had not finished score 0")
+        if busy and options.busy_timeouts == "defer":
+            result.reason += f" ({BUSY}: it is graded again alone before this counts)"
+        elif options.busy_timeouts == "retry":
+            result.reason += f" ({RETRIED})"
     elif result.grader_errors:  # the tests themselves are broken (a collection error, a missing marker)
         result.status = SubmissionStatus.ERROR
         result.reason = f"{INTERNAL_ERROR}: " + result.grader_errors[0].splitlines()[0][:300]
@@ -359,10 +463,14 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         result.status = SubmissionStatus.ERROR
         result.reason = f"{INTERNAL_ERROR}: " + (broken[0].message.splitlines() or [""])[0][:400]
     elif load and not load.get("loaded", True):
-        result.reason = next((t.message for t in result.tests if t.kind == "load"), "your submission could not be imported")
+        result.reason = reading_headline(result.notes, result.tests) or next(
+            (t.message for t in result.tests if t.kind == "load"), "your submission could not be imported")
     else:
         failed = [t for t in result.tests if t.status in NOT_FULL]
         if failed:
             first = failed[0]
             why = first.message.splitlines()[0][:200] if first.message else first.kind
             result.reason = f"{len(failed)} of {len(result.tests)} tests not fully passed; first: {first.name}: {why}"
+            headline = reading_headline(result.notes, result.tests)   # Keras code, a cell skipped for its syntax
+            if headline:
+                result.reason = f"{headline} ({len(failed)} of {len(result.tests)} tests not fully passed)"

@@ -167,7 +167,8 @@ def notebook_to_source(nb: nbformat.NotebookNode) -> NotebookSource:
         try:
             parse_bounded(code, f"cell {number}")
         except SyntaxError as e:
-            result.notes.append(f"cell {number}: syntax error at line {e.lineno}: {e.msg}; the cell was skipped")
+            text = f" (`{e.text.strip()[:100]}`)" if e.text and e.text.strip() else ""   # the line, for the headline
+            result.notes.append(f"cell {number}: syntax error at line {e.lineno}: {e.msg}{text}; the cell was skipped")
             continue
         header = f"# %% cell {number}\n"
         chunks.append(header + code.rstrip("\n") + "\n")

@@ -2,7 +2,9 @@
 
 The workspace has two halves:
 - `work/`: what the worker sees and may change: the submission's files plus the module it
-  imports (`__submission__.py`, the notebook or script after conversion and filtering);
+  imports (`__submission__.py`, the notebook or script after conversion and filtering); the
+  student's own modules that module imports are filtered in place, and every filtered file is
+  kept as written under `.dlgrade-as-written/` for the worker's error messages;
 - `original/`: a pristine copy the trusted tests read artifacts from (logs, analysis.md), which
   the worker never sees, so it cannot rewrite its own log during grading.
 
@@ -11,6 +13,7 @@ as `Workspace.error`, a sentence for the student, and grading goes on with the n
 """
 from __future__ import annotations
 
+import ast
 import fnmatch
 import importlib.util
 import os
@@ -20,8 +23,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.boundary.stand_ins import AS_WRITTEN_DIR
 from grader.intake.archives import ArchiveError, safe_extract
-from grader.intake.definitions import api_coverage, filter_definitions
+from grader.intake.definitions import Filtered, api_coverage, filter_definitions
 from grader.intake.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
 from grader.intake.source_limits import parse_bounded
 from grader.core.spec import Spec
@@ -166,7 +170,7 @@ def _local_modules(work: Path, code: Path) -> tuple[set[str], list[str]]:
     return names, folders
 
 
-def _stand_in_notes(stand_ins, ws: Workspace) -> list[str]:
+def _stand_in_notes(stand_ins, locate) -> list[str]:
     """Which third-party imports bind a stand-in if the package is missing where grading runs."""
     if not stand_ins:
         return []
@@ -175,9 +179,11 @@ def _stand_in_notes(stand_ins, ws: Workspace) -> list[str]:
     notes = []
     keras = sorted(t for t in tops if t in NOT_PYTORCH)
     if keras:
+        first = min(line for line, name in stand_ins if name.split(".")[0].split(" ")[0] in keras)
         notes.append(f"{', '.join(keras)} imported: this assignment is graded in PyTorch; Keras/TensorFlow code cannot be "
-                     "graded (its imports bind a stand-in, and graded code that uses them fails)")
-    listed = [f"{name} ({_locate(ws, line)})" for line, name in stand_ins if name.split(".")[0].split(" ")[0] not in keras]
+                     "graded (its imports bind a stand-in, and graded code that uses them fails); first imported at "
+                     f"{locate(first)}")   # grader/intake/headline.py puts this note in the headline
+    listed = [f"{name} ({locate(line)})" for line, name in stand_ins if name.split(".")[0].split(" ")[0] not in keras]
     if listed:
         absent = sorted(t for t in tops - set(keras) if importlib.util.find_spec(t) is None)
         notes.append(f"third-party imports that bind a stand-in if the package is missing when grading: "
@@ -240,13 +246,120 @@ def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
         except (SyntaxError, ValueError) as e:
             ws.error = _describe_error(e, ws.code_file, ws)
             return ws
+        _write_as_written(ws.work, MODULE_FILE, source)
+        _add_filter_notes(ws, out, lambda n: _locate(ws, n))
+        _filter_own_modules(ws, source, local, folders)
         source = out.source
-        for s in out.skipped:
-            ws.notes.append(f"not run while grading ({_locate(ws, s.line)}): {s.what}" + (f" -- {s.reason}" if s.reason else ""))
-        ws.notes.extend(_stand_in_notes(out.stand_ins, ws))
-        ws.notes.extend(out.warnings)
     (ws.work / MODULE_FILE).write_text(source, encoding="utf-8")
     return ws
+
+
+def _add_filter_notes(ws: Workspace, out: Filtered, locate) -> None:
+    for s in out.skipped:
+        ws.notes.append(f"not run while grading ({locate(s.line)}): {s.what}" + (f" -- {s.reason}" if s.reason else ""))
+    ws.notes.extend(_stand_in_notes(out.stand_ins, locate))
+    ws.notes.extend(out.warnings)
+
+
+def _write_as_written(work: Path, rel: str, text: str) -> None:
+    """The file as the student wrote it, for the worker's error messages (see grader.boundary.top_level)."""
+    dest = work / AS_WRITTEN_DIR / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text, encoding="utf-8")
+
+
+def _module_files(work: Path, folders: list[str], module: str, names: list[str]) -> list[Path]:
+    """The submission's files an import of `module` (and `from module import names`) may run:
+    each package's __init__.py on the way, the module itself, and submodules imported by name."""
+    parts = module.split(".")
+    out = []
+    for folder in folders:
+        base = work / folder
+        for i in range(1, len(parts) + 1):
+            stem = base.joinpath(*parts[:i])
+            out += [p for p in (stem / "__init__.py", stem.with_suffix(".py")) if p.is_file()]
+        out += [p for n in names for p in [base.joinpath(*parts, n + ".py")] if p.is_file()]
+        if out:
+            return out  # the first folder on the path that has it wins, as in Python
+    return out
+
+
+def _imported_files(work: Path, tree: ast.Module, here: Path, folders: list[str]) -> list[Path]:
+    """The submission's own files that the imports anywhere in `tree` (a file in `here`) may run."""
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                out += _module_files(work, folders, alias.name, [])
+        elif isinstance(node, ast.ImportFrom):
+            names = [a.name for a in node.names if a.name != "*"]
+            if node.level:  # `from .data import load` inside a package of the submission
+                base = here
+                for _ in range(node.level - 1):
+                    base = base.parent
+                if not base.is_relative_to(work):
+                    continue
+                rel = base.relative_to(work).as_posix() or "."
+                out += _module_files(work, [rel], node.module, names) if node.module else \
+                    [p for n in names for p in [base / f"{n}.py"] if p.is_file()]
+            elif node.module:
+                out += _module_files(work, folders, node.module, names)
+    return out
+
+
+def _filter_own_modules(ws: Workspace, source: str, local: set[str], folders: list[str]) -> None:
+    """The submission's own modules that the graded file imports (`from plotting import show`, and
+    what they import in turn) get the graded file's treatment: each is filtered in place, its
+    skipped lines and stand-ins noted under its own name (`plotting.py, line 2`), its text as
+    written kept for the worker's messages. A module that does not parse is left as written: the
+    worker's import then fails with Python's own message, naming the file and line."""
+    todo = _imported_files(ws.work, parse_bounded(source, ws.code_file), ws.work, folders)
+    done: set[Path] = set()
+    while todo:
+        path = todo.pop(0)
+        if path in done or path.name == MODULE_FILE:
+            continue
+        done.add(path)
+        rel = path.relative_to(ws.work).as_posix()
+        text, _ = decode_text(path.read_bytes())
+        here = [os.path.relpath(ws.work / f, path.parent) for f in folders]
+        try:
+            out = filter_definitions(text, what=rel, locate=lambda n, rel=rel: f"{rel}, line {n}",
+                                     local_modules=local, code_dirs=here)
+            tree = parse_bounded(text, rel)
+        except (SyntaxError, ValueError):
+            continue
+        _write_as_written(ws.work, rel, text)
+        path.write_text(out.source, encoding="utf-8")
+        _add_filter_notes(ws, out, lambda n, rel=rel: f"{rel}, line {n}")
+        todo += _imported_files(ws.work, tree, path.parent, folders)
+
+
+def dropped_notes(ws: Workspace, dropped) -> list[str]:
+    """Notes for the kept statements that raised in the worker and were dropped there. `dropped`
+    comes from the worker (untrusted): [file ("" for the graded file), line, exception type,
+    message] each; anything else in it is ignored."""
+    notes = []
+    for record in (dropped if isinstance(dropped, list) else [])[:200]:
+        if not (isinstance(record, list) and len(record) == 4 and isinstance(record[0], str)
+                and isinstance(record[1], int) and all(isinstance(x, str) for x in record[2:])):
+            continue
+        label, line, kind, message = record
+        rel = os.path.normpath(label or MODULE_FILE)
+        if rel.startswith(("..", "/")):
+            continue
+        try:
+            lines = (ws.work / AS_WRITTEN_DIR / rel).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        if not 0 < line <= len(lines):  # not a line of a file the grader filtered: not a row the worker wrote
+            continue
+        where = _locate(ws, line) if not label else f"{rel}, line {line}"
+        text = lines[line - 1].strip()
+        shown = f": {text[:80]}" if text else ""
+        notes.append(f"dropped while grading ({where}){shown} -- it raised {kind[:100]}: {message[:300]}; the rest "
+                     "was loaded without it (names it binds say so if used)")
+    return notes
 
 
 def _private_files(root: Path, spec: Spec, code: Path):

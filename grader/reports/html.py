@@ -15,17 +15,19 @@ import statistics
 from collections import Counter
 from string import Template
 
-from grader.reports.markdown import (KIND_TEXT, common_cause, heading, hidden_outcome, note_text, scrub_paths,
+from grader.intake.headline import reading_headline
+from grader.reports.markdown import (KIND_TEXT, LEAD_LABEL, common_cause, heading, hidden_outcome, note_text, scrub_paths,
                              shows_details, useful_detail)
 from grader.records.gradebook import GradebookRow
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.records.roster import RosterMatch
 from grader.boundary.sandbox import LEVEL_TEXT, STRICT_LEVELS
-from grader.reports.similarity import IntegrityReport
+from grader.reports.similarity import IntegrityReport, SimilarPair
 
 STATUS_TEXT = {"passed": "passed", "partial": "partial", "failed": "failed", "skipped": "skipped"}
 SUSPECT_SHARE = 0.5   # this share of a batch (at least SUSPECT_MIN) failing identically: suspect the grader
 SUSPECT_MIN = 3
+GRADERS_FAULT = (SubmissionStatus.ERROR, "grader-error")  # the failures that may make the grader suspect
 
 PAGE = Template("""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -169,15 +171,16 @@ def feedback_html(result: SubmissionResult, *, title: str, images: dict[str, byt
             name=_e(t.name), message=PRE.substitute(text=_e(message)) if message else "",
             detail=PRE.substitute(text=_e(detail)) if detail else "",
             notes=_list([scrub_paths(n) for n in t.notes]), images=figures))
+    lead = reading_headline(result.notes, result.tests)
     if result.reason and result.status != SubmissionStatus.GRADED:
         banner = BANNER.substitute(status=_e(result.status.upper()), reason=_e(scrub_paths(result.reason)))
-    elif cause:
-        first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
-        banner = BANNER.substitute(status="Every test failed for one reason", reason=_e(cause))
-        if useful_detail(first.detail):
-            banner += PRE.substitute(text=_e(useful_detail(first.detail)))
     else:
-        banner = ""
+        banner = BANNER.substitute(status=_e(LEAD_LABEL), reason=_e(scrub_paths(lead))) if lead else ""
+        if cause:
+            first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
+            banner += BANNER.substitute(status="Every test failed for one reason", reason=_e(cause))
+            if useful_detail(first.detail):
+                banner += PRE.substitute(text=_e(useful_detail(first.detail)))
     if result.tests:
         table = TABLE.substitute(head="<th>Test</th><th>Points</th><th>Result</th>", rows="\n".join(rows))
     else:
@@ -290,9 +293,12 @@ def _failure_groups(rows: list[GradebookRow]) -> dict[tuple, dict]:
 
 
 def suspect_banner(rows: list[GradebookRow], groups: dict[tuple, dict]) -> str:
-    """A warning when many submissions failed in exactly the same way: more often the grader's fault
-    (a missing package, data, a broken test) than a whole class's."""
-    whole = {k: g["subs"] for k, g in groups.items() if g["tests"] in (["(no test ran)"], ["(every test)"])}
+    """A warning when many submissions failed in exactly the same way through the grader's own failure
+    (status `error`, tests of kind `grader-error`): a missing package, data, a broken test. Students'
+    own failures, however alike (a class that did not define the API, a file that does not load), never
+    count: they say nothing about the grader."""
+    whole = {k: g["subs"] for k, g in groups.items()
+             if g["tests"] in (["(no test ran)"], ["(every test)"]) and k[0] in GRADERS_FAULT}
     if not whole or len(rows) < SUSPECT_MIN:
         return ""
     (kind, reason), subs = max(whole.items(), key=lambda kv: len(kv[1]))
@@ -345,6 +351,27 @@ def _times(rows: list[GradebookRow], n: int = 30) -> str:
     return SECTION.substitute(title="Slowest submissions: time per submission", content=head + _table(["submission", "time", "status"], table))
 
 
+SIDE_BY_SIDE = Template('<details class="pair"><summary>$summary</summary>\n<table class="side"><thead><tr>'
+                        '<th>$a</th><th>$b</th></tr></thead><tbody>\n$rows\n</tbody></table></details>')
+REGION = Template('<tr><td><span class="muted small">$where_a</span><pre>$lines_a</pre></td>'
+                  '<td><span class="muted small">$where_b</span><pre>$lines_b</pre></td></tr>')
+REGION_STYLE = ("<style>.side{table-layout:fixed}.side pre{margin:.2em 0;font-size:.85em}"
+                "mark{background:#fde68a}details.pair{margin:.5em 0}</style>")
+
+
+def _marked(lines: list[tuple[str, bool]]) -> str:
+    """A region's lines, escaped, the matched ones in <mark>."""
+    return "\n".join(f"<mark>{_e(text)}</mark>" if matched else _e(text) for text, matched in lines)
+
+
+def _side_by_side(p: SimilarPair) -> str:
+    """One flagged pair: its matching regions, each side's lines beside the other's (MOSS's view)."""
+    summary = _e(f"{p.a} and {p.b}: {p.kind}, {100 * p.similarity:.0f} %")
+    rows = "\n".join(REGION.substitute(where_a=_e(r.where_a), where_b=_e(r.where_b), lines_a=_marked(r.lines_a),
+                                        lines_b=_marked(r.lines_b)) for r in p.regions)
+    return SIDE_BY_SIDE.substitute(summary=summary, a=_e(p.a), b=_e(p.b), rows=rows)
+
+
 def _integrity(report: IntegrityReport | None) -> str:
     if report is None:
         return ""
@@ -353,10 +380,15 @@ def _integrity(report: IntegrityReport | None) -> str:
               (f'{_e(f"{100 * p.similarity:.0f} %")}<br><span class="muted small">{_e(p.kind)}, {_e(p.shared)} shared</span>',
                "num"), (_e(p.detail), "")] for p in flagged]
     content = (f"<p class=\"muted\">Pairs at or above {100 * report.threshold:.0f} % similarity "
-               f"(code: winnowed {report.k}-gram fingerprints, window {report.w}, template code removed; "
-               "artifacts: shared log lines). Every pair is in integrity.csv.</p>")
+               f"(code: winnowed {report.k}-gram fingerprints of the normalised syntax tree, window {report.w}, "
+               "template code removed; logs: records matched with tolerances; write-ups: shared five-word runs, "
+               "the assignment\u2019s text removed). Every pair is in integrity.csv.</p>")
     content += _table(["pair", "similarity", "detail"], table) \
         if table else "<p>No pair above the threshold.</p>"
+    shown = [p for p in flagged if p.regions]   # the most similar (similarity.MAX_EVIDENCE_PAIRS)
+    if shown:
+        content += (REGION_STYLE + "<h3>Matching regions, side by side</h3>"
+                    + "\n".join(_side_by_side(p) for p in shown))
     if report.not_compared:
         content += "<p class=\"muted\">Not compared:</p>" + _list(report.not_compared)
     return SECTION.substitute(title=f"Integrity: {len(flagged)} flagged pair(s)", content=content)

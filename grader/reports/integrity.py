@@ -1,8 +1,9 @@
-"""The integrity report of a `grade` run: every submission's code file and logs read exactly as
-grading reads them (zips unpacked safely, notebooks converted, the same code-file globs), compared
-pair by pair (`grader.reports.similarity`: code as token fingerprints, logs as parsed records, so that a
-log re-serialised in another format or order is still recognised), and written to
-`OUT/integrity.csv`. The template students started from is the base whose code does not count."""
+"""The integrity report of a `grade` run: every submission's code file, logs and write-ups read
+exactly as grading reads them (zips unpacked safely, notebooks converted, the same code-file globs),
+compared pair by pair (`grader.reports.similarity`: code as fingerprints of a normalised syntax tree,
+logs as records with tolerances, write-ups as five-word shingles), and written to
+`OUT/integrity.csv`. The template students started from is the base whose code does not count; the
+assignment's README and the template's text are the base whose prose does not count."""
 from __future__ import annotations
 
 import fnmatch
@@ -14,7 +15,9 @@ from grader.intake.discovery import SubmissionInput
 from grader.reports.spreadsheets import csv_text
 from grader.intake.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
 from grader.core.atomic_files import write_atomic
-from grader.reports.similarity import ARTIFACT_SUFFIXES, MAX_ARTIFACT_BYTES, IntegrityReport, compare_submissions
+from grader.reports.log_records import MAX_ARTIFACT_BYTES
+from grader.reports.prose import MAX_PROSE_BYTES, PROSE_SUFFIXES
+from grader.reports.similarity import ARTIFACT_SUFFIXES, IntegrityReport, compare_submissions
 from grader.core.spec import Spec
 from grader.intake.workspace import prepare_workspace
 
@@ -32,6 +35,16 @@ def code_text(path: Path) -> str | None:
         return None
 
 
+def markdown_text(path: Path) -> str:
+    """A notebook's markdown cells (a student's write-up inside the notebook); '' when there are none."""
+    try:
+        cells = read_notebook(path.read_bytes()).cells
+    except (OSError, NotebookError, ValueError):
+        return ""
+    texts = [c.get("source", "") for c in cells if isinstance(c, dict) and c.get("cell_type") == "markdown"]
+    return "\n\n".join(t if isinstance(t, str) else "".join(map(str, t)) for t in texts)[:MAX_PROSE_BYTES]
+
+
 def _template_sources(spec: Spec) -> list[str]:
     folder = template_dir(spec)
     if not folder.is_dir():
@@ -39,9 +52,35 @@ def _template_sources(spec: Spec) -> list[str]:
     return [t for p in sorted(folder.iterdir()) if p.suffix in (".py", ".ipynb") and (t := code_text(p))]
 
 
+def _task_text(spec: Spec) -> list[str]:
+    """The text every student is given: the assignment's README, the template's files (code, markdown)."""
+    texts = []
+    readme = spec.path.parent / "README.md"
+    if readme.is_file():
+        texts.append(decode_text(readme.read_bytes()[:MAX_PROSE_BYTES])[0])
+    folder = template_dir(spec)
+    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if p.suffix.lower() == ".ipynb":
+            texts.append(markdown_text(p))
+        if p.suffix.lower() in (".py", ".ipynb", *PROSE_SUFFIXES) and p.is_file():
+            texts.append(code_text(p) or "")
+    return texts
+
+
+def _read_files(root: Path, spec: Spec, suffixes: tuple[str, ...], limit: int) -> dict[str, bytes]:
+    """The submission's files with these suffixes that the spec's artifact globs name, `limit` bytes each."""
+    files = {}
+    for p in sorted(root.rglob("*")):
+        if (p.is_file() and not p.is_symlink() and p.suffix.lower() in suffixes
+                and any(fnmatch.fnmatch(p.name, g) for g in spec.submission.artifacts)):
+            with open(p, "rb") as f:
+                files[p.relative_to(root).as_posix()] = f.read(limit)
+    return files
+
+
 def integrity_report(spec: Spec, submissions: list[SubmissionInput], *, threshold: float) -> IntegrityReport:
-    """Compare the code and logs of every pair of `submissions`."""
-    code, artifacts, unreadable = {}, {}, []
+    """Compare the code, logs and write-ups of every pair of `submissions`."""
+    code, names, artifacts, prose, unreadable = {}, {}, {}, {}, []
     with tempfile.TemporaryDirectory(prefix="dlgrade-integrity-") as tmp:
         for i, s in enumerate(submissions):
             ws = prepare_workspace(s.path, spec, Path(tmp) / str(i))
@@ -52,16 +91,15 @@ def integrity_report(spec: Spec, submissions: list[SubmissionInput], *, threshol
             if text is None:
                 unreadable.append(f"{s.id}: the code file could not be read")
                 continue
-            code[s.id] = text
-            files = {}
-            for p in sorted(ws.original.rglob("*")):
-                rel = p.relative_to(ws.original).as_posix()
-                if (p.is_file() and not p.is_symlink() and p.suffix.lower() in ARTIFACT_SUFFIXES
-                        and any(fnmatch.fnmatch(p.name, g) for g in spec.submission.artifacts)):
-                    with open(p, "rb") as f:
-                        files[rel] = f.read(MAX_ARTIFACT_BYTES)
-            artifacts[s.id] = files
-    report = compare_submissions(code=code, artifacts=artifacts, base=_template_sources(spec), threshold=threshold)
+            code[s.id], names[s.id] = text, ws.code_file
+            artifacts[s.id] = _read_files(ws.original, spec, ARTIFACT_SUFFIXES, MAX_ARTIFACT_BYTES)
+            writing = {name: decode_text(data)[0]
+                       for name, data in _read_files(ws.original, spec, PROSE_SUFFIXES, MAX_PROSE_BYTES).items()}
+            if ws.code_file.lower().endswith(".ipynb") and (cells := markdown_text(ws.original / ws.code_file)):
+                writing[f"{ws.code_file} (markdown cells)"] = cells
+            prose[s.id] = writing
+    report = compare_submissions(code=code, artifacts=artifacts, prose=prose, base=_template_sources(spec),
+                                 prose_base=_task_text(spec), code_names=names, threshold=threshold)
     report.not_compared = sorted(unreadable + report.not_compared)
     return report
 

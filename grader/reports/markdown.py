@@ -12,8 +12,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.core.results import SubmissionResult, SubmissionStatus, TestStatus
+from grader.intake.headline import reading_headline
 from grader.reports.safe_text import md_code, md_fence, md_inline
 
+LEAD_LABEL = "Why you lost points"   # the headline's label (grader.intake.headline), in every report
 STATUS_MARK = {"passed": "✅ passed", "partial": "🟡 partial", "failed": "❌ failed", "skipped": "⏭ skipped"}
 
 # what went wrong in a test, by its kind: enough to act on, nothing of the test's content
@@ -23,6 +25,8 @@ KIND_TEXT = {
     "protocol": "a returned value could not be read", "load": "your submission could not be loaded",
     "assertion": "a result was not what the task asks for", "credit": "a measured quality is below full marks",
     "not-run": "it was not run", "grader-error": "the grader failed (not your fault)",
+    "unevaluable": "the grader could not evaluate your values",
+    "wall-timeout": "stopped while the machine was busy (graded again alone)",
 }
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,9 +106,12 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
              f"**Score: {result.score:g} / {result.max_score:g}**  (data mode {md_inline(result.mode)}"
              + (f": {md_inline(data)}" if data else "") + ")", ""]
     cause = common_cause(result.tests)
+    lead = reading_headline(result.notes, result.tests)
     if result.reason and result.status != SubmissionStatus.GRADED:
         lines += [f"> **{md_inline(result.status.upper())}**: {md_inline(scrub_paths(result.reason))}", ""]
-    elif cause:
+    elif lead:
+        lines += [f"> **{LEAD_LABEL}**: {md_inline(scrub_paths(lead))}", ""]
+    if cause and not (result.reason and result.status != SubmissionStatus.GRADED):
         lines += [f"> **Every test failed for one reason**: {md_inline(cause.splitlines()[0])}", ""]
     if not result.tests:
         lines += ["No test ran: the reason above is why. Fix it and run `check` again.", ""]
@@ -118,18 +125,21 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
         lines.append("")
     details = [t for t in result.tests if shows_details(t.visibility, after_due_date=after_due_date)
                and (t.status != TestStatus.PASSED or t.images or t.notes or t.metrics)]
-    if details:
-        lines += ["## Details", ""]
+    sections = []
     for t in details:
-        lines += [f"### {md_inline(t.name)}", ""]
+        body = []
         if t.message and not (cause and t.message.strip() == cause):
-            lines += [*md_fence(scrub_paths(t.message.strip())), ""]
+            body += [*md_fence(scrub_paths(t.message.strip())), ""]
         if useful_detail(t.detail) and t.status != TestStatus.PASSED and not cause:
-            lines += [*md_fence(useful_detail(t.detail)), ""]
-        lines += [f"- {md_inline(n)}" for n in t.notes]
+            body += [*md_fence(useful_detail(t.detail)), ""]
+        body += [f"- {md_inline(n)}" for n in t.notes] + ([""] if t.notes else [])
         for img in t.images:
             caption = md_inline(img.get("title", ""))
-            lines += [f"**{caption}**", "", f"![{caption}](images/{quote(str(img.get('file', '')))})", ""]
+            body += [f"**{caption}**", "", f"![{caption}](images/{quote(str(img.get('file', '')))})", ""]
+        if body:  # a heading with nothing under it says nothing: its message is the one reason above
+            sections += [f"### {md_inline(t.name)}", "", *body]
+    if sections:
+        lines += ["## Details", "", *sections]
     if cause:  # the traceback once, under the reason, not under every test
         first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
         if useful_detail(first.detail):

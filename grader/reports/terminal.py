@@ -15,7 +15,8 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from grader.reports.markdown import (common_cause, heading, hidden_outcome, note_text, scrub_paths, shows_details,
+from grader.intake.headline import reading_headline
+from grader.reports.markdown import (LEAD_LABEL, common_cause, heading, hidden_outcome, note_text, scrub_paths, shows_details,
                              useful_detail)
 from grader.boundary.sandbox import LEVEL_TEXT
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
@@ -60,6 +61,9 @@ def render_result(result: SubmissionResult, *, title: str, after_due_date: bool 
         else:
             message = text
         table.add_row(f"[{style}]{ICON.get(t.status, '?')}[/]", _t(t.name), f"{t.score:g}/{t.points:g}", _t(message))
+    lead = reading_headline(result.notes, result.tests)
+    if lead and result.status == SubmissionStatus.GRADED:  # the first line a student reads
+        console.print(f"[bold red]{LEAD_LABEL}:[/] {_t(scrub_paths(lead))}")
     if result.tests:
         console.print(table)
     for t, text in panels:

@@ -6,7 +6,8 @@ Markers (see `pytest --markers`):
     @pytest.mark.points(n)            the test's worth (required for every test)
     @pytest.mark.visibility(v)        "visible" (default in tests/public), "after_due_date",
                                       or "hidden" (default in tests/hidden: name and points only)
-    @pytest.mark.timeout(seconds)     wall-clock limit for the whole test, worker calls included
+    @pytest.mark.timeout(seconds)     limit for the whole test, in CPU seconds of its workers (wall-clock
+                                      time only as a backstop: 3x + 30 s)
     @pytest.mark.modes("full", ...)   run only in these data modes (skipped, not failed, otherwise)
 
 Fixtures:
@@ -36,11 +37,11 @@ from pathlib import Path
 import pytest
 
 from grader.trusted.course_key import CourseKey, new_key
-from grader.core.errors import GraderError, StudentError
+from grader.core.errors import UNEVALUABLE, GraderError, StudentError
 from grader.authoring.handoff import Handoff
 from grader.authoring.pictures import png_bytes
 from grader.intake.notebooks import locate_line
-from grader.boundary.client import WorkerSession
+from grader.boundary.client import TestLimit, WorkerSession
 from grader.core.results import TestStatus
 from grader.boundary.sandbox import Isolation
 from grader.core.spec import spec_from_json
@@ -56,7 +57,7 @@ ITEM_FEEDBACK = pytest.StashKey["Feedback"]()
 MARKERS = {
     "points(n)": "points the test is worth; required on every grading test",
     "visibility(v)": "who sees the result: 'visible', 'after_due_date' or 'hidden' (name and points only)",
-    "timeout(seconds)": "wall-clock limit for the whole test, calls into the worker included",
+    "timeout(seconds)": "limit for the whole test in its workers' CPU seconds (wall-clock only as a 3x + 30 s backstop)",
     "modes(*names)": "run only in these data modes; skipped (not failed) in the others",
 }
 
@@ -150,12 +151,12 @@ def _new_session(config) -> WorkerSession:
                             isolation=Isolation.from_json(run["isolation"]),
                             gpu=run["gpu"], threads=run["threads"], seed=spec.seed, api=api, locate=locate,
                             scratch=run.get("scratch"))
-    session.test_deadline = config.stash.get(_DEADLINE, None)
+    session.start_test(config.stash.get(_TEST_LIMIT, None))  # made during a test: that test's limit
     config.stash[SESSIONS_KEY].append(session)
     return session
 
 
-_DEADLINE = pytest.StashKey[float]()
+_TEST_LIMIT = pytest.StashKey[TestLimit]()
 
 
 _PRESTART = pytest.StashKey[tuple]()
@@ -367,17 +368,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     record = _record(item)
     record.update(status=TestStatus.RUNNING, kind="not-run", fraction=1.0, duration=0.0,
                   message="stopped: the time limit for the whole submission ran out during this test")
-    deadline = time.monotonic() + meta["timeout"] if meta["timeout"] else None
-    item.config.stash[_DEADLINE] = deadline
+    # the test's limit counts its workers' CPU time (a busy machine does not use it up); wall-clock
+    # time only as a generous backstop (grader.boundary.cpu_time)
+    limit = TestLimit(meta["timeout"], time.monotonic()) if meta["timeout"] else None
+    item.config.stash[_TEST_LIMIT] = limit
     for s in item.config.stash[SESSIONS_KEY]:
-        s.test_deadline = deadline
+        s.start_test(limit)
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     if RUN_KEY in item.config.stash:
-        item.config.stash[_DEADLINE] = None
+        item.config.stash[_TEST_LIMIT] = None
         for s in item.config.stash[SESSIONS_KEY]:
-            s.test_deadline = None
+            s.start_test(None)
 
 
 def classify(excinfo) -> tuple[str, str, str, str]:
@@ -393,9 +396,11 @@ def classify(excinfo) -> tuple[str, str, str, str]:
         return TestStatus.FAILED, "assertion", first.strip(), ("assert " + rest.strip()) if rest else ""
     if excinfo.errisinstance(pytest.skip.Exception):
         return TestStatus.SKIPPED, "skipped", str(getattr(e, "msg", e)), ""
-    return (TestStatus.FAILED, "grader-error",
-            f"the test could not evaluate your submission ({type(e).__name__}: {str(e)[:300]}); "
-            "if this looks like a grader problem, tell your instructor", "")
+    # neither the student's nor the grader's by type: `grader.grading.control` re-runs the test on the
+    # reference solution and decides (the student's values caused it, or the test itself is broken)
+    raised = f"{type(e).__name__}: {str(e)[:300]}"
+    return (TestStatus.FAILED, UNEVALUABLE,
+            f"the grader could not evaluate your submission: {raised} raised while checking your values", raised)
 
 
 @pytest.hookimpl(hookwrapper=True)

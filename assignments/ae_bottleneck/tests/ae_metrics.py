@@ -25,6 +25,11 @@ def bce(x: np.ndarray, recon: np.ndarray) -> float:
     return float(-(x * np.log(r) + (1 - x) * np.log(1 - r)).mean())
 
 
+def mse(x: np.ndarray, recon: np.ndarray) -> float:
+    """Mean squared error per pixel, computed here: what a log that reports MSE instead of BCE shows."""
+    return float(((x.astype(np.float64) - recon.astype(np.float64)) ** 2).mean())
+
+
 def distort(images: np.ndarray, rng: np.random.Generator, *, rotate_deg: float = 12.0, scale: float = 0.1,
             shear: float = 0.15, shift: float = 0.06, elastic: float = 0.05, smooth: float = 0.18,
             contrast: float = 0.15) -> np.ndarray:

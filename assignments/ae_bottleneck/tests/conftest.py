@@ -5,6 +5,9 @@ weights are taken (`handoff.take`) right after training. The test images then go
 workers that hold nothing but those weights: one encodes them (and computes forward(x) for
 comparison), a second one, which has never seen an image, decodes the codes after the grader has
 added noise to them. The graded loss therefore depends on the k code numbers alone.
+A third pristine worker decodes the same noisy codes with the trained weights and with keyed
+perturbations of them (grader.authoring.weights_dependence): reconstructions that do not change
+with the decoder's weights (a stored mean image plus a fixed matrix) earn no quality points.
 """
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from grader.authoring.weights_dependence import Dependence, asking_each, weights_dependence
 from grader.core.errors import StudentError
 from grader.trusted.prepared import prepared
-from ae_metrics import bce, decode_all, encode_all, load_ae_data, noisy_codes, reconstruct
+from ae_metrics import bce, decode_all, encode_all, load_ae_data, mse, noisy_codes, reconstruct
 
 
 @prepared
@@ -37,6 +41,8 @@ class Trained:
     test_bce: float = float("nan")          # BCE of `recon`: the graded loss
     direct_bce: float = float("nan")        # BCE of `direct`
     train_bce: float = float("nan")         # forward's BCE on (up to 1,024) training images: checks the log
+    train_mse: float = float("nan")         # their MSE: tells a log that reports MSE from one that is wrong
+    dependence: Dependence | None = None    # do the reconstructions change with the weights?
     error: BaseException | None = None
 
     def get(self):
@@ -99,7 +105,8 @@ def trained(student, worker, handoff, ae_data, settings, course_key, device, see
         codes[t.k] = encode_all(m, test_x, t.k)
         t.direct = reconstruct(m, test_x)
         t.direct_bce = bce(test_x, t.direct)
-        t.train_bce = bce(seen, reconstruct(m, seen))
+        seen_recon = reconstruct(m, seen)
+        t.train_bce, t.train_mse = bce(seen, seen_recon), mse(seen, seen_recon)
 
     def decode(t, m):  # has seen no image: only the noisy codes
         t.recon = decode_all(m, noisy[t.k], dim)
@@ -110,4 +117,17 @@ def trained(student, worker, handoff, ae_data, settings, course_key, device, see
     noisy = {t.k: noisy_codes(codes[t.k], settings["code_noise"], course_key.rng("ae_bottleneck", "code noise", t.k))
              for t in ready}
     _load_each(handoff, ready, decode)
+    for t in ready:
+        if t.error is None:
+            try:
+                t.dependence = _dependence(handoff, t, noisy[t.k], dim, course_key)
+            except (StudentError, AssertionError) as e:  # the same handover passed above: a failure is the model's
+                t.error = e
     return results
+
+
+def _dependence(handoff, t: Trained, codes: np.ndarray, dim: int, course_key) -> Dependence:
+    """The graded decode asked again of the trained weights and of keyed variants, in a fresh worker."""
+    return weights_dependence(handoff, t.weights, asking_each(lambda m: decode_all(m, codes, dim)), graded=t.recon,
+                              rng=course_key.rng("ae_bottleneck", "weights dependence", t.k),
+                              what=f"bottleneck {t.k}: the reconstructions decoded from your codes")

@@ -4,7 +4,8 @@ How the grader prepares the forecasting data (the same for every submission, so 
 model and its training are graded here; the windowing functions have tests of their own):
 - the series is made on this (trusted) side: in embedded mode a draw of the synthetic generator
   whose seed comes from the course key (a submission cannot regenerate it: the public seed gives
-  another series), in full mode the Melbourne CSV;
+  another series), in full mode the Melbourne CSV under a keyed transform (windowing_metrics.keyed_melbourne:
+  no window of it is a window of the public CSV);
 - two calendar channels, sin and cos of the day of the year, are added: windows are (n, m, 3);
 - windows and targets (the temperature h days after a window's last day) are cut here with the
   trusted numpy code in windowing_metrics.py, not with the submission's make_windows;
@@ -21,7 +22,10 @@ model and its training are graded here; the windowing functions have tests of th
   window, that worker has seen nothing later than the window's last day;
 - then it is asked for all test windows again, at once: a forecaster that remembers what it was
   shown (a global, a buffer written in forward) answers differently, or has changed its state
-  dict, and earns nothing; the forecasts are de-standardised and scored here.
+  dict, and earns nothing; the forecasts are de-standardised and scored here;
+- last, one more pristine worker per horizon forecasts the test windows (in time order again) with
+  the trained weights and with keyed perturbations of them (grader.authoring.weights_dependence):
+  forecasts that do not change with the weights (a lookup, a fixed formula) earn nothing.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ import torch
 
 from grader.core.errors import StudentError
 from grader.authoring.handoff import read_state, state_digest
+from grader.authoring.weights_dependence import Dependence, weights_dependence
 from windowing_metrics import ForecastData, forecast_data, forecast_in_time_order, load_daily_series, predict, rmse
 
 
@@ -52,6 +57,7 @@ class Forecast:
     pred: np.ndarray | None = None       # degrees C, one per test window
     rmse: float = math.nan
     val_mse: float = math.nan            # of the handed-over weights on the validation windows (standardised)
+    dependence: Dependence | None = None  # do the test forecasts change with the weights?
     train_error: BaseException | None = None
     error: BaseException | None = None   # training or evaluation
 
@@ -85,7 +91,7 @@ def _tensors(pair):
 
 
 @pytest.fixture(scope="session")
-def forecasts(student, worker, handoff, daily_series, settings, device, seed) -> dict[int, Forecast]:
+def forecasts(student, worker, handoff, daily_series, settings, device, seed, course_key) -> dict[int, Forecast]:
     """Train one Conv1dForecaster per horizon in the worker; forecast with its weights elsewhere."""
     results = {h: Forecast(h, forecast_data(daily_series, m=settings["frame_size"], s=settings["shift"], h=h,
                                             train=settings["train"], val=settings["val"],
@@ -152,4 +158,11 @@ def forecasts(student, worker, handoff, daily_series, settings, device, seed) ->
         f = results[h]
         f.pred = pred * f.data.sd + f.data.mu
         f.rmse = rmse(f.pred, f.data.test_y)
+        try:
+            f.dependence = weights_dependence(
+                handoff, weights[h], lambda models, h=h: forecast_in_time_order(models, {k: windows[h] for k in models}),
+                graded=pred, rng=course_key.rng("conv1d_windowing", "weights dependence", h),
+                what=f"horizon {h}: the test-period forecasts")
+        except (StudentError, AssertionError) as e:  # the same handover passed above: a failure is the model's
+            f.error = e
     return results

@@ -172,6 +172,16 @@ def train(student, worker, images_h, shape, settings, device, seed, *, loss="non
     return G, D, log
 
 
+def budget(settings: dict, n_images: int, *, loss: str = "nonsaturating", steps: int | None = None,
+           lr: float | None = None, real_label: float | None = None) -> str:
+    """What the grader's run gave the student's train_gan, in the words of the feedback: the quality a GAN
+    reaches depends on this budget, so every score that rests on a run says which one it was."""
+    label = settings["real_label"] if real_label is None else real_label
+    return (f"trained by the grader with your train_gan for {steps or settings['steps']} generator steps (loss="
+            f"{loss!r}, batch_size={settings['batch_size']}, lr={lr or settings['lr']:g}, real_label={label:g}, "
+            f"width={settings['width']}) on {n_images} training images")
+
+
 CONSISTENCY_N = 64
 # mean |pixel difference|: the same weights on the CPU here and on a GPU (TF32 convolutions) there differ by
 # ~1e-3; generators with hidden state (the memoriser, a lookup) by ~0.5-1, on a range of 2

@@ -17,6 +17,7 @@ from typing import Any
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from markdown_prose import prose_units
 
 __all__ = ["count_complete", "distinct_configs", "config_clusters", "accuracy_off_grid", "spearman", "rankdata", "english_score", "comment_ratio",
            "param_count_from_shapes", "size_correlations", "stated_size_correlation",
@@ -405,21 +406,24 @@ def param_count_from_shapes(shapes: dict[str, Sequence[int]], *, exclude_buffers
 # --- what the write-up claims --------------------------------------------------------------------
 
 _NUMBER = r"([+\-\u2212\u2013]?\s?(?:0?\.\d+|1\.0+|[01](?![\d.,])))"
-# a correlation keyword, up to 60 characters without digits, then a value in [-1, 1]
+# a correlation keyword, up to 80 characters without a number that could be a correlation (a count such
+# as "the 100 trials" may stand between, a sentence joined from wrapped lines is long), then a value in [-1, 1]
 _CLAIM = re.compile(r"(\brho\b|\u03c1|\bspearman|\bcorrelat\w*|\bcoefficient|\bkendall|\btau\b|\u03c4|"
-                    r"\br_?s\b|\br\s*(?=[=:\u2248~]))([^0-9\n]{0,60}?)" + _NUMBER, re.I)
+                    r"\br_?s\b|\br\s*(?=[=:\u2248~]))((?:[^0-9\n]|(?<![\d.])(?:[2-9]\d*|\d{2,})(?![\d.,]))"
+                    r"{0,80}?)" + _NUMBER, re.I)
 _CLAIM_AFTER = re.compile(_NUMBER + r"\s*\(\s*(?:spearman|rho|\u03c1|rank)", re.I)   # "0.44 (Spearman)"
 _PVALUE = re.compile(r"\bp\s*(?:-?\s*value)?\s*[<>=\u2264\u2265]|\bp-value|\bsignifican|\bn\s*=|%", re.I)
 _SIZE = re.compile(r"param|\bsize|width|depth|capacit|\blarg|\bbig|\bsmall|network|model", re.I)
 _OTHER_KNOB = re.compile(r"batch|learning[\s_-]*rate|\blr\b|dropout|weight[\s_-]*decay|epoch", re.I)
 _LOG_BASE = re.compile(r"\blog_?\{?(?:10|2)\}?|\b(?:1e|10\^)[+\-]?\d+", re.I)
 _RANK = re.compile(r"rho|\u03c1|spearman|rank", re.I)
-_UNIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_(\[])|\n")   # sentences and lines (a table row is a line)
+_WHOLE_SIZE = re.compile(r"(?<!hyper)param|\bsize|capacit|network|model", re.I)
 
 
 def _units(text: str) -> list[str]:
-    text = re.sub(r"```.*?```", " ", text[:2_000_000], flags=re.S)
-    return [u for u in _UNIT.split(text) if u.strip()]
+    """The write-up's sentences, list items and table rows, each on one line without Markdown markup
+    (markdown_prose: a hard-wrapped sentence is one unit, `**0.62**` is 0.62)."""
+    return prose_units(text)
 
 
 def stated_size_correlation(text: str) -> tuple[float | None, str]:
@@ -427,7 +431,9 @@ def stated_size_correlation(text: str) -> tuple[float | None, str]:
 
     Values next to a correlation keyword ("Spearman rho = 0.44", "correlation of +0.44", "r=0.4",
     "0.44 (Spearman)") count when their sentence is about size (parameters, width, depth, network...)
-    and names no other hyperparameter (batch size, learning rate, ...); rank correlations come first.
+    and names no other hyperparameter (batch size, learning rate, ...); a claim about the whole network
+    (parameters, size) comes before one about width or depth alone, then rank correlations first.
+    The text is read as Markdown (markdown_prose): wrapped lines, bold numbers, lists and tables.
     p-values and sample sizes next to the keyword are not claims. (None, "") when nothing is stated.
     """
     claims = []   # (is about size, is a rank correlation, position, value, sentence)
@@ -452,36 +458,126 @@ def stated_size_correlation(text: str) -> tuple[float | None, str]:
     about = [c for c in claims if c[0]] or [c for c in claims if not _OTHER_KNOB.search(c[4])]
     if not about:
         return None, ""
-    best = min(about, key=lambda c: (not c[1], c[2]))
+    # the whole network's size (parameters) before one of its knobs (width, depth), then rank correlations
+    best = min(about, key=lambda c: (not _WHOLE_SIZE.search(c[4]), not c[1], c[2]))
     return best[3], best[4][:200]
 
 
-_STRENGTH = re.compile(r"\b(no|not\s+any|negligible|little|weak|weakly|moderate|moderately|medium|strong|strongly|"
-                       r"high|clear|clearly)\b(?:[\s,-]+\w+){0,3}?[\s,-]+(?:(positive|negative)[\s,-]+)?"
-                       r"(?:\w+[\s-]+)?(correlat\w*|relation\w*|association|dependence|trend|link)", re.I)
-STRENGTH_CLASSES = {"none": (0.0, 0.1), "weak": (0.1, 0.3), "moderate": (0.3, 0.5), "strong": (0.5, 1.0)}
+# --- worded claims: "a moderate positive relation", "larger networks tend to be more accurate" ------
+
+STRENGTH_CLASSES = {"none": (0.0, 0.1), "weak": (0.1, 0.3), "moderate": (0.3, 0.5), "strong": (0.5, 1.0),
+                    "very strong": (0.7, 1.0), "some": (0.1, 1.0)}
 _STRENGTH_WORD = {"no": "none", "not any": "none", "negligible": "none", "little": "none", "weak": "weak",
                   "weakly": "weak", "moderate": "moderate", "moderately": "moderate", "medium": "moderate",
                   "strong": "strong", "strongly": "strong", "high": "strong", "clear": "moderate",
-                  "clearly": "moderate"}
+                  "clearly": "moderate", "very strong": "very strong", "very strongly": "very strong",
+                  "very high": "very strong"}
+_LEVEL = r"(no|not\s+any|negligible|little|weak|weakly|moderate|moderately|medium|very\s+strong|very\s+strongly|" \
+         r"very\s+high|strong|strongly|high|clear|clearly)"
+_RELATION = r"(?:correlat\w*|relation\w*|association|dependence|trend|link)"
+# "a moderate positive correlation", "weakly positively correlated", "no clear relation"
+_STRENGTH = re.compile(r"\b" + _LEVEL + r"\b(?:[\s,-]+\w+){0,3}?[\s,-]+(?:(positive|negative)(?:ly)?[\s,-]+)?"
+                       r"(?:\w+[\s-]+)?" + _RELATION, re.I)
+# "the correlation between size and accuracy is moderate and positive"
+_STRENGTH_AFTER = re.compile(_RELATION + r"\b[^.;]{0,80}?\b(?:is|was|are|were|seems|appears)\s+(?:quite\s+|rather\s+)?"
+                             + _LEVEL + r"\b(?:\s*(?:,|and)?\s*(positive|negative)\b)?", re.I)
+_NO_RELATION = re.compile(r"\buncorrelated\b|\b(?:does|do|did)\s+not\s+(?:seem\s+to\s+)?depend\b|"
+                          r"\bindependent\s+of\b|\bno\s+(?:real\s+|visible\s+|obvious\s+)?" + _RELATION, re.I)
+# "positively correlated", "a positive relationship": a sign without a strength
+_SIGNED = re.compile(r"\b(positive|negative)(?:ly)?[\s,-]+(?:\w+[\s-]+)?" + _RELATION, re.I)
+_BIGGER = r"(?:larger|bigger|wider|deeper|more\s+parameters|more\s+capacity)"
+_SMALLER = r"(?:smaller|narrower|shallower|fewer\s+parameters|less\s+capacity)"
+_BETTER = r"(?:more\s+accurate|higher\s+(?:validation\s+)?accuracy|better|outperform\w*|win)"
+_WORSE = r"(?:less\s+accurate|lower\s+(?:validation\s+)?accuracy|worse|underperform\w*)"
+_TENDENCY = re.compile(r"\b(?P<who>" + _BIGGER + "|" + _SMALLER + r")\b(?P<gap>[^.;:]{0,60}?)\b(?P<what>"
+                       + _BETTER + "|" + _WORSE + r")\b", re.I)
+_ACCURACY_MOVES = re.compile(r"\baccuracy\s+(?P<gap>(?:\w+\s+){0,2}?)(?P<move>increases|grows|rises|improves|goes\s+up|"
+                             r"decreases|drops|falls|declines|goes\s+down)\s+(?:\w+\s+){0,2}?with\s+(?:the\s+)?"
+                             r"(?:network\s+|model\s+)?(?:size|param\w*|width|depth|number\s+of\s+param\w*|capacity)",
+                             re.I)
+_NEGATION = re.compile(r"\bnot\b|n't\b|\bnever\b|\bno\b", re.I)
+
+
+def _explicit_strength(unit: str) -> tuple[str | None, str | None] | None:
+    """(class, sign) of a claim with a strength word, or None when the unit makes none."""
+    m = _STRENGTH.search(unit)
+    if m:
+        word = " ".join(m.group(1).lower().split())
+        sign = (m.group(2) or "").lower() or None
+        if sign is None:
+            after = unit[m.end():m.end() + 60].lower()
+            sign = "positive" if "positive" in after else "negative" if "negative" in after else None
+        return _STRENGTH_WORD.get(word), sign
+    m = _STRENGTH_AFTER.search(unit)
+    if m:
+        return _STRENGTH_WORD.get(" ".join(m.group(1).lower().split())), (m.group(2) or "").lower() or None
+    if _NO_RELATION.search(unit):
+        return "none", None
+    return None
+
+
+def _tendency(unit: str) -> tuple[str | None, str | None] | None:
+    """(class, sign) of a claim without a strength word: a signed relation or "bigger is better"."""
+    m = _SIGNED.search(unit)
+    if m:
+        return "some", m.group(1).lower()
+    m = _TENDENCY.search(unit)
+    if m:
+        if _NEGATION.search(m.group("gap")):
+            return "none", None
+        bigger = re.fullmatch(_BIGGER, m.group("who"), re.I) is not None
+        better = re.fullmatch(_BETTER, m.group("what"), re.I) is not None
+        return "some", "positive" if bigger == better else "negative"
+    m = _ACCURACY_MOVES.search(unit)
+    if m:
+        if _NEGATION.search(m.group("gap")):
+            return "none", None
+        up = m.group("move").lower().split()[0] in ("increases", "grows", "rises", "improves", "goes") \
+            and "down" not in m.group("move").lower()
+        return "some", "positive" if up else "negative"
+    return None
 
 
 def stated_size_strength(text: str) -> tuple[str | None, str | None, str]:
-    """(strength class, sign, sentence) of a worded claim such as "a moderate positive correlation
-    between network size and accuracy", from the first sentence about size that makes one; the sign
-    is "positive", "negative" or None. (None, None, "") when there is none."""
-    for unit in _units(text):
+    """(strength class, sign, sentence) of a worded claim about network size and accuracy.
+
+    The phrasings read (each one is a case in tests/test_hpo_log_checks.py), about network size
+    (parameters, width, depth, network, model) and accuracy:
+
+    | phrasing (about network size and accuracy)                        | strength  | sign     |
+    |--------------------------------------------------------------------|-----------|----------|
+    | "no / no clear / not any / negligible / little correlation"        | none      | -        |
+    | "uncorrelated", "does not depend on the size", "no relation"       | none      | -        |
+    | "a weak positive correlation", "weakly positively correlated"      | weak      | positive |
+    | "a moderate positive relation", "a medium, positive association"   | moderate  | positive |
+    | "a clear positive trend"                                           | moderate  | positive |
+    | "a strong / high negative correlation", "strongly negatively ..."  | strong    | negative |
+    | "a very strong positive relationship"                              | very strong | positive |
+    | "the correlation is moderate and positive" (strength after noun)  | moderate  | positive |
+    | "positively correlated", "a positive relationship" (no strength)   | some      | positive |
+    | "larger / bigger / wider / deeper networks tend to be more accurate" | some    | positive |
+    | "smaller networks did better", "bigger models are less accurate"   | some      | negative |
+    | "accuracy increases / grows / rises / improves with size"          | some      | positive |
+    | "accuracy decreases / drops / falls with the parameter count"      | some      | negative |
+    | "larger networks are not more accurate" (a negated tendency)       | none      | -        |
+
+    A claim with a strength word comes first, else the first tendency; only sentences about size that
+    name no other hyperparameter (batch size, learning rate, ...) count, and other languages are not
+    read (the analysis must be in English). The sign is "positive", "negative" or None; the classes'
+    ranges of |rho| are STRENGTH_CLASSES. (None, None, "") when there is no claim."""
+    found = []   # (has a strength word, position, class, sign, sentence)
+    for pos, unit in enumerate(_units(text)):
         if not _SIZE.search(unit) or _OTHER_KNOB.search(unit):
             continue
-        m = _STRENGTH.search(unit)
-        if m:
-            word = " ".join(m.group(1).lower().split())
-            sign = (m.group(2) or "").lower() or None
-            if sign is None:
-                after = unit[m.end():m.end() + 60].lower()
-                sign = "positive" if "positive" in after else "negative" if "negative" in after else None
-            return _STRENGTH_WORD.get(word), sign, unit.strip()[:200]
-    return None, None, ""
+        for explicit, read in ((True, _explicit_strength), (False, _tendency)):
+            claim = read(unit)
+            if claim is not None and claim[0] is not None:
+                found.append((explicit, pos, claim[0], claim[1], unit.strip()[:200]))
+                break
+    if not found:
+        return None, None, ""
+    _, _, strength, sign, sentence = min(found, key=lambda c: (not c[0], c[1]))
+    return strength, sign, sentence
 
 
 def strength_agrees(strength: str, sign: str | None, rho: float, *, slack: float = 0.1) -> bool:

@@ -244,8 +244,9 @@ def grader_seeds(trials: list[dict], n: int, rng: np.random.Generator) -> list[i
     """n seeds for re-runs, none of them logged: drawn from the range the logged seeds span (widened
     to at least 1,000 values), so that a seed's size does not tell a re-run from a search trial."""
     logged = {t["seed"] for t in trials if isinstance(t.get("seed"), int) and not isinstance(t.get("seed"), bool)}
-    lo = max(0, min(logged, default=0))
-    hi = max(max(logged, default=0) + 1, lo + 1000)
+    top = 2**63 - 1  # numpy's int64 bound: a logged seed near it must not overflow the draw
+    hi = min(max(max(logged, default=0) + 1, max(0, min(logged, default=0)) + 1000), top)
+    lo = min(max(0, min(logged, default=0)), hi - 1000)
     out: list[int] = []
     while len(out) < n:
         s = int(rng.integers(lo, hi))
@@ -313,13 +314,14 @@ class Retraining:
 class RerunVerdict:
     """How far the log sits above its re-runs, in units of the measured seed-to-seed noise."""
     spread: float          # seed-to-seed standard deviation of a training's validation accuracy (used)
-    spread_measured: float # before the floor and the cap (nan with too few re-runs)
+    spread_measured: float # before the floor and the cap, from the stable trials (nan with too few re-runs)
     dof: int
-    excess: float          # mean of logged - re-run mean over the random sample (accuracy)
+    excess: float          # mean of the per-trial differences d over the random sample (accuracy)
     se: float              # its standard error under honest noise
     z: float
     n: int                 # trials in the statistic
-    rows: list = field(default_factory=list)   # (trial, logged, [re-run accuracies], d) per trial
+    rows: list = field(default_factory=list)   # (trial, is_best, [re-run accuracies], d) per trial
+    unstable: list = field(default_factory=list)  # trial numbers whose re-runs disagree by more than the cap
 
 
 def _trimmed_pool(parts: list[tuple[float, int]]) -> tuple[float, int]:
@@ -361,25 +363,48 @@ def _trim_bias(ks: tuple) -> float:
     return float((np.take_along_axis(sims, order, axis=1).sum(1) / k[order].sum(1)).mean())
 
 
+def unstable_training(runs: list[float], cap: float) -> bool:
+    """Whether one configuration's re-runs disagree by more than `cap` (the most seed noise an honest
+    stable training is allowed): a training that converges on some seeds and stalls on others, such as
+    plain SGD with a small learning rate that sometimes stays at chance level."""
+    return len(runs) >= 2 and max(runs) - min(runs) > cap
+
+
+def difference_from_reruns(logged: float, runs: list[float], unstable: bool) -> float:
+    """d for one trial: logged minus the mean of its re-runs; for an unstable training, the signed
+    distance from the range of its re-runs (0 inside it: a value one of its own trainings reached is
+    no excess; above the best re-run, the excess over it; below the worst, the negative gap)."""
+    if not unstable:
+        return logged - float(np.mean(runs))
+    return max(0.0, logged - max(runs)) + min(0.0, logged - min(runs))
+
+
 def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float, cap: float,
                   clip: float = 4.5) -> RerunVerdict:
-    """One-sided comparison of logged accuracies with re-runs measured by the grader.
+    """Comparison of logged accuracies with re-runs measured by the grader; one-sided in its use (only
+    z above the line costs points), the per-trial differences keep their sign.
 
     trials: (trial, is_best, re-run validation accuracies under the logged and grader-chosen seeds).
-    The seed-to-seed spread is estimated from all re-runs (seed_spread) and kept within [floor, cap]
-    (a submission cannot widen its own tolerance beyond what an honest training shows). The best trial enters
-    the spread but not the excess: it is the maximum of many noisy trainings and sits above its
-    re-runs even in an honest log. For the random sample, d = logged - mean(re-runs) has mean 0 for
-    an honest log (the logged training is one more draw of the same seed noise, also when it was
-    made on another machine) and variance spread^2 (1 + 1/k); each d is clipped to `clip` standard
-    deviations so that one unstable configuration cannot decide the verdict."""
-    measured, dof = seed_spread([runs for _, _, runs in trials])
+    A trial whose re-runs disagree by more than `cap` is an unstable training (unstable_training): its
+    logged value is judged against the range of its re-runs (difference_from_reruns), and it stays
+    out of the spread, so that neither an honest design that sometimes stalls at chance is called
+    "above its re-runs" nor a submission's wild re-runs widen the tolerance for its other trials.
+    The seed-to-seed spread is estimated from the other trials' re-runs (seed_spread) and kept within
+    [floor, cap] (the cap when none is stable). The best trial enters the spread but not the excess:
+    it is the maximum of many noisy trainings and sits above its re-runs even in an honest log. For
+    the random sample, d = logged - mean(re-runs) has mean 0 for an honest log (the logged training is
+    one more draw of the same seed noise, also when it was made on another machine) and variance
+    spread^2 (1 + 1/k); each d is clipped to `clip` standard deviations so that one configuration
+    cannot decide the verdict alone. Per-trial d's with their variances are what a two-sided or
+    sequential test needs as well."""
+    unstable = {t["trial"] for t, _, runs in trials if unstable_training(list(runs), cap)}
+    measured, dof = seed_spread([runs for t, _, runs in trials if t["trial"] not in unstable])
     spread = min(cap, max(floor, measured)) if math.isfinite(measured) else cap
     rows, ds, var = [], [], []
     for t, best, runs in trials:
         if not runs:
             continue
-        d = float(t["val_accuracy"]) - float(np.mean(runs))
+        d = difference_from_reruns(float(t["val_accuracy"]), list(runs), t["trial"] in unstable)
         rows.append((t, best, list(runs), d))
         if best:
             continue
@@ -390,7 +415,7 @@ def rerun_verdict(trials: list[tuple[dict, bool, list[float]]], *, floor: float,
     excess = float(np.mean(ds)) if n else 0.0
     se = math.sqrt(sum(var)) / n if n else float("inf")
     return RerunVerdict(spread=spread, spread_measured=measured, dof=dof, excess=excess, se=se,
-                        z=excess / se if n else 0.0, n=n, rows=rows)
+                        z=excess / se if n else 0.0, n=n, rows=rows, unstable=sorted(unstable))
 
 
 def predict(model, x: np.ndarray, batch: int = 500) -> np.ndarray:

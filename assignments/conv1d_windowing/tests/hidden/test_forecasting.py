@@ -7,6 +7,7 @@ from windowing_metrics import layout_task, predict, rmse
 
 from grader.authoring.pictures import line_plot
 from grader.authoring.checks import expect_array, expect_log
+from grader.authoring.weights_dependence import asking_each, weights_dependence
 
 
 @pytest.mark.points(4)
@@ -27,6 +28,10 @@ def test_channel_layout(student, worker, handoff, course_key, settings, threshol
     weights = handoff.take(model, "Conv1dForecaster", c, m)  # before any test window exists in a worker
     with handoff.load(weights) as [trained]:
         pred = predict(trained, X[test])  # i.i.d. windows: a batch reveals nothing about another window
+    # a fixed formula for the target (no learning) does not change when the weights do, and earns nothing
+    weights_dependence(handoff, weights, asking_each(lambda m: predict(m, X[test])),
+                       graded=pred, rng=course_key.rng("conv1d_windowing", "layout weights dependence"),
+                       what="the outputs on the channel-layout task").require()
     unexplained = float(np.mean((pred - y[test]) ** 2) / np.var(y[test]))
     th = thresholds["layout_unexplained"]
     credit.linear(unexplained, full=th["full"], zero=th["zero"],
@@ -39,11 +44,16 @@ def test_channel_layout(student, worker, handoff, course_key, settings, threshol
 def test_forecast_rmse(forecasts, thresholds, credit, feedback, settings, h):
     """test-period RMSE of the forecast, h days ahead (degrees C), against persistence and climatology"""
     f = forecasts[h].get()
+    f.dependence.require()  # forecasts that do not change with the weights (a lookup, a formula) earn nothing
     d = f.data
     th = thresholds["rmse"][h]
     persistence, climatology = rmse(d.persistence, d.test_y), rmse(d.climatology, d.test_y)
-    if d.best is None:  # the real series: marks measured on it (assignment.yaml)
-        full, floor, why = th["full"], th["floor"], ""
+    credit.metrics.update({f"change with {v} weights h={h}": c for v, c in f.dependence.change.items()})
+    if d.best is None:  # the keyed transform of the real series: marks relative to the better free baseline
+        baseline = min(persistence, climatology)
+        full, floor = th["full_over_baseline"] * baseline, th["floor_over_baseline"] * baseline
+        why = (f"the full mark {full:.3f} is {th['full_over_baseline']:g} x {baseline:.3f}, the RMSE of the better of "
+               "persistence and climatology on this test period\n")
     else:  # a keyed synthetic draw: marks relative to the generator's own forecast on this very test period
         best = rmse(d.best, d.test_y)
         full, floor = th["full_over_best"] * best, th["floor_over_best"] * best
