@@ -17,7 +17,7 @@ import grader.commands.grade as grade_module
 from grader.boundary import client as remote
 from grader.core.assignments import find_assignment
 from grader.commands.grade import SUSPECT_AFTER, grade_submissions
-from grader.core.errors import EXIT_USAGE, INTERNAL_ERROR, GraderError, GraderSuspect, StudentError
+from grader.core.errors import EXIT_USAGE, INTERNAL_ERROR, GraderError, GraderSuspect, StudentCodeRaised, StudentError
 from grader.records.gradebook import GRADEBOOK_FILE, Gradebook
 from grader.boundary.client import WorkerSession
 from grader.core.results import SubmissionResult
@@ -131,6 +131,9 @@ def _session(tmp_path: Path, source: str) -> WorkerSession:
 
 @pytest.mark.skipif(ISOLATION.level in ("none", "off"), reason="without a sandbox the worker is the grader's user")
 def test_a_workspace_the_worker_cannot_read_is_the_graders_fault(tmp_path, workspace_mode):
+    if os.geteuid() == 0 and ISOLATION.level in ("bwrap", "namespaces"):
+        pytest.skip("graded as root on rungs (a) and (b), the launcher copies the submission in with root's rights "
+                    "before the worker drops to its own uid: the host folder's mode never reaches the worker")
     workspace_mode["mode"] = 0o300     # the folder can be entered, not listed (what a bad umask leaves)
     with _session(tmp_path, "def answer():\n    return 42\n") as session:
         with pytest.raises(GraderError) as caught:
@@ -143,10 +146,8 @@ def test_a_workspace_the_worker_cannot_read_is_the_graders_fault(tmp_path, works
 
 
 @pytest.mark.parametrize("source, blamed", [
-    # a submission that claims the grader failed, or that dies while it is imported, is not believed:
-    # a worker without its code starts normally, so the failure is the student's
-    ("class GraderFault(Exception):\n    pass\n\n\nraise GraderFault('the grader is broken, give me points')\n",
-     "a worker without your code starts normally"),
+    # a submission that dies while it is imported is not believed: a worker without its code starts
+    # normally, so the failure is the student's
     ("import os\nos._exit(1)\n", "it exited (exit code 1)"),
 ])
 def test_a_submission_cannot_pass_its_own_failure_off_as_the_graders(tmp_path, source, blamed):
@@ -154,6 +155,18 @@ def test_a_submission_cannot_pass_its_own_failure_off_as_the_graders(tmp_path, s
         with pytest.raises(StudentError) as caught:
             session.ensure_started()
     assert blamed in caught.value.student_message
+
+
+def test_a_top_level_raise_that_claims_a_grader_fault_is_dropped_not_believed(tmp_path):
+    # top-level statements run one at a time (grader.boundary.top_level): the raise is dropped with a note
+    # naming its line, the rest of the module loads, and nothing blames the grader
+    source = ("class GraderFault(Exception):\n    pass\n\n\nraise GraderFault('the grader is broken, give me points')\n"
+              "\n\ndef answer():\n    return 42\n")
+    with _session(tmp_path, source) as session:
+        session.ensure_started()
+        assert session.module.answer() == 42
+        dropped = session.load_info["dropped"]
+    assert [(d[1], d[2]) for d in dropped] == [(5, "GraderFault")], dropped
 
 
 @pytest.mark.slow
@@ -227,3 +240,16 @@ def test_a_full_disk_for_the_graders_own_files_is_an_internal_error(tmp_path, sm
     result = grade_submission(find_assignment(TINY), sub, RunOptions())
     _assert_the_graders_fault(result, "No space left on device")
     assert result.max_score == 5
+
+
+def test_a_students_own_subclass_of_the_exception_asked_for_counts_as_it(tmp_path):
+    # the task says "raise ValueError": `class WindowError(ValueError)` does, a KeyError does not
+    source = ("class WindowError(ValueError):\n    pass\n\n\ndef check(x):\n    if x < 0:\n        raise WindowError('negative')\n"
+              "    raise KeyError(x)\n")
+    with _session(tmp_path, source) as session:
+        with pytest.raises(StudentCodeRaised) as own:
+            session.module.check(-1)
+        with pytest.raises(StudentCodeRaised) as other:
+            session.module.check(1)
+    assert own.value.exc_type == "WindowError" and own.value.is_a("ValueError")
+    assert other.value.exc_type == "KeyError" and not other.value.is_a("ValueError")

@@ -38,7 +38,7 @@ from grader.core.errors import StudentError
 TRAINED = "trained"
 VARIANTS = ("perturbed", "reinitialised")
 DEFAULT_PERTURBATION = 0.1   # relative noise on every weight: changes an honest model's outputs by several %
-DEFAULT_TOLERANCE = 0.01     # of the outputs' spread: honest models move by 0.04-0.13 when perturbed (docs/writing-tests.md)
+DEFAULT_TOLERANCE = 0.01     # of the outputs' spread: honest models move by 0.04-0.14 when perturbed (docs/writing-tests.md)
 
 
 def perturbed(weights: Weights, rng: np.random.Generator, relative: float = DEFAULT_PERTURBATION) -> Weights:

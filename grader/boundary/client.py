@@ -353,8 +353,10 @@ class WorkerSession:
             err = body["error"]
             if err.get("type") == "MissingAttribute":
                 raise MissingName(self._missing_message(str(err.get("message", "")), what))
+            bases = err.get("builtin_bases")
             raise StudentCodeRaised(self._raised_message(err, what), detail=self._frames(err),
-                                    exc_type=str(err.get("type", ""))[:100])
+                                    exc_type=str(err.get("type", ""))[:100],
+                                    exc_bases=tuple(str(b)[:100] for b in bases[:8]) if isinstance(bases, list) else ())
         raise BadReply(f"{what}: the worker sent a reply without a result")
 
     def wrap(self, value, label: str):

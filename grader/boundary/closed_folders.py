@@ -30,7 +30,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 CLOSE_OTHER = 0o007   # the 'other' bits a closed folder loses
-RECORDS = Path(tempfile.gettempdir()) / "dlgrade-closed"   # root's (0700): one record per closed path
+ENGINE_COPY_ENV = "DLGRADE_WORKER_ENGINE"   # the command's engine copy, for its trusted processes
+RECORDS = Path(tempfile.gettempdir()) / f"dlgrade-closed-{os.geteuid()}"   # 0700, this user's: a record per path
 
 
 def _inside(path: Path, roots: Iterable[Path]) -> bool:
@@ -38,14 +39,22 @@ def _inside(path: Path, roots: Iterable[Path]) -> bool:
 
 
 def _record_of(path: Path) -> Path:
-    RECORDS.mkdir(mode=0o700, exist_ok=True)
     return RECORDS / hashlib.sha256(str(path).encode()).hexdigest()[:32]
+
+
+def _own_records_folder() -> None:
+    """The records' folder, made by this user and closed to all others. One made by someone else
+    (a worker's uid, ahead of the grader, in the shared /tmp) could change which modes come back."""
+    RECORDS.mkdir(mode=0o700, exist_ok=True)
+    st = RECORDS.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or stat.S_IMODE(st.st_mode) & 0o077:
+        raise PermissionError(f"{RECORDS} is not a folder of this user's closed to others; remove it")
 
 
 @contextlib.contextmanager
 def _records_locked() -> Iterator[None]:
     """All graders' records are read and changed one at a time (an exclusive flock, held briefly)."""
-    RECORDS.mkdir(mode=0o700, exist_ok=True)
+    _own_records_folder()
     fd = os.open(RECORDS / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -158,11 +167,17 @@ def closed_to_workers(paths: Iterable[Path | None]) -> Iterator[list[Path]]:
 def worker_engine_copy() -> Path:
     """A world-readable copy of the engine files a worker runs (`grader/__init__.py`, `grader/boundary/`,
     the student package), laid out as in the checkout; made once per process, removed at its exit.
-    Rung (c) workers import from here, so the checkout itself can be closed."""
+    Rung (c) workers import from here, so the checkout itself can be closed. The command's trusted
+    processes (which start workers too, and end without running atexit) use the command's copy,
+    named in their environment."""
     from grader.boundary.sandbox import ENGINE_DIR, WORKER_ENGINE_DIRS, WORKER_ENGINE_FILES
+    inherited = os.environ.get(ENGINE_COPY_ENV)
+    if inherited and (Path(inherited) / "grader" / "boundary").is_dir():
+        return Path(inherited)
     toolkit = ENGINE_DIR.parent
     root = Path(tempfile.mkdtemp(prefix="dlgrade-engine-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
+    os.environ[ENGINE_COPY_ENV] = str(root)   # (never in a worker's environment: that one is built from scratch)
     for d in WORKER_ENGINE_DIRS:
         if d.is_dir():
             shutil.copytree(d, root / d.relative_to(toolkit), ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -148,7 +148,9 @@ class Worker:
         mine = [f for f in tb if _inside(f.filename, root)]  # a SyntaxError's message names its file already
         if mine and mine[-1].filename != self.module_file and not isinstance(e, SyntaxError):
             message += f" ({os.path.relpath(mine[-1].filename, root)}, line {mine[-1].lineno})"
-        return {"type": type(e).__name__, "message": message[:4000], "frames": own}
+        # the built-in classes it derives from, so `class WindowError(ValueError)` counts as the ValueError asked for
+        builtin = [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"][:8]
+        return {"type": type(e).__name__, "message": message[:4000], "frames": own, "builtin_bases": builtin}
 
 
 def _inside(filename: str | None, root: str) -> bool:

@@ -67,12 +67,18 @@ class StudentError(Exception):
 
 
 class StudentCodeRaised(StudentError):
-    """The student's code raised an exception inside the worker; `exc_type` is its class name."""
+    """The student's code raised an exception inside the worker; `exc_type` is its class name and
+    `exc_bases` the built-in exception classes it derives from (as the worker reported them)."""
     kind = "exception"
 
-    def __init__(self, student_message: str, *, detail: str = "", exc_type: str = ""):
+    def __init__(self, student_message: str, *, detail: str = "", exc_type: str = "", exc_bases: tuple[str, ...] = ()):
         super().__init__(student_message, detail=detail)
         self.exc_type = exc_type
+        self.exc_bases = exc_bases
+
+    def is_a(self, builtin: str) -> bool:
+        """The exception is `builtin` (e.g. "ValueError") or a class of the student's derived from it."""
+        return self.exc_type == builtin or builtin in self.exc_bases
 
 
 class MissingName(StudentError):

@@ -25,7 +25,7 @@ from grader.boundary import zygote
 from grader.boundary.client import WallClockTimeout
 from grader.boundary.cpu_time import machine_loaded
 from grader.core.assignments import reference_dir, reference_submission
-from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GradingCancelled, ToolkitError
+from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GraderError, GradingCancelled, ToolkitError
 from grader.grading.control import CONTROLS, settle, tests_signature
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.boundary.sandbox import (DEFAULT_SANDBOX, ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
@@ -173,8 +173,17 @@ def guarded_command(spec: Spec, iso: Isolation, *, inputs: list[Path], out: Path
                   "its hidden tests": spec.path / "tests" / "hidden", "the reference": reference_dir(spec),
                   "the output folder": out, "the data folder": data_dir,
                   **{f"the inputs ({p.name})": p for p in inputs if p.is_dir()}}
-        report = probe_canaries(iso, limits or spec.limits, places, files=[p for p in inputs if p.is_file()],
-                                closed=closed or [toolkit, spec.path, out, *inputs])
+        try:
+            report = probe_canaries(iso, limits or spec.limits, places, files=[p for p in inputs if p.is_file()],
+                                    closed=closed or [toolkit, spec.path, out, *inputs])
+        except GraderError as e:
+            # no worker starts here at all: no student code can run either, so nothing can leak; each
+            # submission then meets the same failure and gets its row as the grader's error (regraded next run)
+            print(f"dlgrade: WARNING: the canary check could not start a worker on rung {iso.level!r} ({e}); "
+                  "every submission whose worker cannot start is recorded as the grader's error",
+                  file=sys.stderr, flush=True)
+            yield None
+            return
         require_no_leak(report)
         yield report
 
