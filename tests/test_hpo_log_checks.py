@@ -313,3 +313,105 @@ def test_a_hard_wrapped_analysis_with_a_bold_number_keeps_its_marks(tmp_path):
     wrong = wrapped.replace("**+0.44**", "**-0.44**")
     with pytest.raises(AssertionError, match="states a size-accuracy correlation of -0.44"):
         analysis_credit(submission(tmp_path / "wrong", header, trials, wrong), tmp_path)
+
+
+# --- filler earns nothing: repetition and text unrelated to the search ----------------------------
+
+ZEN_OF_PYTHON = """Beautiful is better than ugly.
+Explicit is better than implicit.
+Simple is better than complex.
+Complex is better than complicated.
+Flat is better than nested.
+Sparse is better than dense.
+Readability counts.
+Special cases aren't special enough to break the rules.
+Although practicality beats purity.
+Errors should never pass silently.
+Unless explicitly silenced.
+In the face of ambiguity, refuse the temptation to guess.
+There should be one-- and preferably only one --obvious way to do it.
+Although that way may not be obvious at first unless you're Dutch.
+Now is better than never.
+Although never is often better than *right* now.
+If the implementation is hard to explain, it's a bad idea.
+If the implementation is easy to explain, it may be a good idea.
+Namespaces are one honking great idea -- let's do more of those!
+"""
+RHO_SENTENCE = "The Spearman rank correlation between parameter count and validation accuracy is rho = +0.44.\n\n"
+WEATHER = "It rained all week in Budapest, and the tram to the university was late every single morning."
+HONEST_EXAMPLES = [p for p in sorted((REPO / "populations" / "hpo").glob("*/analysis.md"))
+                   + sorted((REPO / "examples" / "hpo").glob("*/analysis.md"))
+                   if p.parent.name != "istvan_hungarian_analysis"]   # istvan's is in Hungarian: it loses its points
+
+
+def test_the_zen_of_python_after_one_correlation_sentence_earns_nothing(tmp_path):
+    """issue #20: one sentence quoting the log's rho plus seventeen copies of the Zen of Python scored 2/2."""
+    header, trials, _ = reference()   # the log gives rho = +0.44
+    attack = RHO_SENTENCE + "\n\n".join([ZEN_OF_PYTHON] * 17)
+    assert hpo_support.words(attack) > 2000 and hpo_checks.english_score(attack) > 0.2   # it passed on both
+    substance = hpo_checks.analysis_substance(attack, trials)
+    assert substance.kept == hpo_support.words(RHO_SENTENCE) == 12     # the rho sentence, once
+    assert substance.filler_share > 0.99 and substance.compression_ratio < 0.05
+    with pytest.raises(AssertionError, match=r"has 12 words of its own about the search .repeated text and "
+                                             r"sentences unrelated to the search are not counted."):
+        analysis_credit(submission(tmp_path, header, trials, attack), tmp_path)
+
+
+def test_an_honest_analysis_buried_in_filler_earns_nothing(tmp_path):
+    """Long enough on its own, the reference's analysis followed by 17 Zens is still mostly filler."""
+    header, trials, text = reference()
+    padded = text + "\n\n" + "\n\n".join([ZEN_OF_PYTHON] * 17)
+    with pytest.raises(AssertionError, match=r"analysis.md is mostly filler: 8\d% of its \d+ words"):
+        analysis_credit(submission(tmp_path, header, trials, padded), tmp_path)
+
+
+def test_a_paragraph_said_ten_times_earns_no_more_than_once(tmp_path):
+    header, trials, text = reference()
+    paragraph = text[text.index("## Observations"):text.index("## Caveats")]
+    once, ten = (hpo_checks.analysis_substance(t, trials) for t in (paragraph, "\n\n".join([paragraph] * 10)))
+    assert ten.kept == once.kept > 200 and ten.filler_share > 0.85
+    messages = []
+    for name, analysis in (("once", paragraph), ("ten", "\n\n".join([paragraph] * 10))):
+        with pytest.raises(AssertionError, match="words of its own about the search") as failure:
+            analysis_credit(submission(tmp_path / name, header, trials, analysis), tmp_path)
+        messages.append(re.search(r"has (\d+) words", str(failure.value)).group(1))
+    assert messages[0] == messages[1]
+
+
+def test_a_phrase_said_over_and_over_counts_once():
+    """Repetition inside one sentence (no full stop to split on) is repetition too."""
+    _, trials, _ = reference()
+    chant = "The validation accuracy grows with the parameter count " * 60 + "."
+    substance = hpo_checks.analysis_substance(chant, trials)
+    assert substance.words == 480 and substance.kept <= 12 and substance.compression_ratio < 0.05
+
+
+def test_an_honest_analysis_with_an_unrelated_sentence_keeps_its_marks(tmp_path):
+    header, trials, text = reference()
+    aside = text.replace("## Caveats\n", f"## Caveats\n\n{WEATHER}\n")
+    before, after = (hpo_checks.analysis_substance(t, trials) for t in (text, aside))
+    assert after.unrelated == before.unrelated + hpo_support.words(WEATHER) and after.kept == before.kept
+    credit, _ = analysis_credit(submission(tmp_path, header, trials, aside), tmp_path)
+    assert credit.fraction is None, credit.message
+
+
+def test_sentences_quoting_the_logs_numbers_are_about_the_search():
+    """A sentence with no search word counts when it quotes a value of the log at the digits written."""
+    _, trials, _ = reference()
+    best = max(trials, key=lambda t: t["val_accuracy"])
+    quoted = f"Number {best['trial']} reached {100 * best['val_accuracy']:.2f} % with {best['params']:,} of them."
+    invented = "Number 7 reached 12.34 % with 4,242,424 of them."
+    assert hpo_checks.analysis_substance(quoted, trials).unrelated == 0
+    assert hpo_checks.analysis_substance(invented, trials).unrelated == hpo_support.words(invented)
+
+
+@pytest.mark.parametrize("path", HONEST_EXAMPLES, ids=lambda p: p.parent.name)
+def test_every_honest_analysis_in_the_repository_keeps_its_marks(tmp_path, path):
+    """The populations' and examples' analyses (the write-ups of honest searches and of cheats on the log,
+    not on the analysis), graded with their own logs: little filler, and full marks as before."""
+    log = path.parent / "hpo_log.jsonl"
+    header, trials = lines(log if log.is_file() else REFERENCE / "digits" / "hpo_log.jsonl")
+    substance = hpo_checks.analysis_substance(path.read_text(), trials)
+    assert substance.filler_share < 0.2 and substance.compression_ratio > 0.3
+    credit, _ = analysis_credit(submission(tmp_path, header, trials, path.read_text()), tmp_path)
+    assert credit.fraction is None, credit.message

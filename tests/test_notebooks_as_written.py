@@ -97,7 +97,8 @@ def test_a_definition_that_raises_still_fails_the_import_with_the_students_line(
     info = _load(ws.work)["info"]
     assert info["loaded"] is False and info["dropped"] == []
     assert info["error"] == {"type": "IndexError", "message": "list index out of range",
-                             "frames": [[55, "<module>", "class Broken:"], [56, "Broken", "size = [1, 2][5]"]]}
+                             "frames": [[55, "<module>", "class Broken:"], [56, "Broken", "size = [1, 2][5]"]],
+                             "builtin_bases": ["IndexError", "LookupError", "Exception", "BaseException"]}
 
 
 def test_statement_by_statement_keeps_what_a_whole_module_import_gives(tmp_path):
@@ -138,7 +139,7 @@ def test_a_helper_module_importing_a_missing_package_gets_a_stand_in_named_by_it
     out = _load(ws.work, 'attempt("save", lambda: m.save_reconstruction([[0]], "x.png"))')
     assert out["info"]["loaded"] is True
     assert out["save"] == {
-        "type": "PackageUnavailable", "frames": [],
+        "type": "PackageUnavailable", "frames": [], "builtin_bases": ["ImportError", "Exception", "BaseException"],
         "message": "imageio is not available when grading (it is not installed there; imported at plotting.py, line 2); "
                    "the graded functions must not need it (your code used `imageio.imwrite`): keep its use (plots, "
                    "progress bars, data loading) outside them (plotting.py, line 18)"}
@@ -157,7 +158,8 @@ def test_an_error_in_a_helper_module_names_its_file_and_line_not_the_graders_rew
     info = _load(ws.work)["info"]
     assert info["error"] == {"type": "ImportError",
                              "message": "cannot import name 'MISSING' from 'helpers' (plotting.py, line 3)",
-                             "frames": [[5, "<module>", "from plotting import show"]]}
+                             "frames": [[5, "<module>", "from plotting import show"]],
+                             "builtin_bases": ["ImportError", "Exception", "BaseException"]}
 
 
 # --- end to end: the notebook as written scores what its plain functions score ----------------------

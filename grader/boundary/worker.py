@@ -149,7 +149,7 @@ class Worker:
         if mine and mine[-1].filename != self.module_file and not isinstance(e, SyntaxError):
             message += f" ({os.path.relpath(mine[-1].filename, root)}, line {mine[-1].lineno})"
         # the built-in classes it derives from, so `class WindowError(ValueError)` counts as the ValueError asked for
-        builtin = [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins"][:8]
+        builtin = [c.__name__ for c in type(e).__mro__ if c.__module__ == "builtins" and issubclass(c, BaseException)][:8]
         return {"type": type(e).__name__, "message": message[:4000], "frames": own, "builtin_bases": builtin}
 
 

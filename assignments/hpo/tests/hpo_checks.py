@@ -12,6 +12,8 @@ import math
 import random
 import re
 import tokenize
+import zlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from collections.abc import Iterable, Sequence
@@ -622,3 +624,127 @@ def strip_copied(text: str, sources: Sequence[str], *, n: int = 6) -> tuple[str,
             last = end
     out.append(text[last:])
     return "".join(out), sum(copied) / len(spans)
+
+
+# --- how much of the write-up is about the search ------------------------------------------------
+
+# Words that name what a hyperparameter search of a network is about, besides the log's own config keys.
+# Stems: "param" covers parameters and hyperparameters, "optimi" optimiser and optimization.
+_SEARCH_VOCABULARY = re.compile(
+    r"param|accura|\btrial|train|epoch|\bsize|network|model|layer|width|depth|\bdeep|wide|capacit|neuron|"
+    r"\bunit|filter|channel|kernel|conv|\bcnn|\bmlp|linear|optimi|learning[\s_-]*rate|\blr\b|dropout|batch|"
+    r"weight|decay|regulari|\bsgd\b|adam|momentum|\bsearch|hyper|sampler|optuna|\btpe\b|random|grid|"
+    r"correlat|\brho\b|\u03c1|spearman|kendall|\btau\b|\u03c4|rank|validation|\btest|seed|overfit|underfit|"
+    r"converge|\bloss|gradient|budget|config|digits|cifar|image|class|noise|variance|\bbest|\bworst",
+    re.I)
+_NUMBER_TOKEN = re.compile(r"(?<![\w.])[+\-\u2212]?\d[\d,]*(?:\.\d+)?(?:e[+\-]?\d+)?(?![\w])", re.I)
+REPEAT_RUN = 5   # a word is a repetition when every run of this many words around it appeared earlier
+# Measured on the 12 English analyses in the repository (references, populations/hpo, examples/hpo):
+# filler share 0.04-0.17 (repeated table cells, a heading without a search word), zlib ratio 0.32-0.41.
+# The Zen-of-Python attack (one rho sentence, 17 copies of the Zen): 1.00 and 0.04; a text said twice: >= 0.5.
+MAX_FILLER_SHARE = 0.5
+MIN_COMPRESSION_RATIO = 0.2
+
+
+def _search_values(trials: Sequence[dict], correlations: Iterable[float]) -> np.ndarray:
+    """The numbers a write-up about this log may quote: parameter counts, accuracies (as fractions and
+    percentages), numeric config values, trial numbers and seeds, the trial count, the grader's correlations."""
+    values = [float(len(trials))] + [float(c) for c in correlations if math.isfinite(c)]
+    for t in list(trials)[:MAX_COMPARED]:
+        for key in ("params", "val_accuracy", "trial", "seed"):
+            v = t.get(key) if isinstance(t, dict) else None
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                values += [float(v), 100.0 * v] if key == "val_accuracy" else [float(v)]
+        config = t.get("config") if isinstance(t, dict) else None
+        for v in (config.values() if isinstance(config, dict) else ()):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                values.append(float(v))
+    return np.unique(np.abs(np.array(values, dtype=np.float64)))
+
+
+def _quotes_a_value(unit: str, values: np.ndarray) -> bool:
+    """Whether `unit` holds a number that one of `values` rounds to at the digits written ("98.6 %",
+    "37,291", "+0.44", "0.00976"). Numbers below 10 without decimals (counts, "two points") do not count."""
+    for m in _NUMBER_TOKEN.finditer(unit):
+        token = m.group(0).replace("\u2212", "-").replace(",", "").lstrip("+-")
+        try:
+            v = float(token)
+        except ValueError:
+            continue
+        decimals = len(token.split(".")[1].split("e")[0].split("E")[0]) if "." in token else 0
+        if decimals == 0 and v < 10:
+            continue
+        half = 0.5 * 10.0 ** -decimals * (1 + 1e-9) if "e" not in token.lower() else abs(v) * 0.05
+        i = np.searchsorted(values, v - half)
+        if i < len(values) and values[i] <= v + half:
+            return True
+    return False
+
+
+def _repeated_words(units: Sequence[Sequence[str]], n: int = REPEAT_RUN) -> list[list[bool]]:
+    """For each word of each unit (sentence), whether every run of `n` words of its unit that holds it
+    already appeared earlier in the text: a copied sentence, a paragraph pasted again, a phrase said over
+    and over ("accuracy parameters accuracy parameters ...") count once. A unit shorter than `n` words is
+    one run. Runs stay inside a unit, so the seams between pasted copies are no new text either."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for words in units:
+        size = min(n, len(words))
+        fresh = [False] * len(words)
+        for i in range(len(words) - size + 1):
+            run = tuple(words[i:i + size])
+            if run not in seen:
+                seen.add(run)
+                fresh[i:i + size] = [True] * size
+        out.append([not f for f in fresh])
+    return out
+
+
+@dataclass(frozen=True)
+class AnalysisSubstance:
+    """How much of a write-up is about the search: its words, those that repeat earlier text, those in
+    sentences that name none of the search's variables or numbers, and what is left (`text`: the kept
+    sentences, each on its own line, with their repeated words gone)."""
+    words: int
+    repeated: int
+    unrelated: int
+    text: str
+    compression_ratio: float   # zlib size / raw size of the lower-cased words: prose ~0.4, a text said twice ~0.25
+
+    @property
+    def kept(self) -> int:
+        return self.words - self.repeated - self.unrelated
+
+    @property
+    def filler_share(self) -> float:
+        """The share of the words that repeat earlier text or are about something other than the search."""
+        return 1.0 - self.kept / self.words if self.words else 1.0
+
+
+def analysis_substance(text: str, trials: Sequence[dict] = (), correlations: Iterable[float] = ()) -> AnalysisSubstance:
+    """Split a write-up (Markdown) into what is about the search and what is filler.
+
+    A sentence (list item, table row, heading) is about the search when it names one of its variables (the
+    log's config keys, parameters, accuracy, trials, the model and optimiser words of _SEARCH_VOCABULARY) or
+    quotes one of its numbers (a value of the log, or the grader's correlation). Words are then repeated
+    when every REPEAT_RUN-word run of their sentence holding them appeared earlier (a pasted paragraph
+    counts once). Code is not prose and is not counted at all. Numbers are not words: the kept `text` holds
+    words only, for counting and for the English score (the claims are read from the whole write-up)."""
+    keys = {str(k).lower() for t in list(trials)[:MAX_COMPARED] if isinstance(t, dict)
+            for k in (t.get("config") if isinstance(t.get("config"), dict) else {})}
+    key_words = {w for k in keys for w in re.split(r"[\W_]+", k) if len(w) >= 3} | keys
+    values = _search_values(trials, correlations)
+    sentences = prose_units(text)
+    units = [[w.lower() for w in _SHINGLE_WORD.findall(s) if any(c.isalpha() for c in w)] for s in sentences]
+    about = [bool(_SEARCH_VOCABULARY.search(s)) or any(w in key_words for w in unit_words)
+             or _quotes_a_value(s, values) for s, unit_words in zip(sentences, units)]
+    repeated = _repeated_words(units)
+    words = [w for unit_words in units for w in unit_words]
+    kept = [" ".join(w for w, rep in zip(unit_words, reps) if not rep)
+            for unit_words, reps, rel in zip(units, repeated, about) if rel]
+    n_repeated = sum(sum(reps) for reps in repeated)
+    n_unrelated = sum(len(reps) - sum(reps) for reps, rel in zip(repeated, about) if not rel)
+    raw = " ".join(words).encode()
+    ratio = len(zlib.compress(raw, 9)) / len(raw) if raw else 1.0
+    return AnalysisSubstance(words=len(words), repeated=n_repeated, unrelated=n_unrelated,
+                             text="\n".join(k for k in kept if k), compression_ratio=ratio)

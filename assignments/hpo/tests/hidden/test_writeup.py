@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 from hpo_support import best_trial, trial_label
-from hpo_checks import (comment_ratio, english_score, size_correlations, stated_size_correlation,
-                        stated_size_strength, strength_agrees, strip_copied)
+from hpo_checks import (MAX_FILLER_SHARE, MIN_COMPRESSION_RATIO, analysis_substance, comment_ratio, english_score,
+                        size_correlations, stated_size_correlation, stated_size_strength, strength_agrees, strip_copied)
 from hpo_support import ANALYSIS_PATTERNS, code_source, words
 
 from grader.authoring.pictures import line_plot, scatter_plot
@@ -74,16 +74,30 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
     if copied >= 0.05:   # honest analyses share a stock phrase or two (the reference: 1.6 %)
         feedback.note(f"{copied:.0%} of the words of {name} repeat the assignment's text (runs of 6 or more words "
                       "from the README or the template); they are not counted")
-    n_words = words(own)
+    # filler earns nothing: only sentences about the search (its variables or numbers), said once, count
+    substance = analysis_substance(own, hpo_log.trials, rhos.values() if rhos else ())
+    n_words = words(substance.text)
+    if substance.filler_share >= 0.25:   # honest analyses: 0.04-0.17 (repeated table cells)
+        feedback.note(f"{substance.repeated} of the {substance.words} words of {name} repeat earlier text and "
+                      f"{substance.unrelated} are in sentences that name none of the search's variables or numbers; "
+                      "they are not counted")
     assert n_words >= settings["min_words"], (
         f"{name} has {n_words} words of its own" + (" (text copied from the assignment is not counted)" if copied >= 0.05 else "")
+        + " about the search" + (" (repeated text and sentences unrelated to the search are not counted)"
+                                 if substance.words and substance.filler_share >= 0.25 else "")
         + f"; the analysis should have at least {settings['min_words']}")
-    score = english_score(own)
+    score = english_score(substance.text)
     assert score >= thresholds["min_english"], (
         f"{name} does not read as English (common-word score {score:.2f}, at least {thresholds['min_english']:.2f} "
         "expected): the analysis must be written in English")
-    assert SIZE_WORDS.search(own) and ACCURACY_WORDS.search(own), \
+    assert SIZE_WORDS.search(substance.text) and ACCURACY_WORDS.search(substance.text), \
         f"{name} should discuss how the network size (parameter count) relates to the accuracy"
+    assert substance.filler_share <= MAX_FILLER_SHARE, (
+        f"{name} is mostly filler: {substance.filler_share:.0%} of its {substance.words} words repeat earlier text or "
+        f"are in sentences unrelated to the search (at most {MAX_FILLER_SHARE:.0%} expected)")
+    assert substance.compression_ratio >= MIN_COMPRESSION_RATIO, (
+        f"{name} is mostly repetition: its words compress to {substance.compression_ratio:.2f} of their size "
+        f"(written prose: about 0.3-0.4; at least {MIN_COMPRESSION_RATIO:.2f} expected)")
     if rhos is None:
         feedback.note("the log gives no size-accuracy correlation (fewer than 3 trials, or one size only), so the "
                       "one the analysis states was not checked")
