@@ -13,6 +13,8 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.core import python_ast
+
 CUTOFF = 0.85   # difflib's similarity ratio: "encoder" for "encode", never "train_autoencoder" for "Autoencoder"
 
 
@@ -35,7 +37,7 @@ class SubmissionNames:
     def from_source(cls, source: str) -> SubmissionNames:
         names = cls()
         try:
-            tree = ast.parse(source)
+            tree = python_ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return names   # no suggestion is better than a grader failure
         for node in tree.body:

@@ -5,6 +5,7 @@ import ast
 import shutil
 from pathlib import Path
 
+from grader.core import python_ast
 from grader.core.errors import ToolkitError
 from grader.core.spec import SPEC_FILE, Spec, load_spec
 
@@ -76,7 +77,7 @@ def _marks(decorators) -> tuple[float | None, int, tuple | None]:
         name = ast.unparse(d.func)
         if name.endswith("mark.points"):
             try:
-                points = float(eval(compile(ast.Expression(d.args[0]), "points", "eval"), {}))
+                points = float(eval(python_ast.compile_tree(ast.Expression(d.args[0]), "points", "eval"), {}))
             except Exception:  # noqa: BLE001 - an instructor's expression we cannot evaluate
                 points = float("nan")
         elif name.endswith("mark.parametrize"):
@@ -95,7 +96,7 @@ def marked_points(spec: Spec, *, hidden: bool = True) -> tuple[list[tuple[str, f
     tests, missing = [], []
     for folder in (spec.public_tests, spec.hidden_tests) if hidden else (spec.public_tests,):
         for path in sorted(folder.glob("test_*.py")) if folder.exists() else []:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
+            tree = python_ast.parse(path.read_text(encoding="utf-8"))
             module_modes = None
             for node in tree.body:  # pytestmark = pytest.mark.modes(...) (or a list of marks)
                 if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):

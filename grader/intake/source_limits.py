@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import re
 
+from grader.core import python_ast
+
 MAX_SOURCE_BYTES = 1 << 20     # 1 MB of code (a notebook's outputs and markdown do not count)
 MAX_TOKENS = 200_000           # bounds the parser's memory (~150 MB at worst)
 MAX_DEPTH = 100                # nesting of the syntax tree: statements, expressions, calls, operators
@@ -66,7 +68,7 @@ def parse_bounded(text: str, what: str, *, locate=None) -> ast.Module:
     check_size(text, what)
     where = locate or (lambda n: f"line {n}")
     try:
-        tree = ast.parse(text)
+        tree = python_ast.parse(text)
     except (RecursionError, MemoryError):
         # the parser's own limits (about 1,000-2,000 levels); the tree was never built
         raise SourceRejected(f"{what} nests expressions too deeply for Python's parser (a very long chain of "
