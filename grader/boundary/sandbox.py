@@ -283,10 +283,13 @@ def _bwrap_fs_args(workspace: Path, *, gpu: bool, disk_mb: int | None = None, ma
 
 def _folders_above(paths: list[Path]) -> list[Path]:
     """The folders above `paths` that the mount view must make, outermost first (not /, not the
-    view's own mounts and not what is bound whole)."""
-    made = {Path(p) for p in ("/", "/tmp", "/dev", "/proc", "/dev/shm", *SYSTEM_DIRS)}
+    view's own mounts and not what is bound whole). Folders inside the view's own tmpfs mounts
+    (/tmp, /dev/shm) are made too: a checkout or venv under /tmp needs them passable by the worker's uid."""
+    tmpfs = {Path("/tmp"), Path("/dev/shm")}
+    made = {Path(p) for p in ("/", "/dev", "/proc", *SYSTEM_DIRS)} | tmpfs
+    bound_whole = made - tmpfs - {Path("/")}
     above = {a for p in paths for a in Path(p).parents}
-    return sorted((a for a in above if a not in made and not any(m in a.parents for m in made if m != Path("/"))),
+    return sorted((a for a in above if a not in made and not any(m in a.parents for m in bound_whole)),
                   key=lambda a: len(a.parts))
 
 
@@ -516,14 +519,22 @@ class UidSlot:
                 os.close(fd)
                 continue
             self.uid, self._fd = uid, fd
+            self._releasing = threading.Lock()
             kill_uid(uid)  # leftovers of a grader that was itself killed
             return
         raise ToolkitError(f"all {len(UID_RANGE)} worker uids are in use")
 
     def release(self) -> None:
-        kill_uid(self.uid)
-        remove_files_of(self.uid)
-        os.close(self._fd)
+        """Kill what runs as the uid, delete its files, then give the uid back. Once: a worker can be
+        killed from two threads (the output reader that saw a flood, and the call that saw it die), and a
+        second os.close of the lock's descriptor could close another worker's file that reused the number."""
+        with self._releasing:
+            fd, self._fd = self._fd, None
+            if fd is None:
+                return
+            kill_uid(self.uid)
+            remove_files_of(self.uid)
+            os.close(fd)
 
 
 SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
