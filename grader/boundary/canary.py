@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.boundary.client import WorkerSession
-from grader.boundary.sandbox import BOUNDARY_DIR, Isolation, UidSlot, own_workspace
+from grader.boundary.sandbox import BOUNDARY_DIR, Isolation, UidSlot, own_workspace, worker_scratch
 from grader.core.errors import ToolkitError
 from grader.core.spec import Limits
 
@@ -108,7 +108,7 @@ def probe_canaries(iso: Isolation, limits: Limits, places: dict[str, Path | None
     """Plant canaries in `places` (name -> folder), start a worker on `iso` and report what it reached:
     the canaries (read, or seen in a listing), the `files` themselves (inputs that are files), and
     paths below `closed` named on command lines."""
-    with tempfile.TemporaryDirectory(prefix="dlgrade-") as run, _scratch() as scratch, \
+    with tempfile.TemporaryDirectory(prefix="dlgrade-") as run, worker_scratch() as scratch, \
             _another_workers_copy(iso, scratch) as other:
         places = {**places, "a run folder": Path(run), "another worker's copy": other}
         with _planted(places) as planted:
@@ -126,17 +126,6 @@ def probe_canaries(iso: Isolation, limits: Limits, places: dict[str, Path | None
     return CanaryReport(iso.level, planted=planted, readable=tuple(answer.get("readable") or ()),
                         signalled=tuple(answer.get("signalled") or ()), traced=tuple(answer.get("traced") or ()),
                         other_command_lines=int(answer.get("other_command_lines") or 0))
-
-
-@contextlib.contextmanager
-def _scratch() -> Iterator[Path]:
-    """Like the runner's folder of worker copies: any uid may pass through, none may list it."""
-    path = Path(tempfile.mkdtemp(prefix="dlgrade-w-"))
-    path.chmod(0o711)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def require_no_leak(report: CanaryReport) -> None:

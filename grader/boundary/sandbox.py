@@ -502,6 +502,18 @@ class Cgroup:
         self.dirs = []
 
 
+@contextlib.contextmanager
+def worker_scratch():
+    """Where the workers' copies live: outside the trusted run folder (0700), in a folder any uid may
+    pass through but not list (0711), so a rung (c) worker reaches its own copy and nothing else."""
+    path = Path(tempfile.mkdtemp(prefix="dlgrade-w-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 # --- rung (c): one unprivileged uid per running worker --------------------------------------------
 
 class UidSlot:

@@ -29,7 +29,7 @@ from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GraderError, Grading
 from grader.grading.control import CONTROLS, settle, tests_signature
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.boundary.sandbox import (DEFAULT_SANDBOX, ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
-                            worker_zygote, zygote_environment)
+                            worker_scratch, worker_zygote, zygote_environment)
 from grader.core.spec import Limits, Spec, spec_to_json
 from grader.intake.headline import reading_headline
 from grader.intake.workspace import MODULE_FILE, dropped_notes, prepare_workspace, submission_id
@@ -107,7 +107,7 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
     closed = hide_from_workers(iso, spec.path, reference_dir(spec), Path(submission), options.keep,
                                options.keep.parent if options.keep else None)
     try:
-        with closed, tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp, _worker_scratch() as scratch:
+        with closed, tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp, worker_scratch() as scratch:
             tmp = Path(tmp)
             ws = prepare_workspace(Path(submission), spec, tmp / "ws")
             result.notes = ws.notes
@@ -186,18 +186,6 @@ def guarded_command(spec: Spec, iso: Isolation, *, inputs: list[Path], out: Path
             return
         require_no_leak(report)
         yield report
-
-
-@contextlib.contextmanager
-def _worker_scratch():
-    """Where the workers' copies live: outside the trusted run folder (0700), in a folder any uid may
-    pass through but not list (0711), so a rung (c) worker reaches its own copy and nothing else."""
-    path = Path(tempfile.mkdtemp(prefix="dlgrade-w-"))
-    path.chmod(0o711)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _trusted_environment() -> dict[str, str]:
