@@ -8,6 +8,8 @@
     python cli.py new my_assignment                      a skeleton that validates as generated
     python cli.py release ae_bottleneck --out dist/      the student bundle
     python cli.py gradescope ae_bottleneck --out dist/   a Gradescope autograder zip
+    python cli.py adjust graded/ ABC123 test_answer 1 --reason "..."   a reviewer's decision, kept by regrades
+    python cli.py decisions graded/ --export decisions.csv             every decision (--apply reads one back)
 
 Exit codes: 0 success; 1 the command ran but the outcome is bad (`check`: a test not fully passed
 or the submission rejected; `validate`, `build --check`: a check failed; `grade`: no submission
@@ -97,6 +99,15 @@ def _add_grade(sub, shared):
     p.add_argument("--key", type=Path, metavar="FILE",
                    help="the course key hidden test data derives from (default OUT/course.key, created on the "
                         "first run; keep it private and reuse it for every run of the course)")
+    p.add_argument("--push-log", type=Path, metavar="CSV",
+                   help="pushes exported from the hosting service (columns repo, sha, pushed_at): a cloned "
+                        "repository's commit counts as handed in when first pushed, not at the date its git wrote")
+    p.add_argument("--submission-times", type=Path, metavar="CSV",
+                   help="Moodle's grading worksheet: hand-in times ('Last modified (submission)') for a Moodle export, "
+                        "judged against the spec's deadline")
+    p.add_argument("--cloned-at", metavar="TIME",
+                   help="when the repositories were cloned (ISO 8601 with zone); commits dated later are flagged "
+                        "(default: each repository's folder time)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary (for cron)")
     _add_run_options(p)
     p.set_defaults(func=_cmd_grade)
@@ -128,7 +139,8 @@ def _grade(args, progress):
                                    jobs=args.jobs, mode=args.mode, data_dir=args.data_dir,
                                    gpus=args.gpus.split(",") if args.gpus else None, force=args.force,
                                    only=args.only, roster=args.roster, pick=args.pick, single=args.single,
-                                   address=args.address, key=args.key,
+                                   address=args.address, key=args.key, push_log=args.push_log,
+                                   submission_times=args.submission_times, cloned_at=args.cloned_at,
                                    **_given(sandbox=args.sandbox, backend=args.backend,
                                             similarity_threshold=args.similarity_threshold),
                                    on_start=progress.start, on_result=progress.update)
@@ -205,10 +217,18 @@ def _cmd_build(args) -> int:
     return EXIT_OK if all(c.ok for c in checks) else EXIT_FAILED
 
 
+def _spec_keys() -> str:
+    """The spec's keys with their help, for `new --help` (one source: grader.core.spec)."""
+    from grader.core.spec import describe_schema
+    return "assignment.yaml keys:\n" + "\n".join(
+        f"  {key}: {help}" + (f" (default {default})" if default else "") for key, default, help in describe_schema())
+
+
 def _add_new(sub, shared):
     p = sub.add_parser("new", parents=[shared], help="write a new assignment skeleton that validates",
                        description="Write assignments/NAME (spec, README, one public and one hidden test), "
-                                   "reference_solutions/NAME/NAME.py with solution markers, and its template.")
+                                   "reference_solutions/NAME/NAME.py with solution markers, and its template.",
+                       epilog=_spec_keys(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="lower_snake_case name")
     p.add_argument("--title", help="the assignment's title")
     p.set_defaults(func=_cmd_new)
@@ -247,6 +267,186 @@ def _cmd_release(args) -> int:
     return EXIT_OK
 
 
+def _add_review(sub, shared):
+    p = sub.add_parser("review", parents=[shared], help="review a graded batch in the browser (adjust, rubric, integrity)",
+                       description="Serve a review web app over OUT (a `grade --out` folder) on 127.0.0.1, behind a "
+                                   "random token in the printed link: the batch with filters and keys, each "
+                                   "submission's feedback, code and logs with forms to adjust a test, score the "
+                                   "manual rubric items and comment to the student, and each flagged pair side by "
+                                   "side to confirm or clear. Decisions go into OUT/gradebook.sqlite and the "
+                                   "submission's feedback, results.json, grades.csv and moodle.csv are rewritten at "
+                                   "once; the next `grade` into OUT keeps them. Stop it with Ctrl-C. With --export "
+                                   "or --apply it serves nothing: it writes every current decision to a CSV, or "
+                                   "records every line of such a CSV (all or none) and rewrites the outputs.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--export", type=Path, metavar="CSV", help="write every current decision to CSV and stop")
+    action.add_argument("--apply", type=Path, metavar="CSV", help="record the decisions in CSV (as --export writes "
+                                                                   "it) and stop")
+    p.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="only print the link; do not open a browser")
+    p.add_argument("--assignment", help="the assignment's name or folder, when the one the results name is not "
+                                        "found by name (to show the code, the pairs' regions and the rubric)")
+    p.add_argument("--who", help="the reviewer's name the decisions record (default: your login name)")
+    p.set_defaults(func=_cmd_review)
+
+
+def _cmd_review(args) -> int:
+    if args.export or args.apply:
+        return _export_or_apply(args)
+    from grader.review.server import serve_review
+    from grader.reports.terminal import console, print_json
+    if args.json:
+        on_ready = lambda link: print_json({"link": link})
+    else:
+        on_ready = lambda link: console.print(f"review {args.out} at [bold]{link}[/] (Ctrl-C stops it)", soft_wrap=True)
+    serve_review(out=args.out, port=args.port, open_browser=not args.no_browser, assignment=args.assignment,
+                 reviewer=args.who, on_ready=on_ready)
+    return EXIT_OK
+
+
+def _add_decision_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--note", default="", help="your private note (kept in the gradebook, never shown to the student)")
+    p.add_argument("--who", help="who decides (default: your login name)")
+    p.add_argument("--assignment", help="the assignment's name or folder, if OUT's gradebook does not name it")
+
+
+def _add_adjust(sub, shared):
+    p = sub.add_parser("adjust", parents=[shared], help="change a test's points for one submission, with a reason",
+                       description="Give TEST of SUBMISSION in the grading folder OUT new POINTS (0 to the test's "
+                                   "points; 'none' withdraws the adjustment). The student sees the points and "
+                                   "--reason; the next `grade` keeps the adjustment, unless the test's automatic "
+                                   "result changes: then it awaits re-review and the automatic result stands. "
+                                   "Rewrites the submission's feedback, grades.csv and moodle.csv.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    p.add_argument("submission", help="the submission id (grades.csv's first column)")
+    p.add_argument("test", help="the test's node id (a grades.csv column), or its name where unique")
+    p.add_argument("points", type=_points, help="the test's new points, or 'none' to withdraw")
+    p.add_argument("--reason", required=True, help="why, for the student (shown in the feedback and moodle.csv)")
+    _add_decision_options(p)
+    p.set_defaults(func=_cmd_decision, verb="adjust")
+
+
+def _add_rubric(sub, shared):
+    p = sub.add_parser("rubric", parents=[shared], help="score a manual rubric item (the spec's `manual:`)",
+                       description="Give the manual rubric ITEM of SUBMISSION its POINTS ('none': awaiting review "
+                                   "again). --comment is shown to the student beside the points.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    p.add_argument("submission", help="the submission id")
+    p.add_argument("item", help="the rubric item's id (assignment.yaml, manual:)")
+    p.add_argument("points", type=_points, help="the points given, or 'none'")
+    p.add_argument("--comment", default="", help="for the student")
+    _add_decision_options(p)
+    p.set_defaults(func=_cmd_decision, verb="rubric")
+
+
+def _add_comment(sub, shared):
+    p = sub.add_parser("comment", parents=[shared], help="write a comment to one student (shown in the feedback)",
+                       description="Set the instructor's comment to the student of SUBMISSION (an empty TEXT removes "
+                                   "it); shown in feedback.md, feedback.html, results.json and moodle.csv.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    p.add_argument("submission", help="the submission id")
+    p.add_argument("text", help="the comment")
+    _add_decision_options(p)
+    p.set_defaults(func=_cmd_decision, verb="comment")
+
+
+def _add_decide(sub, shared):
+    p = sub.add_parser("decide", parents=[shared], help="confirm or clear a flagged pair of integrity.csv",
+                       description="Record that the flagged pair A, B is confirmed (copied) or cleared, with a note "
+                                   "for the instructors (never shown to a student). grades.csv's integrity column "
+                                   "shows it.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    p.add_argument("a", help="one submission of the pair")
+    p.add_argument("b", help="the other")
+    p.add_argument("verdict", choices=["confirm", "clear"])
+    _add_decision_options(p)
+    p.set_defaults(func=_cmd_decision, verb="decide")
+
+
+def _add_decisions(sub, shared):
+    p = sub.add_parser("decisions", parents=[shared], help="list, export or apply the reviewers' decisions",
+                       description="Without options: list the current decisions of OUT. --export CSV writes them "
+                                   "(submission, kind, target, points, verdict, student_text, private_note, who, "
+                                   "when, basis, needs_rereview); --apply CSV records every line of such a file (all "
+                                   "or none: a bad line is named and nothing is recorded) and rewrites the outputs.")
+    p.add_argument("out", type=Path, help="the grading folder (`grade --out`)")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--export", type=Path, metavar="CSV", help="write every current decision to CSV")
+    action.add_argument("--apply", type=Path, metavar="CSV", help="record the decisions in CSV")
+    p.add_argument("--who", help="who decides, for lines without a `who` (default: your login name)")
+    p.add_argument("--assignment", help="the assignment's name or folder, if OUT's gradebook does not name it")
+    p.set_defaults(func=_cmd_decisions)
+
+
+def _points(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of points or 'none', got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"points are 0 or more, got {text!r}")
+    return value
+
+
+def _cmd_decision(args) -> int:
+    from grader.commands import decisions as verbs
+    from grader.reports.terminal import print_json, render_decisions
+    common = _given(note=args.note, who=args.who, assignment=args.assignment)
+    if args.verb == "adjust":
+        d = verbs.adjust_test(out=args.out, submission=args.submission, test=args.test, points=args.points,
+                              reason=args.reason, **common)
+    elif args.verb == "rubric":
+        d = verbs.score_rubric(out=args.out, submission=args.submission, item=args.item, points=args.points,
+                               comment=args.comment, **common)
+    elif args.verb == "comment":
+        d = verbs.comment_on(out=args.out, submission=args.submission, text=args.text, **common)
+    else:
+        d = verbs.decide_pair(out=args.out, a=args.a, b=args.b, verdict=args.verdict, **common)
+    if args.json:
+        print_json(vars(d))
+    else:
+        render_decisions([d], title="recorded")
+    return EXIT_OK
+
+
+def _export_or_apply(args) -> int:
+    """`decisions` and `review` with --export CSV or --apply CSV (args has out, export, apply, who, assignment)."""
+    from grader.commands import decisions as verbs
+    from rich.markup import escape
+    from grader.reports.terminal import console, print_json, render_decisions
+    if args.export:
+        n = verbs.export_decisions_csv(out=args.out, path=args.export)
+        if args.json:
+            print_json({"exported": n, "path": str(args.export)})
+        else:
+            console.print(f"{n} decision(s) written to {escape(str(args.export))}", soft_wrap=True)
+        return EXIT_OK
+    recorded = verbs.apply_decisions_csv(out=args.out, path=args.apply,
+                                         **_given(who=args.who, assignment=args.assignment))
+    if args.json:
+        print_json([vars(d) for d in recorded])
+    else:
+        render_decisions(recorded, title=f"{len(recorded)} decision(s) recorded from {args.apply}")
+    return EXIT_OK
+
+
+def _cmd_decisions(args) -> int:
+    if args.export or args.apply:
+        return _export_or_apply(args)
+    from grader.records.decisions import Decisions
+    from grader.reports.terminal import print_json, render_decisions
+    with Decisions(args.out / "gradebook.sqlite") as book:
+        current = book.all()
+    if args.json:
+        print_json([vars(d) for d in current])
+    else:
+        render_decisions(current, title=f"{len(current)} current decision(s) in {args.out}")
+    return EXIT_OK
+
+
 def _add_list(sub, shared):
     p = sub.add_parser("list", parents=[shared], help="list the assignments with their points and limits")
     p.set_defaults(func=_cmd_list)
@@ -272,9 +472,16 @@ INTERRUPTED_KEEPS = {
     "release": "the bundle may be incomplete; run release again (it rewrites the folder)",
     "gradescope": "the zip may be incomplete; run gradescope again (it rewrites it)",
     "list": "nothing was written",
+    "adjust": "the decision was recorded if its line was printed; the outputs are rewritten by the next one or `grade`",
+    "rubric": "the decision was recorded if its line was printed; the outputs are rewritten by the next one or `grade`",
+    "comment": "the decision was recorded if its line was printed; the outputs are rewritten by the next one or `grade`",
+    "decide": "the decision was recorded if its line was printed; the outputs are rewritten by the next one or `grade`",
+    "decisions": "--apply records all lines or none; run it again",
+    "review": "every decision saved before the interruption is in the gradebook",
 }
 
-VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_gradescope, _add_list]
+VERBS = [_add_check, _add_grade, _add_validate, _add_build, _add_new, _add_release, _add_gradescope, _add_review,
+         _add_adjust, _add_rubric, _add_comment, _add_decide, _add_decisions, _add_list]
 
 
 def build_parser() -> argparse.ArgumentParser:

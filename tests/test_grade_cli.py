@@ -26,7 +26,7 @@ from tiny_batch import REFERENCE, TINY
 
 GRADE_DEFAULTS = dict(jobs=None, mode=None, data_dir=None, sandbox="auto", gpus=None, force=False, only=None,
                       roster=None, pick=None, single=False, backend="local", address=None, similarity_threshold=0.7,
-                      key=None)
+                      key=None, push_log=None, submission_times=None, cloned_at=None)
 
 
 @pytest.fixture
@@ -53,6 +53,8 @@ def grade_calls(monkeypatch, tmp_path):
     (["--backend", "ray", "--address", "ray://head:10001"], {"backend": "ray", "address": "ray://head:10001"}),
     (["--mode", "full", "--data-dir", "data", "--sandbox", "strict", "--similarity-threshold", "0.9"],
      {"mode": "full", "data_dir": Path("data"), "sandbox": "strict", "similarity_threshold": 0.9}),
+    (["--push-log", "pushes.csv", "--submission-times", "worksheet.csv", "--cloned-at", "2026-03-16T08:00:00Z"],
+     {"push_log": Path("pushes.csv"), "submission_times": Path("worksheet.csv"), "cloned_at": "2026-03-16T08:00:00Z"}),
 ])
 def test_grade_flags_become_keyword_arguments(capsys, grade_calls, flags, expected):
     code = cli.main(["grade", "tiny", "subs", "more.zip", "--out", "graded", "-q", *flags])

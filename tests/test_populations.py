@@ -33,15 +33,9 @@ KEYS = {"key-a": bytes(range(32)), "key-b": hashlib.sha256(b"dlgrade population 
 # the full modes measured on members (hpo's and gan's full modes need a GPU-sized budget: README says so)
 FULL_MODES = {"ae_bottleneck": "full", "conv1d_windowing": "full"}
 ARTIFACTS = REPO / "build" / "test-artifacts" / "populations"
-# Measured and not yet fixed (issue #19 stays open for them): ae's full mode trains 10 epochs on 20,000 MNIST
-# images, too few for a one-layer ReLU code and for Chollet's deep ReLU AE (key-a: 15.39 and 16.97 of 20; at
-# 30 epochs 16.10 and 19.35). Strict: the day they pass, this list must shrink.
-FULL_MODE_GAPS = {
-    ("ae_bottleneck", "lecture_keras_one_layer.py"): "ae full mode: the lecture's one-layer ReLU code reaches 0.082 / "
-                                                     "0.128 / 0.197 above a copy at the 10-epoch budget",
-    ("ae_bottleneck", "chollet_deep_relu.py"): "ae full mode: Chollet's deep ReLU AE reaches 0.098 / 0.109 / 0.129 above "
-                                               "a copy at the 10-epoch budget",
-}
+# Measured and not yet fixed (a member, its assignment, why): a strict xfail, so the day it passes this list must
+# shrink. Empty since ae's full mode trains 20 epochs with lines set on the lecture's one-layer ReLU code.
+FULL_MODE_GAPS: dict[tuple[str, str], str] = {}
 
 
 def members(assignment: str) -> list[Path]:
@@ -90,8 +84,6 @@ def test_honest_member_keeps_95_percent(assignment, member, key):
 def _full_cases() -> list:
     cases = []
     for c in _cases(FULL_MODES):
-        if c.values[2] != "key-a":
-            continue
         gap = FULL_MODE_GAPS.get(tuple(c.values[:2]))
         cases.append(pytest.param(*c.values, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=gap)] if gap else []))
     return cases

@@ -4,6 +4,7 @@ failure, summary.html's grouping and its "suspect the grader" banner, the pictur
 install path of the grader anywhere a student or an instructor reads."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,11 @@ from grader.reports.html import failure_reason, feedback_html, summary_html
 from grader.authoring.pictures import image_rows, line_plot, scatter_plot
 from grader.core.results import SubmissionResult
 from grader.core.results import TestResult as OneTest  # not collected as a test class
+from grader.core.lateness import LATE, Lateness
+from grader.core.spec import ManualItem
+from grader.records.decisions import Decision, final_score, result_basis
+from grader.reports.batch_review import BatchReview
+from grader.reports.similarity import IntegrityReport, SimilarPair
 
 REPO = str(Path(__file__).resolve().parents[1])
 KERAS = "your code raised ModuleNotFoundError: No module named 'keras' (at hw.py, line 3) while importing your submission"
@@ -110,6 +116,60 @@ def test_a_batch_of_different_failures_raises_no_banner():
     rows = [_row(f"s{i}", [_test(1, message=f"answer() returned {i}, expected the int 42"), _test(2, message="x")])
             for i in range(6)]
     assert "Suspect the grader" not in summary_html(title="Demo", rows=rows, max_points=2.0)
+
+
+def _summary_row(page: str, section: str, first_cell: str) -> list[str]:
+    """The cells (tags removed) of the table row in `section` of a summary page whose first cell is `first_cell`."""
+    part = page.split(f"<h2>{section}", 1)[1].split("<h2>", 1)[0]
+    for row in re.findall(r"<tr>(.*?)</tr>", part, flags=re.S):
+        cells = [re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        if cells and " ".join(cells[0]) == first_cell:
+            return [" ".join(c) for c in cells]
+    raise AssertionError(f"no row {first_cell!r} in {section!r}")
+
+
+def test_the_summary_shows_each_score_after_review_late_days_review_state_and_pair_verdicts():
+    rubric = [ManualItem(id="analysis", points=2.0, description="the analysis")]
+    passed, failed = _test(1, status="passed", message=""), _test(2, message="answer() returned '42'")
+    passed.score = 1.0
+    rows = [_row("anna", [passed, failed]), _row("bela", [passed, passed]), _row("carl", [failed, failed]),
+            _row("dora", [passed, passed])]
+    rows[1].late = Lateness(deadline="2026-11-01T23:59:00+01:00", handed_in="2026-11-03T10:00:00+01:00",
+                            source="commit date", late_days=2, verdict=LATE, penalty_per_day=0.1).to_json()
+    t2 = failed.nodeid
+
+    def decided(sid, kind, target, points=None, verdict=None, who="Dr. Review", basis=None):
+        return Decision(None, sid, kind, target, points, verdict, "a reason", "", who, "2026-11-05T10:00:00+00:00",
+                        basis)
+    decisions = {"anna": [decided("anna", "adjust", t2, 1.0, basis=result_basis(rows[0], t2)),
+                          decided("anna", "rubric", "analysis", 1.5)],
+                 "carl": [decided("carl", "adjust", t2, 1.0, basis="made-against-an-older-result")]}
+    review = BatchReview(finals={r.submission: final_score(r, decisions.get(r.submission, []), rubric) for r in rows},
+                         reviewed={"anna", "bela"},
+                         verdicts={("anna", "bela"): decided("anna", "integrity", "bela", verdict="confirmed"),
+                                   ("carl", "dora"): decided("carl", "integrity", "dora", verdict="cleared",
+                                                             who="Dr. Second")})
+    integrity = IntegrityReport(pairs=[SimilarPair("code", "anna", "bela", 0.97, 40),
+                                       SimilarPair("code", "carl", "dora", 0.91, 33),
+                                       SimilarPair("code", "bela", "dora", 0.88, 30)], threshold=0.8)
+    page = summary_html(title="Demo", rows=rows, max_points=2.0, integrity=integrity, review=review)
+
+    section = "Scores after review"
+    # anna: 1 automatic, her second test adjusted to 1, 1.5 of the 2 rubric points, marked reviewed
+    assert _summary_row(page, section, "anna") == ["anna", "1", "3.5 / 4", "", "reviewed"]
+    # bela: marked reviewed, her rubric item still without points; 2 days late at 10 % of 4 points a day
+    assert _summary_row(page, section, "bela") == [
+        "bela", "2", "1.2 / 4", "2 started day(s) late: -0.8 points", "reviewed rubric awaiting: analysis"]
+    # carl: his adjustment was made against an older automatic result, so it is not applied
+    assert _summary_row(page, section, "carl") == ["carl", "0", "0 / 4", "", "needs re-review rubric awaiting: analysis"]
+    assert _summary_row(page, section, "dora")[2:] == ["2 / 4", "", "awaiting review rubric awaiting: analysis"]
+    assert "2 of 4" in page and "mean score after review" in page
+
+    pairs = "Integrity: 3 flagged pair(s)"
+    assert _summary_row(page, pairs, "anna bela")[-1] == "confirmed (by Dr. Review)"
+    assert _summary_row(page, pairs, "carl dora")[-1] == "cleared (by Dr. Second)"
+    assert _summary_row(page, pairs, "bela dora")[-1] == "open"
+    assert "1 confirmed, 1 cleared" in page
 
 
 def test_pictures_are_labelled_and_readable():

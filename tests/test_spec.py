@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.core.errors import SpecError
-from grader.core.spec import Limits, Mode, Spec, Submission, describe_schema, load_spec
+from grader.core.spec import Limits, ManualItem, Mode, Spec, Submission, describe_schema, load_spec
 
 MINIMAL = """\
 title: "Demo"
@@ -127,6 +127,8 @@ def _all_keys(cls=Spec, prefix="") -> list[str]:
             keys += _all_keys(hints[f.name], prefix + f.name + ".")
         elif cls is Spec and f.name == "modes":
             keys += _all_keys(Mode, prefix + "modes.<name>.")
+        elif cls is Spec and f.name == "manual":
+            keys += _all_keys(ManualItem, prefix + "manual[].")
     return keys
 
 

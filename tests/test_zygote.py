@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.boundary import sandbox, zygote
+from grader.boundary import launch, sandbox, zygote
 from grader.core.assignments import find_assignment
 from grader.boundary.client import WorkerSession
 from grader.grading.runner import RunOptions, grade_submission
@@ -54,6 +54,16 @@ def remember(value):
 def remembered():
     import builtins
     return [len(STASH), getattr(builtins, "dlgrade_leak", None)]
+
+
+def booted():
+    """What the boot left this process: its limits, its user, its environment."""
+    import resource
+    names = ("RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NOFILE", "RLIMIT_CORE", "RLIMIT_NPROC", "RLIMIT_AS")
+    status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+    return {"rlimits": {n: list(resource.getrlimit(getattr(resource, n))) for n in names},
+            "uid": os.getuid(), "gid": os.getgid(), "caps": status["CapEff"].strip(),
+            "no_new_privs": status["NoNewPrivs"].strip(), "env": dict(os.environ), "cwd": os.getcwd()}
 
 
 def threads_and_matmul(n):
@@ -114,6 +124,50 @@ def test_a_forked_worker_is_as_isolated_as_a_cold_one(rung, tmp_path, forked):
             assert not first.module.can_read(str(second.workspace))
 
 
+def _boot_of(session) -> dict:
+    """The worker's state after its boot, its own workspace written as <workspace>."""
+    seen = session.module.booted()
+    ws = str(session.workspace)
+    seen["env"] = {k: v.replace(ws, "<workspace>") for k, v in seen["env"].items()}
+    seen["cwd"] = seen["cwd"].replace(ws, "<workspace>")
+    if session.process.slot is not None:  # each worker has a uid of its own: the same one as its slot's?
+        seen["uid"] = "own" if seen["uid"] == session.process.slot.uid and session.isolation.level == "uid" else seen["uid"]
+    return seen
+
+
+def _cold_and_forked_boots(iso, tmp_path, forked, monkeypatch) -> tuple[dict, dict]:
+    pristine = _pristine(tmp_path / "sub")
+    monkeypatch.delenv(sandbox.WORKER_ZYGOTE_ENV, raising=False)
+    with _session(pristine, iso) as cold:
+        cold_boot = _boot_of(cold)
+        assert not isinstance(cold.process.proc, zygote.ForkedProcess)
+    forked(iso)
+    with _session(pristine, iso) as fork:
+        fork_boot = _boot_of(fork)
+        assert isinstance(fork.process.proc, zygote.ForkedProcess), "the worker was started cold"
+    return cold_boot, fork_boot
+
+
+def test_cold_and_forked_workers_boot_the_same(tmp_path, forked, monkeypatch):
+    """One boot for both ways a worker starts: the same rlimits, user, privileges and environment."""
+    cold, fork = _cold_and_forked_boots(sandbox.require_isolation("auto"), tmp_path, forked, monkeypatch)
+    assert cold == fork
+    assert cold["rlimits"]["RLIMIT_NPROC"] == [LIMITS.max_processes] * 2   # soft = hard: not to be raised
+    assert cold["rlimits"]["RLIMIT_CPU"] == [LIMITS.cpu_time_s] * 2
+    assert cold["env"]["HOME"] == "<workspace>" and "DLGRADE_BOOT_PLAN" not in cold["env"]
+    assert cold["no_new_privs"] == "1"
+
+
+@pytest.mark.rungs
+@pytest.mark.parametrize("rung", RUNGS)
+def test_cold_and_forked_workers_boot_the_same_on_every_rung(rung, tmp_path, forked, monkeypatch):
+    with on_rung(rung, tmp_path / "shims") as iso:
+        cold, fork = _cold_and_forked_boots(iso, tmp_path, forked, monkeypatch)
+    assert cold == fork
+    assert cold["uid"] == (65534 if rung in ("bwrap", "namespaces") else "own")
+    assert cold["caps"] == "0000000000000000"
+
+
 def test_no_state_passes_from_one_forked_worker_to_the_next(tmp_path, forked):
     iso = sandbox.require_isolation("auto")
     forked(iso)
@@ -145,7 +199,7 @@ def test_when_the_zygote_is_gone_workers_start_cold_and_say_so(tmp_path, forked,
     z = zygote._shared[zygote.WORKER]
     os.kill(z.proc.pid, signal.SIGKILL)
     z.proc.wait()
-    sandbox._cold_said.clear()
+    launch._cold_said.clear()
     try:
         with _session(_pristine(tmp_path), iso) as s:
             assert s.module.who()["caps"] in ("0000000000000000",) or iso.level in ("none", "off")
@@ -154,7 +208,7 @@ def test_when_the_zygote_is_gone_workers_start_cold_and_say_so(tmp_path, forked,
         # the next user of the shared zygote gets a new one
         assert sandbox.worker_zygote(iso, LIMITS) not in (None, address)
     finally:
-        sandbox._cold_said.append(1)
+        launch._cold_said.append(1)
 
 
 CGROUP_TESTS = '''\
@@ -165,9 +219,9 @@ import pytest
 
 @pytest.mark.points(1)
 def test_the_trusted_process_is_fresh_and_bounded(student):
-    from grader.boundary.sandbox import _cgroup_kind
+    from grader.boundary.cgroups import cgroup_kind
     cgroups = open("/proc/self/cgroup").read()
-    assert "dlgrade-trusted-" in cgroups or _cgroup_kind() is None, cgroups  # (no cgroups to write here)
+    assert "dlgrade-trusted-" in cgroups or cgroup_kind() is None, cgroups  # (no cgroups to write here)
     import builtins
     assert not hasattr(builtins, "dlgrade_seen"), "state of an earlier submission's trusted process"
     builtins.dlgrade_seen = True

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.boundary.client import WorkerSession
-from grader.boundary.sandbox import BOUNDARY_DIR, Isolation, UidSlot, own_workspace, worker_scratch
+from grader.boundary.mount_view import BOUNDARY_DIR
+from grader.boundary.rungs import Isolation
+from grader.boundary.sandbox import worker_scratch
+from grader.boundary.uid_slots import UidSlot, own_workspace
 from grader.core.errors import ToolkitError
 from grader.core.spec import Limits
 

@@ -24,8 +24,9 @@ from grader.core.errors import (BadReply, GraderError, MissingName, StudentCodeR
 from grader.boundary.near_miss import names_in, nearest
 from grader.boundary.protocol import Channel, ChannelClosed, ChannelTimeout, Handle, ProtocolError, decode, encode
 from grader.boundary.cpu_time import cpu_seconds, machine_loaded, starved, wall_backstop
-from grader.boundary.sandbox import (DEFAULT_SANDBOX, Isolation, WorkerProcess, engine_root, require_isolation,
-                                     start_worker)
+from grader.boundary.launch import WorkerProcess, start_worker
+from grader.boundary.rungs import Isolation, engine_root
+from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
 from grader.core.spec import Limits
 from grader.boundary.worker import GRADER_FAULT
 

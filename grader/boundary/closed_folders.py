@@ -129,7 +129,7 @@ def _plan(path: Path, keep_open: list[Path]) -> list[tuple[Path, int]]:
 
 def keep_open_for_workers() -> list[Path]:
     """What a worker's process needs to read on rung (c): this Python's folders and the engine copy."""
-    from grader.boundary.sandbox import python_roots
+    from grader.boundary.mount_view import python_roots
     return [*python_roots(), worker_engine_copy()]
 
 
@@ -170,7 +170,7 @@ def worker_engine_copy() -> Path:
     Rung (c) workers import from here, so the checkout itself can be closed. The command's trusted
     processes (which start workers too, and end without running atexit) use the command's copy,
     named in their environment."""
-    from grader.boundary.sandbox import ENGINE_DIR, WORKER_ENGINE_DIRS, WORKER_ENGINE_FILES
+    from grader.boundary.mount_view import ENGINE_DIR, WORKER_ENGINE_DIRS, WORKER_ENGINE_FILES
     inherited = os.environ.get(ENGINE_COPY_ENV)
     if inherited and (Path(inherited) / "grader" / "boundary").is_dir():
         return Path(inherited)

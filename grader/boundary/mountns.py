@@ -1,7 +1,7 @@
 """Rung (b) of the isolation ladder: bubblewrap's filesystem view, built with the kernel's namespaces.
 
-Run by `grader.boundary.sandbox` as the first process inside fresh user, mount, PID, network, IPC and UTS
-namespaces (`unshare --user --map-root-user --mount --pid --net --ipc --uts --fork --kill-child`),
+Run by `grader.boundary.launch` (rung b's launcher) as the first process inside fresh user, mount,
+PID, network, IPC and UTS namespaces (`unshare --user --map-root-user --mount --pid --net --ipc --uts --fork --kill-child`),
 before any student code exists in the process tree. As root of those namespaces (and of nothing
 outside them) it:
 
@@ -19,11 +19,13 @@ worker itself drops, first thing, to an unprivileged host uid of its own ("worke
 running worker: the kernel exempts uid 0 from RLIMIT_NPROC) and becomes nobody in a nested user
 namespace of that uid (`become_nobody_as`); the tmpfs mounts it writes to are that uid's.
 
-Usage (argv): mountns.py SPEC_JSON -- COMMAND...   where SPEC_JSON holds {"ro": [...paths],
-"ro_files": [...], "dev": [...], "rw": workspace, "root": an empty folder to build the view on,
-"symlinks": {link: target}, "unshare": the util-linux unshare binary, "masks": files shown empty,
-"disk_mb": the workspace's quota or null, "submission_view": where the boot code finds the copy,
-"worker_uid": the host uid a root grader's worker runs as, or null}. Standard library only.
+Usage (argv): mountns.py VIEW_JSON -- COMMAND...   where VIEW_JSON is the worker's
+`grader.boundary.mount_view.MountView` as `namespace_input()` renders it (plus "unshare": the util-linux
+unshare binary): {"ro": [...folders], "ro_files": [...], "dev": [...], "rw": workspace, "root": an
+empty folder to build the view on, "symlinks": {link: target}, "masks": files shown empty,
+"disk_mb": the workspace's quota or null, "submission_view": where the boot finds the copy,
+"worker_uid": the host uid a root grader's worker runs as, or null}. Standard library only: it runs
+as a script, before the view exists.
 """
 from __future__ import annotations
 
@@ -66,37 +68,38 @@ def _bind_at(path: str, target: str, *, readonly: bool, is_file: bool = False) -
         _mount(path, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def build_root(spec: dict, root: str) -> None:
+def build_root(view: dict, root: str) -> None:
+    """Mount `view` (see the module's docstring) on the empty folder `root`."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing we mount propagates to the host
     os.makedirs(root, exist_ok=True)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m")
-    for link, target in spec.get("symlinks", {}).items():
+    for link, target in view.get("symlinks", {}).items():
         os.symlink(target, root + link)
     # the private /tmp first: whatever lives under the host's /tmp (the engine, a venv, the
     # workspace) is bound on top of it below, not hidden by it
-    size = f",size={spec['disk_mb']}m" if spec.get("disk_mb") else ""
-    owner = f",uid={spec['worker_uid']},gid={spec['worker_uid']}" if spec.get("worker_uid") is not None else ""
+    size = f",size={view['disk_mb']}m" if view.get("disk_mb") else ""
+    owner = f",uid={view['worker_uid']},gid={view['worker_uid']}" if view.get("worker_uid") is not None else ""
     for sub in ("tmp", "dev/shm"):
         os.makedirs(f"{root}/{sub}", exist_ok=True)
         _mount("tmpfs", f"{root}/{sub}", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
-    for path in spec["ro"]:
+    for path in view["ro"]:
         _bind(root, path, readonly=True)
-    for path in spec.get("ro_files", []):
+    for path in view.get("ro_files", []):
         _bind(root, path, readonly=True, is_file=True)
-    for path in spec.get("masks", []):  # an empty file in place of each hidden one
+    for path in view.get("masks", []):  # an empty file in place of each hidden one
         _bind_at("/dev/null", root + path, readonly=True, is_file=True)
-    for dev in spec.get("dev", []):
+    for dev in view.get("dev", []):
         _bind(root, dev, readonly=False, is_file=True)
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    quota = spec.get("disk_mb")
+    quota = view.get("disk_mb")
     if quota:
         # the workspace is a tmpfs of the quota's size; the boot code fills it from a read-only view
-        _bind_at(spec["rw"], root + spec["submission_view"], readonly=True)
-        os.makedirs(root + spec["rw"], exist_ok=True)
-        _mount("tmpfs", root + spec["rw"], "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={quota}m{owner}")
+        _bind_at(view["rw"], root + view["submission_view"], readonly=True)
+        os.makedirs(root + view["rw"], exist_ok=True)
+        _mount("tmpfs", root + view["rw"], "tmpfs", MS_NOSUID | MS_NODEV, f"mode=0755,size={quota}m{owner}")
     else:
-        _bind(root, spec["rw"], readonly=False)
+        _bind(root, view["rw"], readonly=False)
     _mount("none", root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)  # the skeleton itself
 
 
@@ -113,23 +116,23 @@ def _pivot_root(root: str) -> None:
 
 
 def main(argv: list[str]) -> None:
-    spec = json.loads(argv[0])
+    view = json.loads(argv[0])
     command = argv[argv.index("--") + 1:]
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)  # the worker dies with the grader's launcher
-    root = spec["root"]  # an empty folder the grader made; what we mount on it exists only in here
-    build_root(spec, root)
+    root = view["root"]  # an empty folder the grader made; what we mount on it exists only in here
+    build_root(view, root)
     _pivot_root(root)
-    os.chdir(spec["rw"])
+    os.chdir(view["rw"])
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     # This process stays PID 1 of the namespace, as bubblewrap's init does: the kernel keeps signals
     # from inside the namespace away from it, and when it exits every process in there dies.
     child = os.fork()
-    if child == 0 and spec.get("worker_uid") is not None:  # its boot code calls become_nobody_as first
+    if child == 0 and view.get("worker_uid") is not None:  # its boot code calls become_nobody_as first
         os.execv(command[0], command)
     if child == 0:
         # a nested user namespace in which the worker is nobody, with no capabilities
-        os.execv(spec["unshare"], [spec["unshare"], f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--", *command])
+        os.execv(view["unshare"], [view["unshare"], f"--map-user={NOBODY}", f"--map-group={NOBODY}", "--", *command])
     os._exit(_reap_until(child))
 
 
@@ -138,13 +141,14 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
 
 
-def enter(spec: dict) -> None:
+def enter(view: dict) -> None:
     """What `main` does, for a process forked by the worker zygote instead of exec'd: the same
     namespaces, the same view, the same init as PID 1, and the worker as nobody in a nested user
-    namespace. Returns only in that worker, inside the new root (the two processes above it wait
-    for it and exit with its status); spec["rw"] is its working directory."""
+    namespace (for a root grader: the boot's drop, `become_nobody_as`, makes it that). Returns only in
+    that worker, inside the new root (the two processes above it wait for it and exit with its
+    status); view["rw"] is its working directory."""
     uid, gid = os.geteuid(), os.getegid()
-    worker_uid = spec.get("worker_uid")
+    worker_uid = view.get("worker_uid")
     if worker_uid is None:
         _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
         _map_self(0, uid, gid)  # root of these namespaces only, as `unshare --map-root-user`
@@ -155,9 +159,9 @@ def enter(spec: dict) -> None:
         os._exit(_reap_until(init))
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     _as_init()
-    build_root(spec, spec["root"])
-    _pivot_root(spec["root"])
-    os.chdir(spec["rw"])
+    build_root(view, view["root"])
+    _pivot_root(view["root"])
+    os.chdir(view["rw"])
     if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
     worker = os.fork()
@@ -165,8 +169,7 @@ def enter(spec: dict) -> None:
         os._exit(_reap_until(worker))
     _libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the worker: as any Python
-    if worker_uid is not None:
-        become_nobody_as(int(worker_uid))
+    if worker_uid is not None:  # the boot drops to it first (grader.boundary.boot), as after `main`'s exec
         return
     _unshare(CLONE_NEWUSER)
     _map_self(NOBODY, 0, 0)

@@ -28,17 +28,24 @@ from collections.abc import Callable
 from grader.core.assignments import find_assignment
 from grader.grading.backends import BACKENDS, GradeTask, Graded, cpu_count, default_jobs, make_backend
 from grader.intake.discovery import SubmissionInput, collect_submissions
+from grader.intake.hand_ins import HandIns, StudentDeadline, read_hand_ins
+from grader.intake.git_history import read_push_log
+from grader.intake.submission_times import SubmissionTimes, read_worksheet
+from grader.core.errors import SpecError
+from grader.core.spec import parse_time
 from grader.trusted.course_key import KEY_FILE, load_or_create
 from grader.core.errors import INTERNAL_ERROR, GraderSuspect, GradingCancelled, ToolkitError
-from grader.reports.spreadsheets import write_grades_csv, write_moodle_csv
-from grader.reports.markdown import feedback_markdown
+from grader.records.decisions import Decisions, FinalScore, final_score
 from grader.records.freshness import grader_version, submission_hash
-from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, row_from_result
-from grader.reports.html import feedback_html, summary_html
+from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow, RosterRow, row_from_result
+from grader.reports.batch_review import batch_review
+from grader.reports.html import summary_html
+from grader.reports.reviewed import final_scores, write_submission_files
+from grader.reports.reviewed import write_tables as write_reviewed_tables
 from grader.reports.integrity import integrity_report, write_integrity_csv
 from grader.reports.similarity import SIMILARITY_THRESHOLD
 from grader.core.results import SubmissionResult, SubmissionStatus
-from grader.core.atomic_files import write_atomic, write_json
+from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch, match_roster, read_roster
 from grader.grading.runner import RunOptions, guarded_command, prepare, require_data, retry_alone
 from grader.boundary.sandbox import DEFAULT_SANDBOX, STRICT_LEVELS, require_isolation
@@ -62,6 +69,7 @@ class GradeReport:
     jobs: int = 1
     isolation_warning: str | None = None
     found: int = 0                                     # submissions found in the inputs
+    hand_ins: HandIns = field(default_factory=HandIns)  # lateness and graded commits (grader.intake.hand_ins)
 
     @property
     def failed(self) -> list[SubmissionResult]:
@@ -73,7 +81,8 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                       gpus: list[str] | None = None, force: bool = False, only: list[str] | None = None,
                       roster: Path | None = None, pick: str | None = None, single: bool = False,
                       backend: str = "local", address: str | None = None, similarity_threshold: float = SIMILARITY_THRESHOLD,
-                      key: Path | None = None, on_start: Callable[[int], None] | None = None,
+                      key: Path | None = None, push_log: Path | None = None, submission_times: Path | None = None,
+                      cloned_at: str | None = None, on_start: Callable[[int], None] | None = None,
                       on_result: Callable[[SubmissionResult], None] | None = None) -> GradeReport:
     """Grade the submissions in `submissions` with public and hidden tests; write everything under `out`.
 
@@ -83,7 +92,10 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
     submissions); pick: the glob choosing the code file inside folders ('hw2/*.ipynb');
     single: every path is one submission, a folder too; backend: 'local' or 'ray' (address: the
     cluster); key: the course key file hidden data derives from (default OUT/course.key, created
-    on the first run; keep it out of anything students see). on_start(n) is called with the number to grade, on_result after each one.
+    on the first run; keep it out of anything students see); push_log: the hosting service's CSV (repo,
+    sha, pushed_at) whose push times replace commit dates; submission_times: Moodle's grading worksheet,
+    for hand-in times; cloned_at: when the repositories were cloned (ISO 8601 with zone; default: each
+    one's folder time), to flag commits dated later. The deadline is the spec's (grader.intake.hand_ins). on_start(n) is called with the number to grade, on_result after each one.
 
     Returns the report; raises ToolkitError before any grading if an argument is unusable or the
     mode's data is not in `data_dir`, GraderSuspect (a ToolkitError) when the first submissions all
@@ -99,6 +111,9 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
     if pick:
         spec = replace(spec, submission=replace(spec.submission, code=[pick]))
     roster_rows = read_roster(roster) if roster else None
+    pushes = read_push_log(push_log) if push_log else None
+    worksheet = _worksheet(spec, submission_times) if submission_times else None
+    clone_at = _time_flag("--cloned-at", cloned_at) if cloned_at else None
     iso = require_isolation(sandbox)
     if backend == "ray" and iso.level not in STRICT_LEVELS:
         # Ray's control plane has no authentication: only a worker in its own network namespace,
@@ -128,15 +143,24 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
         report = GradeReport(out, notes=collected.notes, jobs=jobs, found=len(collected.submissions),
                              isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
         with Gradebook(out / GRADEBOOK_FILE) as book:
+            book.set_meta("assignment", str(spec.path))   # what `dlgrade adjust OUT ...` re-renders with
             if roster_rows is not None:
                 book.set_roster(roster_rows)
+            # the deadline: repositories become their graded commit, before anything is hashed or compared
+            report.hand_ins = read_hand_ins(collected.submissions, spec, scratch=Path(scratch),
+                                            students=_student_deadlines(book.roster(), collected.submissions),
+                                            push_log=pushes, worksheet=worksheet, cloned_at=clone_at)
+            collected.submissions = report.hand_ins.submissions
+            by_id = {s.id: s for s in collected.submissions}
+            chosen = [by_id[s.id] for s in chosen]
             version = grader_version(spec)
             mode_name = mode or spec.default_mode
             todo, hashes = [], {}
             for s in chosen:
                 hashes[s.id] = submission_hash(s.path, pick=pick)
+                late = report.hand_ins.late.get(s.id)
                 if force or needs_grading(book.get(s.id), content_hash=hashes[s.id], grader_version=version,
-                                          mode=mode_name, isolation=iso.level):
+                                          mode=mode_name, isolation=iso.level, late=late.to_json() if late else {}):
                     todo.append(s)
                 else:
                     report.skipped.append(s.id)
@@ -152,23 +176,49 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                 _grade_all(spec, todo, options, book, report, hashes=hashes, version=version, backend=backend,
                            jobs=jobs, gpus=gpus, address=address, on_result=on_result)
             finally:  # also on Ctrl-C: the tables show every row committed so far
-                report.rows, report.roster = write_tables(book, out=out, max_points=spec.max_points(mode))
+                report.rows, report.roster = write_tables(book, spec, out=out, mode=mode)
             report.integrity = integrity_report(spec, collected.submissions, threshold=similarity_threshold)
             write_integrity_csv(out / "integrity.csv", report.integrity)
             write_atomic(out / "summary.html", summary_html(title=spec.title or spec.name, rows=report.rows,
                                                             max_points=spec.max_points(mode), roster=report.roster,
-                                                            integrity=report.integrity))
+                                                            integrity=report.integrity,
+                                                            review=batch_review(book.path, report.rows, spec)))
     report.results.sort(key=lambda r: r.submission)
     return report
 
 
 def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version: str, mode: str,
-                  isolation: str = "") -> bool:
+                  isolation: str = "", late: dict | None = None) -> bool:
     """False when `row` is a verdict on the same files, by the same grader, in the same data mode, on the
-    same sandbox rung (so one gradebook never mixes levels). A row with an internal grading error (not the
-    student's doing) is always graded again."""
+    same sandbox rung (so one gradebook never mixes levels), judged against the same deadline (`late`:
+    an extension or a push log changes it, and the feedback says it). A row with an internal grading
+    error (not the student's doing) is always graded again."""
     return (row is None or row.content_hash != content_hash or row.grader_version != grader_version
-            or row.mode != mode or row.status == SubmissionStatus.ERROR or (bool(isolation) and row.isolation != isolation))
+            or row.mode != mode or row.status == SubmissionStatus.ERROR or (bool(isolation) and row.isolation != isolation)
+            or (late is not None and (row.late or {}) != late))
+
+
+def _student_deadlines(roster: list[RosterRow], submissions: list[SubmissionInput]) -> dict[str, StudentDeadline]:
+    """Each submission's student's extension or own deadline, from the (given or stored) roster."""
+    if not roster:
+        return {}
+    match = match_roster(roster, [(s.id, s.name) for s in submissions])
+    return {sid: StudentDeadline(r.extension_days, r.deadline, r.email) for sid, r in match.student.items()}
+
+
+def _time_flag(flag: str, text: str):
+    try:
+        return parse_time(text, flag)
+    except SpecError as e:
+        raise ToolkitError(str(e)) from None
+
+
+def _worksheet(spec: Spec, path: Path) -> SubmissionTimes:
+    """Moodle writes its times without a zone: they are read in the deadline's."""
+    if not spec.deadline:
+        raise ToolkitError(f"--submission-times: the spec {spec.name!r} has no deadline to judge the times against "
+                           "(set `deadline` in assignment.yaml)")
+    return read_worksheet(path, zone=parse_time(spec.deadline, "deadline").tzinfo)
 
 
 def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, book: Gradebook, report: GradeReport,
@@ -189,7 +239,7 @@ def _grade_all(spec: Spec, todo: list[SubmissionInput], options: RunOptions, boo
         except Exception as e:  # noqa: BLE001 - the backend lost the task (a Ray node died, ...)
             graded = Graded(SubmissionResult(s.id, spec.name, options.mode or spec.default_mode, status=SubmissionStatus.ERROR,
                                              reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
-                                             total_points=spec.max_points(options.mode)))
+                                             total_points=spec.automatic_points(options.mode)))
         if graded.result.status != SubmissionStatus.ERROR and retry_alone(graded.result):
             later.append(s)   # not recorded: a kill before the retry leaves it to the next run
             return
@@ -225,18 +275,34 @@ def _record(spec: Spec, s: SubmissionInput, graded: Graded, options: RunOptions,
             on_result: Callable[[SubmissionResult], None] | None) -> None:
     """One submission's outputs and gradebook row, in the thread that collects results."""
     mode_data = spec.modes.get(graded.result.mode)
+    late = report.hand_ins.late.get(s.id)
+    if late is not None:   # the deadline is the command's, not the grading's: added here, before any output
+        graded.result.late = late.to_json()
+        graded.result.notes = report.hand_ins.notes.get(s.id, []) + graded.result.notes
+    row = row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
+                          name=s.name, participant=s.participant, source=_source(report, s))
+    with Decisions(book.path) as decisions:   # a regrade keeps every decision; a changed result re-opens one
+        decisions.flag_changed_results(row)
+        final = final_score(row, decisions.for_submission(row.submission), spec.manual)
     write_outputs(graded, out=report.out / s.id, title=spec.title,
-                  mode_text=mode_data.description if mode_data else "")
-    book.record(row_from_result(graded.result, grader_version=version, content_hash=hashes[s.id],
-                                name=s.name, participant=s.participant, source=str(s.path)))
+                  mode_text=mode_data.description if mode_data else "", final=final)
+    book.record(row)
     if time.monotonic() - tables_at[0] > TABLES_EVERY_S:  # rewriting them per result would grow with the batch
-        write_tables(book, out=report.out, max_points=spec.max_points(options.mode), moodle=False)
+        write_tables(book, spec, out=report.out, mode=options.mode, moodle=False)
         tables_at[0] = time.monotonic()
     report.results.append(graded.result)
     if on_result:
         on_result(graded.result)
     if len(report.results) == SUSPECT_AFTER:
         _stop_if_the_grader_is_broken(report.results)
+
+
+def _source(report: GradeReport, s: SubmissionInput) -> str:
+    """The path the instructor gave (a repository, not the scratch copy of its graded commit)."""
+    late = report.hand_ins.late.get(s.id)
+    if late is None or not late.commit:
+        return str(s.path)
+    return f"{report.hand_ins.repositories.get(s.id, s.path)}@{late.commit}"
 
 
 def _signature(reason: str) -> str:
@@ -255,19 +321,21 @@ def _stop_if_the_grader_is_broken(first: list[SubmissionResult]) -> None:
                         f"command again (those rows are retried): {why}")
 
 
-def write_tables(book: Gradebook, *, out: Path, max_points: float,
+def write_tables(book: Gradebook, spec: Spec, *, out: Path, mode: str | None,
                  moodle: bool = True) -> tuple[list[GradebookRow], RosterMatch | None]:
-    """grades.csv (and moodle.csv) from the whole gradebook, matched against its stored roster."""
-    rows, roster_rows = book.rows(), book.roster()
-    roster = match_roster(roster_rows, [(r.submission, r.name) for r in rows]) if roster_rows else None
-    write_grades_csv(out / "grades.csv", rows, roster=roster, max_points=max_points)
-    if moodle:
-        write_moodle_csv(out / "moodle.csv", rows, roster=roster, max_points=max_points)
+    """grades.csv (and moodle.csv) from the whole gradebook and the reviewers' decisions, matched
+    against the gradebook's stored roster."""
+    rows = book.rows()
+    with Decisions(book.path) as decisions:
+        finals = final_scores(rows, decisions.all(), spec)
+    roster = write_reviewed_tables(rows, book.roster(), out=out, max_points=spec.max_points(mode), finals=finals,
+                                   moodle=moodle)
     return rows, roster
 
 
-def write_outputs(graded: Graded, *, out: Path, title: str, mode_text: str = "") -> None:
-    """The per-submission files; pictures first, so the pages never point at a missing one."""
+def write_outputs(graded: Graded, *, out: Path, title: str, mode_text: str = "", final: FinalScore | None = None) -> None:
+    """The per-submission files; pictures first, so the pages never point at a missing one. `final`:
+    the reviewers' decisions on this submission (grader.records.decisions.final_score)."""
     result = graded.result
     images = out / "images"
     if images.exists():
@@ -275,7 +343,4 @@ def write_outputs(graded: Graded, *, out: Path, title: str, mode_text: str = "")
     for name, data in graded.images.items():
         images.mkdir(parents=True, exist_ok=True)
         (images / Path(name).name).write_bytes(data)
-    write_json(out / "results.json", result.to_gradescope())
-    write_json(out / "result.json", result.to_json())
-    write_atomic(out / "feedback.md", feedback_markdown(result, title=title, data=mode_text))
-    write_atomic(out / "feedback.html", feedback_html(result, title=title, images=graded.images, data=mode_text))
+    write_submission_files(result, out=out, title=title, images=graded.images, mode_text=mode_text, final=final)

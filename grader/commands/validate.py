@@ -1,8 +1,9 @@
 """`validate`: an assignment is consistent and its tests discriminate.
 
 The reference solution must earn full marks; the template must earn no points without breaking
-the grader; the templates must be up to date; the spec's points must match the tests', in every
-data mode (a test marked for some modes only counts in those); the grading environment's packages
+the grader; the templates must be up to date; the spec's points must match the tests' plus the manual
+rubric items', in every data mode (a test marked for some modes only counts in those; manual items count
+in all); the grading environment's packages
 (the spec's `environment`) must import in a worker, and cover what the reference imports.
 """
 from __future__ import annotations
@@ -24,10 +25,29 @@ def _mode_points(spec, tests) -> list[str]:
     """Modes whose maximum in the spec differs from the points of the tests that run in them."""
     wrong = []
     for name in spec.modes:
-        got = points_in_mode(tests, name)
+        got = points_in_mode(tests, name) + spec.manual_points   # manual items are on every mode's scale
         if abs(got - spec.max_points(name)) > 1e-9:
-            wrong.append(f"{name}: spec {spec.max_points(name):g}, its tests {got:g} (set modes.{name}.points: {got:g})")
+            manual = f" + manual {spec.manual_points:g}" if spec.manual else ""
+            wrong.append(f"{name}: spec {spec.max_points(name):g}, its tests {got - spec.manual_points:g}{manual} "
+                         f"(set modes.{name}.points: {got:g})")
     return wrong
+
+
+def points_checks(spec) -> list[Check]:
+    """The scale adds up: every test has points, and the spec's points (in total and per mode) are the
+    tests' plus the manual rubric items'."""
+    tests, missing = marked_points(spec)
+    total = sum(p for _, p, _ in tests)
+    checks = [Check("every test has @pytest.mark.points", not missing, ", ".join(missing) or "yes")]
+    checks.append(Check("spec points = sum of test points + manual rubric items",
+                        abs(total + spec.manual_points - spec.points) < 1e-9,
+                        f"spec {spec.points:g}, tests {total:g}"
+                        + (f", manual {spec.manual_points:g} ({', '.join(f'{i.id} {i.points:g}' for i in spec.manual)})"
+                           if spec.manual else "")))
+    wrong = _mode_points(spec, tests)
+    checks.append(Check("each mode's points = the points of the tests that run in it + manual", not wrong,
+                        "; ".join(wrong) or ", ".join(f"{m} {spec.max_points(m):g}" for m in spec.modes)))
+    return checks
 
 
 def validate_assignment(*, assignment: str | Path, mode: str | None = None, data_dir: Path | None = None,
@@ -35,15 +55,7 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
     """Run every check; return them all (the caller decides the exit code from `ok`)."""
     spec = find_assignment(assignment)
     require_data(spec, mode, data_dir)  # before anything runs: a full mode without its data is a usage error
-    checks: list[Check] = []
-    tests, missing = marked_points(spec)
-    total = sum(p for _, p, _ in tests)
-    checks.append(Check("every test has @pytest.mark.points", not missing, ", ".join(missing) or "yes"))
-    checks.append(Check("spec points = sum of test points", abs(total - spec.points) < 1e-9,
-                        f"spec {spec.points:g}, tests {total:g}"))
-    wrong = _mode_points(spec, tests)
-    checks.append(Check("each mode's points = the points of the tests that run in it", not wrong,
-                        "; ".join(wrong) or ", ".join(f"{m} {spec.max_points(m):g}" for m in spec.modes)))
+    checks: list[Check] = points_checks(spec)
     drift = [c for c in build_templates(assignment=spec.path, check_only=True) if not c.ok]
     checks.append(Check("templates are up to date", not drift, ", ".join(c.name for c in drift) or "yes"))
     template_py = template_dir(spec) / f"{spec.name}.py"

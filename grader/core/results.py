@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
+from grader.core.lateness import Lateness, apply_late_policy
+
 try:
     from enum import StrEnum
 except ImportError:  # Python 3.10
@@ -75,10 +77,16 @@ class SubmissionResult:
     grader_errors: list[str] = field(default_factory=list)
     isolation: str = ""        # the sandbox rung it was graded on (grader.boundary.sandbox.LEVELS)
     isolation_warning: str | None = None
+    late: dict = field(default_factory=dict)   # Lateness.to_json() where the spec has a deadline
 
     @property
     def score(self) -> float:
+        """The automatic score: the tests' points, before any late penalty."""
         return round(sum(t.score for t in self.tests), 4)
+
+    def after_late_policy(self) -> tuple[float, str]:
+        """The score after the late policy, and what it took (grader.core.lateness.apply_late_policy)."""
+        return apply_late_policy(self.score, self.max_score, Lateness.from_json(self.late))
 
     @property
     def max_score(self) -> float:
@@ -99,12 +107,18 @@ class SubmissionResult:
                 "extra_data": {"nodeid": t.nodeid, "kind": t.kind, "status": t.status, "duration": round(t.duration, 3)},
             })
         output = self.reason
+        final, late_note = self.after_late_policy()
+        if self.late:
+            output = Lateness.from_json(self.late).describe() + (f" Late policy: {late_note}." if late_note else "") \
+                + ("\n\n" + output if output else "")
         if self.notes:
             output += ("\n\n" if output else "") + "Notes:\n" + "\n".join(f"- {n}" for n in self.notes)
-        return {"score": self.score, "max_score": self.max_score, "execution_time": round(self.duration, 2),
+        return {"score": final, "max_score": self.max_score, "execution_time": round(self.duration, 2),
                 "output": output, "tests": tests,
                 "extra_data": {"submission": self.submission, "assignment": self.assignment, "mode": self.mode,
-                               "status": self.status}}
+                               "status": self.status, "automatic_score": self.score, "late": self.late}}
 
     def to_json(self) -> dict:
-        return asdict(self) | {"score": self.score, "max_score": self.max_score}
+        final, late_note = self.after_late_policy()
+        return asdict(self) | {"score": self.score, "max_score": self.max_score, "final_score": final,
+                               "late_note": late_note}

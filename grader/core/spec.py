@@ -6,6 +6,7 @@ import dataclasses
 import re
 import typing
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -105,6 +106,30 @@ class Environment:
 
 
 @dataclass
+class ManualItem:
+    """A rubric item a person scores (the quality of an analysis, comments in English): part of the
+    assignment's scale, "awaiting review" until a reviewer gives it points (grader.records.decisions)."""
+    id: str = _f("", "a short identifier, used on the command line (`dlgrade rubric OUT SUBMISSION ID POINTS`)")
+    points: float = _f(0.0, "the most points a reviewer may give it")
+    description: str = _f("", "what the reviewer judges, shown to the student beside the points")
+
+
+ITEM_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass
+class LatePolicy:
+    """What late work costs (grader.core.lateness.apply_late_policy applies it)."""
+    grace_minutes: float = _f(0.0, "minutes after the deadline that still count as on time")
+    penalty_per_started_day: float = _f(0.0, "what each started day after the deadline takes, after the automatic "
+                                        "score and any reviewer's adjustments (never below 0)")
+    penalty_unit: str = _f("fraction", "'fraction': penalty_per_started_day is a fraction of the scale (0.1 = 10 %); "
+                           "'points': it is in points")
+    last_day: int = _f(-1, "the last started day late work is accepted; later work scores 0 as 'not accepted' "
+                       "(still graded, with feedback); 0 = nothing after the deadline and grace; -1 = no last day")
+
+
+@dataclass
 class Spec:
     """An assignment: the folder `assignments/<name>/` with this file in it."""
     title: str = _f("", "the assignment's title")
@@ -119,12 +144,27 @@ class Spec:
     submission: Submission = _f(None, "how submissions are read (see Submission)")
     resources: Resources = _f(None, "what one submission reserves on a cluster node (see Resources)")
     environment: Environment = _f(None, "the grading environment's packages (see Environment)")
+    deadline: str = _f("", "when the work is due: ISO 8601 with its time zone, e.g. '2026-03-15T23:59:00+01:00'; "
+                       "empty = no deadline. Per student: the roster's extension_days or deadline column")
+    late_policy: LatePolicy = _f(None, "what late work costs (see LatePolicy); only with a deadline")
+    manual: list = _f([], "rubric items a person scores, each {id, points, description} (see ManualItem): part "
+                      "of `points` and of every mode's points, shown as \"awaiting review\" until scored")
     name: str = field(default="", metadata={"help": "set from the folder name", "internal": True})
     path: Path = field(default=Path("."), metadata={"help": "the assignment folder", "internal": True})
 
     def max_points(self, mode: str | None) -> float:
         """What a full grading (public and hidden tests) in `mode` scores out of: fixed by the spec."""
         return self.mode(mode).points or self.points
+
+    @property
+    def manual_points(self) -> float:
+        """The points of the manual rubric items: on the scale of every mode, given by a reviewer."""
+        return sum(item.points for item in self.manual)
+
+    def automatic_points(self, mode: str | None) -> float:
+        """What the tests alone score out of in `mode`: the mode's maximum less the manual items, which
+        a reviewer adds (grader.records.decisions.final_score)."""
+        return self.max_points(mode) - self.manual_points
 
     def mode(self, name: str | None) -> Mode:
         name = name or self.default_mode
@@ -210,6 +250,7 @@ def _checked(raw, folder: Path, where: str) -> Spec:
     if not NAME_PATTERN.match(spec.name):
         raise SpecError(f"{folder}: assignment names are lower_snake_case (got {spec.name!r})")
     spec.modes = {m: _build(Mode, v, f"{path}.modes.{m}") for m, v in spec.modes.items()}
+    spec.manual = _manual_items(spec.manual, f"{path}.manual")
     if spec.default_mode not in spec.modes:
         raise SpecError(f"{path}.default_mode: {spec.default_mode!r} is not one of the modes ({', '.join(spec.modes) or 'none'})")
     if spec.submission.load not in ("definitions", "full"):
@@ -218,10 +259,58 @@ def _checked(raw, folder: Path, where: str) -> Spec:
         raise SpecError(f"{path}.resources: num_cpus must be positive and num_gpus not negative")
     if spec.points <= 0:
         raise SpecError(f"{path}.points: must be positive")
+    _check_deadline(spec, path)
     for m, mode in spec.modes.items():
         if mode.points < 0:
             raise SpecError(f"{path}.modes.{m}.points: must be positive (or 0: the spec's points)")
     return spec
+
+
+def _manual_items(raw: list, where: str) -> list[ManualItem]:
+    items = [item if isinstance(item, ManualItem) else _build(ManualItem, item, f"{where}[{i}]")
+             for i, item in enumerate(raw)]
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if not ITEM_ID_PATTERN.match(item.id):
+            raise SpecError(f"{where}[{i}].id: lower_snake_case, at most 40 characters (got {item.id!r})")
+        if item.id in seen:
+            raise SpecError(f"{where}[{i}].id: {item.id!r} is used twice")
+        if item.points <= 0:
+            raise SpecError(f"{where}[{i}].points: must be positive (got {item.points:g})")
+        if not item.description.strip():
+            raise SpecError(f"{where}[{i}].description: say what the reviewer judges")
+        seen.add(item.id)
+    return items
+
+
+def parse_time(text: str, where: str) -> datetime:
+    """An ISO 8601 date and time with its zone ('Z' or an offset); SpecError naming `where` otherwise:
+    a deadline without a zone would move with the machine that grades."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise SpecError(f"{where}: {text!r} is not an ISO 8601 date and time "
+                        "(e.g. '2026-03-15T23:59:00+01:00')") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise SpecError(f"{where}: {text!r} has no time zone; add one, e.g. '{text.strip()}+01:00' or 'Z' for UTC")
+    return when
+
+
+def _check_deadline(spec: Spec, path: str) -> None:
+    policy = spec.late_policy
+    if spec.deadline:
+        parse_time(spec.deadline, f"{path}.deadline")
+    elif policy != LatePolicy():
+        raise SpecError(f"{path}.late_policy: needs a deadline (set `deadline`)")
+    if policy.grace_minutes < 0 or policy.penalty_per_started_day < 0:
+        raise SpecError(f"{path}.late_policy: grace_minutes and penalty_per_started_day must not be negative")
+    if policy.penalty_unit not in ("fraction", "points"):
+        raise SpecError(f"{path}.late_policy.penalty_unit: expected 'fraction' or 'points', got {policy.penalty_unit!r}")
+    if policy.penalty_unit == "fraction" and policy.penalty_per_started_day > 1:
+        raise SpecError(f"{path}.late_policy.penalty_per_started_day: {policy.penalty_per_started_day:g} is more "
+                        "than the whole scale; a fraction is at most 1 (or set penalty_unit: points)")
+    if policy.last_day < -1:
+        raise SpecError(f"{path}.late_policy.last_day: -1 (no last day), 0 or a number of days; got {policy.last_day}")
 
 
 def describe_schema(cls=Spec, prefix: str = "") -> list[tuple[str, str, str]]:
@@ -237,4 +326,6 @@ def describe_schema(cls=Spec, prefix: str = "") -> list[tuple[str, str, str]]:
             rows.extend(describe_schema(t, prefix + f.name + "."))
         elif cls is Spec and f.name == "modes":  # a mapping of Mode entries: document their keys too
             rows.extend(describe_schema(Mode, prefix + "modes.<name>."))
+        elif cls is Spec and f.name == "manual":  # a list of ManualItem entries
+            rows.extend(describe_schema(ManualItem, prefix + "manual[]."))
     return rows

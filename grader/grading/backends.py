@@ -51,7 +51,7 @@ def run_task(task: GradeTask, *, cancel: threading.Event | None = None) -> Grade
         except Exception as e:  # noqa: BLE001 - one broken submission must not stop the batch
             result = SubmissionResult(task.submission.id, task.spec.name, task.options.mode or task.spec.default_mode,
                                       status=SubmissionStatus.ERROR, reason=f"{INTERNAL_ERROR}: {type(e).__name__}: {e}",
-                                      total_points=task.spec.max_points(task.options.mode))
+                                      total_points=task.spec.automatic_points(task.options.mode))
         result.submission = task.submission.id
         images = {p.name: p.read_bytes() for p in sorted((Path(keep) / "images").glob("*")) if p.is_file()}
     return Graded(result, images)

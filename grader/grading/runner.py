@@ -28,8 +28,10 @@ from grader.core.assignments import reference_dir, reference_submission
 from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GraderError, GradingCancelled, ToolkitError
 from grader.grading.control import CONTROLS, settle, tests_signature
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
-from grader.boundary.sandbox import (DEFAULT_SANDBOX, ENGINE_DIR, WORKER_ZYGOTE_ENV, Cgroup, Isolation, hide_from_workers, require_isolation,
-                            worker_scratch, worker_zygote, zygote_environment)
+from grader.boundary.cgroups import Cgroup
+from grader.boundary.mount_view import ENGINE_DIR
+from grader.boundary.sandbox import (DEFAULT_SANDBOX, WORKER_ZYGOTE_ENV, Isolation, hide_from_workers, require_isolation,
+                                     worker_scratch, worker_zygote, zygote_environment)
 from grader.core.spec import Limits, Spec, spec_to_json
 from grader.intake.headline import reading_headline
 from grader.intake.workspace import MODULE_FILE, dropped_notes, prepare_workspace, submission_id
@@ -98,7 +100,7 @@ def grade_submission(spec: Spec, submission: Path, options: RunOptions, *,
     if options.course_key is None:  # drawn here, so that a control run (grader.grading.control) shares it
         from grader.trusted.course_key import new_key
         options = dataclasses.replace(options, course_key=new_key())
-    result = SubmissionResult(submission_id(Path(submission)), spec.name, mode, total_points=spec.max_points(mode))
+    result = SubmissionResult(submission_id(Path(submission)), spec.name, mode, total_points=spec.automatic_points(mode))
     prestart_zygotes()  # their imports run while the rung is probed and the workspace prepared
     iso = options.isolation or require_isolation(options.sandbox)
     result.isolation = iso.level

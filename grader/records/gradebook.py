@@ -6,7 +6,12 @@ and a re-run grades only what is missing or changed. SQLite in WAL mode with ful
 committed row survives the process, a half-written one never appears. The CSV and HTML
 outputs are all regenerated from here, so they include the rows of earlier runs.
 
-Only one `grade` run may write to a gradebook at a time (the first one holds a lock).
+Only one `grade` run may write to a gradebook at a time (the first one holds a lock). The same file
+holds the reviewers' decisions and review state (grader.records.decisions), which other processes (the
+review app, `dlgrade adjust`) write beside a running `grade`, each in its own transaction.
+
+Schema versions: 1 had `submissions`, `roster` and `meta`; 2 adds `decisions` and `reviews`. An older
+file is migrated in place, in one transaction, when it is opened (`connect`); its rows stay as they are.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from grader.core.errors import ToolkitError
 from grader.core.results import SubmissionResult
 
 GRADEBOOK_FILE = "gradebook.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TIMING_FIELDS = ("duration", "graded_at", "test_durations")   # differ between two runs of the same grading
 
 
@@ -45,6 +50,7 @@ class GradebookRow:
     participant: str = ""      # Moodle's participant number, where known
     source: str = ""           # the submission's path as given to `grade`
     isolation: str = ""        # the sandbox rung it was graded on (grader.boundary.sandbox.LEVELS)
+    late: dict = field(default_factory=dict)   # grader.core.lateness.Lateness.to_json(); {} = no deadline
 
     def without_timing(self) -> dict:
         """The row minus the fields that differ between two gradings of the same thing."""
@@ -57,6 +63,8 @@ class RosterRow:
     id: str
     name: str = ""
     email: str = ""
+    extension_days: float = 0.0   # days added to the spec's deadline for this student
+    deadline: str = ""            # this student's own deadline (ISO 8601 with zone), instead of the spec's
 
 
 def row_from_result(result: SubmissionResult, *, grader_version: str, content_hash: str, name: str = "",
@@ -70,10 +78,10 @@ def row_from_result(result: SubmissionResult, *, grader_version: str, content_ha
         test_durations={t.nodeid: round(t.duration, 3) for t in result.tests}, duration=round(result.duration, 3),
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), grader_version=grader_version,
         content_hash=content_hash, mode=result.mode, name=name, participant=participant, source=source,
-        isolation=result.isolation)
+        isolation=result.isolation, late=result.late)
 
 
-_JSON_FIELDS = ("tests", "test_durations")
+_JSON_FIELDS = ("tests", "test_durations", "late")
 _COLUMNS = [f.name for f in fields(GradebookRow)]
 _TYPES = {"score": "REAL", "max_score": "REAL", "duration": "REAL"}
 
@@ -94,32 +102,9 @@ class Gradebook:
                                "wait for it or grade into another folder") from None
         self.db: sqlite3.Connection | None = None
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            columns = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "submission" else "")
-                                for c in _COLUMNS)
-            with self._transaction():
-                self.db.execute(f"CREATE TABLE IF NOT EXISTS submissions ({columns})")
-                have = {r[1] for r in self.db.execute("PRAGMA table_info(submissions)")}
-                for c in _COLUMNS:  # columns added since the gradebook was made (they start empty)
-                    if c not in have:
-                        self.db.execute(f"ALTER TABLE submissions ADD COLUMN {c} {_TYPES.get(c, 'TEXT')} DEFAULT ''")
-                self.db.execute("CREATE TABLE IF NOT EXISTS roster (id TEXT PRIMARY KEY, name TEXT, email TEXT, "
-                                "position INTEGER)")
-                self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-                found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-                if found is None:
-                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                elif found[0] != str(SCHEMA_VERSION):
-                    raise ToolkitError(f"{self.path}: gradebook schema {found[0]}, this toolkit writes "
-                                       f"{SCHEMA_VERSION}; grade into a new output folder")
-        except BaseException as e:
-            if self.db is not None:
-                self.db.close()
+            self.db = connect(self.path)
+        except BaseException:
             os.close(self._lock)
-            if isinstance(e, sqlite3.DatabaseError):
-                raise ToolkitError(f"{self.path}: not a usable gradebook ({e})") from None
             raise
 
     def _transaction(self):
@@ -134,25 +119,28 @@ class Gradebook:
                             f"VALUES ({', '.join('?' * len(_COLUMNS))})", values)
 
     def get(self, submission: str) -> GradebookRow | None:
-        cur = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions WHERE submission = ?", (submission,))
-        found = cur.fetchone()
-        return _row(found) if found else None
+        return row_in(self.db, submission)
 
     def rows(self) -> list[GradebookRow]:
         """Every row, sorted by submission id."""
-        cur = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions ORDER BY submission")
-        return [_row(r) for r in cur.fetchall()]
+        return rows_in(self.db)
 
     def set_roster(self, roster: list[RosterRow]) -> None:
         """Replace the stored roster (a later run without --roster uses this one)."""
         with self._transaction():
             self.db.execute("DELETE FROM roster")
-            self.db.executemany("INSERT INTO roster VALUES (?, ?, ?, ?)",
-                                [(r.id, r.name, r.email, i) for i, r in enumerate(roster)])
+            self.db.executemany("INSERT INTO roster (id, name, email, position, extension_days, deadline) "
+                                "VALUES (?, ?, ?, ?, ?, ?)",
+                                [(r.id, r.name, r.email, i, r.extension_days, r.deadline)
+                                 for i, r in enumerate(roster)])
 
     def roster(self) -> list[RosterRow]:
-        cur = self.db.execute("SELECT id, name, email FROM roster ORDER BY position")
-        return [RosterRow(*r) for r in cur.fetchall()]
+        return roster_in(self.db)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember `value` under `key` (e.g. "assignment": the spec folder `grade` graded with)."""
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         self.db.close()
@@ -163,6 +151,80 @@ class Gradebook:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """An open connection to the gradebook at `path` (created if missing), migrated to SCHEMA_VERSION.
+
+    Takes no lock: `Gradebook` adds the one-`grade`-at-a-time lock, grader.records.decisions needs none
+    (every write is one BEGIN IMMEDIATE transaction, which SQLite serialises across processes)."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        columns = ", ".join(f"{c} {_TYPES.get(c, 'TEXT')}" + (" PRIMARY KEY" if c == "submission" else "")
+                            for c in _COLUMNS)
+        with _Transaction(db):
+            db.execute(f"CREATE TABLE IF NOT EXISTS submissions ({columns})")
+            have = {r[1] for r in db.execute("PRAGMA table_info(submissions)")}
+            for c in _COLUMNS:  # columns added since the gradebook was made (they start empty)
+                if c not in have:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {c} {_TYPES.get(c, 'TEXT')} DEFAULT ''")
+            db.execute("CREATE TABLE IF NOT EXISTS roster (id TEXT PRIMARY KEY, name TEXT, email TEXT, position INTEGER)")
+            have = {r[1] for r in db.execute("PRAGMA table_info(roster)")}
+            for column, kind in (("extension_days", "REAL DEFAULT 0"), ("deadline", "TEXT DEFAULT ''")):
+                if column not in have:  # per-student deadlines (grader.intake.deadlines), added in place
+                    db.execute(f"ALTER TABLE roster ADD COLUMN {column} {kind}")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            found = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            version = int(found[0]) if found and found[0].isdigit() else (None if found is None else -1)
+            if version is not None and not 1 <= version <= SCHEMA_VERSION:
+                raise ToolkitError(f"{path}: gradebook schema {found[0]}, this toolkit reads 1 to {SCHEMA_VERSION}; "
+                                   "use the toolkit that wrote it, or grade into a new output folder")
+            _migrate_to_2(db)  # idempotent: a new file and a version-1 file both end at 2
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    except BaseException as e:
+        db.close()
+        if isinstance(e, sqlite3.DatabaseError):
+            raise ToolkitError(f"{path}: not a usable gradebook ({e})") from None
+        raise
+    return db
+
+
+def rows_in(db: sqlite3.Connection) -> list[GradebookRow]:
+    """Every submission row of an open gradebook (see `connect`), sorted by submission id."""
+    cur = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions ORDER BY submission")
+    return [_row(r) for r in cur.fetchall()]
+
+
+def row_in(db: sqlite3.Connection, submission: str) -> GradebookRow | None:
+    """One submission's row of an open gradebook, or None."""
+    cur = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions WHERE submission = ?", (submission,))
+    found = cur.fetchone()
+    return _row(found) if found else None
+
+
+def roster_in(db: sqlite3.Connection) -> list[RosterRow]:
+    """The stored roster of an open gradebook, in its order."""
+    cur = db.execute("SELECT id, name, email, extension_days, deadline FROM roster ORDER BY position")
+    return [RosterRow(*r) for r in cur.fetchall()]
+
+
+def meta_in(db: sqlite3.Connection, key: str) -> str | None:
+    found = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return found[0] if found else None
+
+
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Version 2: reviewers' decisions (every one kept, the latest per submission, kind and target
+    counts) and which submissions a reviewer has finished. See grader.records.decisions."""
+    db.execute("CREATE TABLE IF NOT EXISTS decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, submission TEXT NOT NULL, "
+               "kind TEXT NOT NULL, target TEXT NOT NULL, points REAL, verdict TEXT, student_text TEXT NOT NULL, "
+               "private_note TEXT NOT NULL, who TEXT NOT NULL, decided_at TEXT NOT NULL, basis TEXT, "
+               "needs_rereview INTEGER NOT NULL DEFAULT 0)")
+    db.execute("CREATE INDEX IF NOT EXISTS decisions_by_key ON decisions (submission, kind, target, id)")
+    db.execute("CREATE TABLE IF NOT EXISTS reviews (submission TEXT PRIMARY KEY, who TEXT NOT NULL, "
+               "reviewed_at TEXT NOT NULL)")
 
 
 class _Transaction:
@@ -184,5 +246,5 @@ class _Transaction:
 def _row(values) -> GradebookRow:
     data = dict(zip(_COLUMNS, values))
     for c in _JSON_FIELDS:
-        data[c] = json.loads(data[c]) if data[c] else ({} if c == "test_durations" else [])
+        data[c] = json.loads(data[c]) if data[c] else ([] if c == "tests" else {})
     return GradebookRow(**data)

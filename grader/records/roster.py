@@ -7,7 +7,10 @@ Neptun codes are ids. A submission matches a student, in this order, by
    in the submission id (`ABC123_hw2` matches `ABC123`);
 2. the same name (case, accents and word order ignored), as Moodle exports give it;
 3. the same email (a submission id that is an email address).
-Each student is matched at most once. Students without a submission become `missing` rows; a
+Each student is matched at most once.
+
+Per-student deadlines: an `extension_days` (or `extension`) column adds days (fractions allowed) to
+the spec's deadline; a `deadline` column gives the student's own (ISO 8601 with its zone), and wins. Students without a submission become `missing` rows; a
 submission that matches nobody is still graded and carries a warning.
 """
 from __future__ import annotations
@@ -18,12 +21,15 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.core.errors import ToolkitError
+from grader.core.errors import SpecError, ToolkitError
+from grader.core.spec import parse_time
 from grader.records.gradebook import RosterRow
 
 ID_COLUMNS = ("id", "neptun", "neptun code", "neptun kód", "student id", "identifier")
 NAME_COLUMNS = ("name", "full name", "teljes név", "név")
 EMAIL_COLUMNS = ("email", "email address", "e-mail")
+EXTENSION_COLUMNS = ("extension_days", "extension days", "extension")
+DEADLINE_COLUMNS = ("deadline", "due", "due date")
 
 
 @dataclass
@@ -52,6 +58,7 @@ def read_roster(path: Path) -> list[RosterRow]:
         return next((header.index(n) for n in names if n in header), None)
 
     i_id, i_name, i_email = column(ID_COLUMNS), column(NAME_COLUMNS), column(EMAIL_COLUMNS)
+    i_extension, i_deadline = column(EXTENSION_COLUMNS), column(DEADLINE_COLUMNS)
     if i_id is None:
         raise ToolkitError(f"{path}: the roster needs an id column (one of: {', '.join(ID_COLUMNS)}); "
                            f"its header is {', '.join(header) or 'empty'}")
@@ -60,14 +67,31 @@ def read_roster(path: Path) -> list[RosterRow]:
         if not any(c.strip() for c in cells):
             continue
         get = lambda i: cells[i].strip() if i is not None and i < len(cells) else ""  # noqa: E731
-        row = RosterRow(get(i_id), get(i_name), get(i_email))
+        row = RosterRow(get(i_id), get(i_name), get(i_email), _extension(get(i_extension), f"{path}, line {number}"),
+                        get(i_deadline))
         if not row.id:
             raise ToolkitError(f"{path}, line {number}: empty id")
+        if row.deadline:
+            try:
+                parse_time(row.deadline, f"{path}, line {number}, deadline")
+            except SpecError as e:
+                raise ToolkitError(str(e)) from None
         if row.id.casefold() in seen:
             raise ToolkitError(f"{path}, line {number}: the id {row.id!r} appears twice")
         seen.add(row.id.casefold())
         rows.append(row)
     return rows
+
+
+def _extension(text: str, where: str) -> float:
+    """Days of extension ('' = none; '2', '1.5' or '1,5')."""
+    try:
+        days = float(text.replace(",", ".")) if text else 0.0
+    except ValueError:
+        raise ToolkitError(f"{where}: extension {text!r} is not a number of days") from None
+    if not 0 <= days < 3650:
+        raise ToolkitError(f"{where}: extension {text!r} must be a number of days, 0 or more")
+    return days
 
 
 def _name_key(name: str) -> str:

@@ -14,15 +14,21 @@ import re
 import statistics
 from collections import Counter
 from string import Template
+from typing import TYPE_CHECKING
 
 from grader.intake.headline import reading_headline
-from grader.reports.markdown import (KIND_TEXT, LEAD_LABEL, common_cause, heading, hidden_outcome, note_text, scrub_paths,
-                             shows_details, useful_detail)
+from grader.reports.markdown import (KIND_TEXT, LEAD_LABEL, REVIEW_HEADING, common_cause, heading, hidden_outcome, note_text,
+                             late_note, review_lines, score_line, scrub_paths, shows_details, useful_detail)
+from grader.reports.late_work import DEADLINE_HEADING, deadline_lines, late_summary
+from grader.records.decisions import FinalScore
 from grader.records.gradebook import GradebookRow
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.records.roster import RosterMatch
 from grader.boundary.sandbox import LEVEL_TEXT, STRICT_LEVELS
 from grader.reports.similarity import IntegrityReport, SimilarPair
+
+if TYPE_CHECKING:   # batch_review builds on reviewed.py, which renders its pages with this module
+    from grader.reports.batch_review import BatchReview
 
 STATUS_TEXT = {"passed": "passed", "partial": "partial", "failed": "failed", "skipped": "skipped"}
 SUSPECT_SHARE = 0.5   # this share of a batch (at least SUSPECT_MIN) failing identically: suspect the grader
@@ -65,10 +71,12 @@ $body
 
 FEEDBACK = Template("""<h1>$title</h1>
 <p class="muted">Feedback for <code>$submission</code> · data mode <strong>$mode</strong>$data</p>
-<p class="score">Score: $score / $max_score</p>
+<p class="score">Score: $score_line</p>
 <div class="meter" role="img" aria-label="$percent % of the points"><div style="width:$percent%"></div></div>
 $banner
 $table
+$review
+$deadline
 $hidden_note
 $details
 $notes
@@ -89,6 +97,7 @@ SUMMARY = Template("""<h1>$title</h1>
 $banner
 <div class="tiles">$tiles</div>
 $histogram
+$reviewed
 $tests
 $failed
 $failures
@@ -141,19 +150,24 @@ def _pass_color(fraction: float) -> str:
 
 
 def feedback_html(result: SubmissionResult, *, title: str, images: dict[str, bytes],
-                  after_due_date: bool = True, data: str = "") -> str:
+                  after_due_date: bool = True, data: str = "", final: FinalScore | None = None) -> str:
     """One student's page: score, the test table, messages and pictures of the tests they may see.
 
     Tests whose visibility does not allow details show their name, points, the part of the task
-    they cover and the kind of failure only. `data`: the graded mode's description."""
+    they cover and the kind of failure only. `data`: the graded mode's description. `final`: the
+    review's decisions (grader.records.decisions.final_score): adjusted points, rubric items, comment."""
     rows, details, hidden = [], [], 0
+    adjusted = {t.nodeid: t for t in final.adjusted} if final else {}
     cause = common_cause(result.tests)
     for t in result.tests:
         visible = shows_details(t.visibility, after_due_date=after_due_date)
         outcome = STATUS_TEXT.get(t.status, t.status)
         if not visible and t.status not in (TestStatus.PASSED, TestStatus.SKIPPED):
             outcome += f" ({hidden_outcome(t)})"
-        rows.append(TEST_ROW.substitute(name=_e(t.name), score=_e(f"{t.score:g}"), points=_e(f"{t.points:g}"),
+        score = t.score
+        if t.nodeid in adjusted:
+            score, outcome = adjusted[t.nodeid].score, outcome + " (adjusted by your instructor)"
+        rows.append(TEST_ROW.substitute(name=_e(t.name), score=_e(f"{score:g}"), points=_e(f"{t.points:g}"),
                                         status=_e(t.status), result=_e(outcome)))
         if not visible:
             hidden += 1
@@ -185,11 +199,16 @@ def feedback_html(result: SubmissionResult, *, title: str, images: dict[str, byt
         table = TABLE.substitute(head="<th>Test</th><th>Points</th><th>Result</th>", rows="\n".join(rows))
     else:
         table = "<p>No test ran: the reason above is why. Fix it and run <code>check</code> again.</p>"
-    percent = 100 * result.score / result.max_score if result.max_score else 0.0
+    score, max_score = (final.score, final.max_score) if final else (result.after_late_policy()[0], result.max_score)
+    percent = 100 * score / max_score if max_score else 0.0
+    review = review_lines(final)
+    deadline = deadline_lines(result.late, note=late_note(result, final))
     body = FEEDBACK.substitute(
         title=_e(heading(title)), submission=_e(result.submission), mode=_e(result.mode),
-        data=f": {_e(data)}" if data else "", score=_e(f"{result.score:g}"),
-        max_score=_e(f"{result.max_score:g}"), percent=f"{percent:.0f}", banner=banner, table=table,
+        data=f": {_e(data)}" if data else "", score_line=_e(score_line(result, final)),
+        percent=f"{percent:.0f}", banner=banner, table=table,
+        review=SECTION.substitute(title=_e(REVIEW_HEADING), content=_list(review)) if review else "",
+        deadline=SECTION.substitute(title=_e(DEADLINE_HEADING), content=_list(deadline)) if deadline else "",
         hidden_note=(f"<p class=\"muted\">{hidden} hidden test(s) are listed with their points only and, if they did "
                      "not pass, the part of the task they cover and the kind of failure.</p>" if hidden else ""),
         details=SECTION.substitute(title="Details", content="\n".join(details)) if details else "",
@@ -372,18 +391,25 @@ def _side_by_side(p: SimilarPair) -> str:
     return SIDE_BY_SIDE.substitute(summary=summary, a=_e(p.a), b=_e(p.b), rows=rows)
 
 
-def _integrity(report: IntegrityReport | None) -> str:
+def _verdict(p: SimilarPair, review: BatchReview) -> str:
+    """The pair's integrity decision in a few words: "confirmed (by X)", "cleared (by X)" or "open"."""
+    decision = review.verdict(p.a, p.b)
+    return f"{decision.verdict} (by {decision.who})" if decision is not None else "open"
+
+
+def _integrity(report: IntegrityReport | None, review: BatchReview | None = None) -> str:
     if report is None:
         return ""
     flagged = report.flagged
     table = [[(f'{_e(p.a)}<br>{_e(p.b)}', "id"),
               (f'{_e(f"{100 * p.similarity:.0f} %")}<br><span class="muted small">{_e(p.kind)}, {_e(p.shared)} shared</span>',
-               "num"), (_e(p.detail), "")] for p in flagged]
+               "num"), (_e(p.detail), "")] + ([(_e(_verdict(p, review)), "nw")] if review is not None else [])
+             for p in flagged]
     content = (f"<p class=\"muted\">Pairs at or above {100 * report.threshold:.0f} % similarity "
                f"(code: winnowed {report.k}-gram fingerprints of the normalised syntax tree, window {report.w}, "
                "template code removed; logs: records matched with tolerances; write-ups: shared five-word runs, "
                "the assignment\u2019s text removed). Every pair is in integrity.csv.</p>")
-    content += _table(["pair", "similarity", "detail"], table) \
+    content += _table(["pair", "similarity", "detail"] + (["decision"] if review is not None else []), table) \
         if table else "<p>No pair above the threshold.</p>"
     shown = [p for p in flagged if p.regions]   # the most similar (similarity.MAX_EVIDENCE_PAIRS)
     if shown:
@@ -392,6 +418,28 @@ def _integrity(report: IntegrityReport | None) -> str:
     if report.not_compared:
         content += "<p class=\"muted\">Not compared:</p>" + _list(report.not_compared)
     return SECTION.substitute(title=f"Integrity: {len(flagged)} flagged pair(s)", content=content)
+
+
+def _after_review(rows: list[GradebookRow], review: BatchReview | None) -> str:
+    """Every submission's score after review beside the automatic one, its late days and review state."""
+    if review is None or not rows:
+        return ""
+    table = []
+    for r in rows:
+        final = review.finals[r.submission]
+        late = final.late_note or late_summary(r.late)   # the note says the days and what they cost
+        state, items = review.state(r.submission), review.open_items(r.submission)
+        table.append([(_e(r.submission), "id"), (_e(f"{final.automatic:g}"), "num"),
+                      (_e(f"{final.score:g} / {final.max_score:g}"), "num"), (_e(late), ""),
+                      (_e(state) + (f'<br><span class="muted small">rubric awaiting: {_e(", ".join(items))}</span>'
+                                    if items else ""), state.replace(" ", "-"))])
+    done = sum(review.is_reviewed(r.submission) for r in rows)
+    head = (f'<p class="muted">{done} of {len(rows)} reviewed. The score after review is the automatic score with '
+            "the reviewers' adjustments and rubric points, then the late penalty; it is what grades.csv and "
+            "moodle.csv give. Decisions recorded after this page was written are in grades.csv at once; the next "
+            "<code>grade</code> into this folder rewrites this page.</p>")
+    return SECTION.substitute(title="Scores after review", content=head + _table(
+        ["submission", "automatic", "after review", "late", "review"], table))
 
 
 def _roster(roster: RosterMatch | None) -> str:
@@ -410,16 +458,30 @@ def _isolation(rows: list[GradebookRow]) -> tuple[str, str]:
     return text, (f"{weak} submission(s) graded without filesystem isolation" if weak else "")
 
 
+def _decided(integrity: IntegrityReport | None, review: BatchReview | None) -> str:
+    """The flagged-pairs tile's note: how many a person confirmed or cleared."""
+    if integrity is None or review is None:
+        return "integrity.csv"
+    verdicts = Counter(d.verdict for d in (review.verdict(p.a, p.b) for p in integrity.flagged) if d is not None)
+    return f"{verdicts['confirmed']} confirmed, {verdicts['cleared']} cleared"
+
+
 SHORT_LEVEL = {"bwrap": "bubblewrap", "namespaces": "kernel namespaces", "uid": "a separate uid only", "none": "none"}
 
 
 def summary_html(*, title: str, rows: list[GradebookRow], max_points: float, roster: RosterMatch | None = None,
-                 integrity: IntegrityReport | None = None) -> str:
+                 integrity: IntegrityReport | None = None, review: BatchReview | None = None) -> str:
     """The instructor's page, to read in a minute: the figures that matter as tiles, a banner when the
-    grader is suspect, the score distribution, pass rate per test, failed submissions, failures by
-    reason, time per submission, flagged pairs and missing students."""
-    scores = [r.score for r in rows]
-    max_points = max((r.max_score for r in rows), default=max_points)   # without the tests this mode skips
+    grader is suspect, the score distribution, the scores after review with late days and review state
+    (`review`: the reviewers' decisions, grader.reports.batch_review), pass rate per test, failed
+    submissions, failures by reason, time per submission, flagged pairs with their verdicts and
+    missing students."""
+    if review is not None:   # what the students get: decisions, rubric points, late penalty
+        scores = [review.finals[r.submission].score for r in rows]
+        max_points = max((review.finals[r.submission].max_score for r in rows), default=max_points)
+    else:
+        scores = [r.score for r in rows]
+        max_points = max((r.max_score for r in rows), default=max_points)   # without the tests this mode skips
     statuses = Counter(r.status for r in rows)
     if roster and roster.missing:
         statuses["missing"] = len(roster.missing)
@@ -434,10 +496,15 @@ def summary_html(*, title: str, rows: list[GradebookRow], max_points: float, ros
              ("not graded", not_graded, ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())
                                                   if k not in ("graded", "missing"))),
              ("missing students", len(roster.missing) if roster else "–", "" if roster else "no roster given"),
-             ("flagged pairs", flagged if integrity is not None else "–", "integrity.csv"),
+             ("flagged pairs", flagged if integrity is not None else "–", _decided(integrity, review)),
              ("isolation", "strong" if not weak else "WEAK",
               ", ".join(f"{SHORT_LEVEL.get(level, level)} ({n})"
                         for level, n in sorted(Counter(r.isolation or "not recorded" for r in rows).items())))]
+    if review is not None:
+        still_open = Counter(review.state(r.submission) for r in rows if not review.is_reviewed(r.submission))
+        tiles.insert(2, ("reviewed", f"{len(rows) - sum(still_open.values())} of {len(rows)}",
+                         ", ".join(f"{n} {state}" for state, n in sorted(still_open.items()))))
+        tiles[1] = ("mean score after review", *tiles[1][1:])
     modes = Counter(r.mode for r in rows)
     body = SUMMARY.substitute(
         title=_e(f"{heading(title)}: grading summary"), count=_e(len(rows)),
@@ -447,9 +514,11 @@ def summary_html(*, title: str, rows: list[GradebookRow], max_points: float, ros
         banner=suspect_banner(rows, groups)
         + (f'<p class="banner warn"><strong>Isolation:</strong> {_e(weak)} ({_e(isolation)})</p>' if weak else ""),
         tiles="".join(TILE.substitute(label=_e(a), value=_e(b), note=_e(c)) for a, b, c in tiles),
-        histogram=SECTION.substitute(title="Score distribution", content=histogram_svg(scores, max_score=max_points)),
+        histogram=SECTION.substitute(title="Score distribution" + (" after review" if review is not None else ""),
+                                     content=histogram_svg(scores, max_score=max_points)),
+        reviewed=_after_review(rows, review),
         tests=_test_stats(rows), failed=_failed_submissions(rows), failures=_failures(groups), times=_times(rows),
-        integrity=_integrity(integrity), roster=_roster(roster))
+        integrity=_integrity(integrity, review), roster=_roster(roster))
     return PAGE.substitute(title=_e(f"{heading(title)}: summary"), body=body)
 
 

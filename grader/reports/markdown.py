@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from grader.core.results import SubmissionResult, SubmissionStatus, TestStatus
 from grader.intake.headline import reading_headline
+from grader.records.decisions import FinalScore
+from grader.reports.late_work import DEADLINE_HEADING, deadline_lines
 from grader.reports.safe_text import md_code, md_fence, md_inline
 
 LEAD_LABEL = "Why you lost points"   # the headline's label (grader.intake.headline), in every report
@@ -101,9 +103,52 @@ def hidden_outcome(t) -> str:
     return "; ".join(x for x in (f"part: {part}" if part else "", KIND_TEXT.get(_get(t, "kind"), "")) if x) or "hidden"
 
 
-def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: bool = True, data: str = "") -> str:
+REVIEW_HEADING = "Reviewed by your instructor"
+
+
+def score_line(result: SubmissionResult, final: FinalScore | None) -> str:
+    """"7 / 10", or with a review or manual items "9 / 12 (automatic tests 7 / 10)"."""
+    if final is None:
+        after_late, _ = result.after_late_policy()
+        late = f" (automatic tests {result.score:g}, before the late policy)" if after_late != result.score else ""
+        return f"{after_late:g} / {result.max_score:g}{late}"
+    text = f"{final.score:g} / {final.max_score:g}"
+    if final.rubric or final.adjusted or final.late_note:
+        text += f" (automatic tests {result.score:g} / {result.max_score:g})"
+    return text
+
+
+def late_note(result: SubmissionResult, final: FinalScore | None) -> str:
+    """What the late policy took from the score the student sees ("" when nothing)."""
+    return final.late_note if final is not None else result.after_late_policy()[1]
+
+
+def review_lines(final: FinalScore | None) -> list[str]:
+    """What a review decided, as plain sentences for the student (each report escapes them): the
+    adjusted tests with their reasons, the manual rubric items (or "awaiting review"), a test whose
+    adjustment awaits re-review, the instructor's comment. Never a private note."""
+    if final is None:
+        return []
+    lines = [f"{t.name}: adjusted from {t.automatic:g} to {t.score:g} / {t.points:g}: {t.reason}" for t in final.adjusted]
+    for r in final.rubric:
+        if r.awaiting_review:
+            lines.append(f"{r.description}: awaiting review (0 / {r.points:g} until your instructor scores it)")
+        else:
+            lines.append(f"{r.description}: {r.given:g} / {r.points:g}" + (f": {r.comment}" if r.comment.strip() else ""))
+    lines += [f"{t.name}: a decision about this test awaits re-review (the test's result changed when it was graded "
+              "again); the automatic result stands until then" for t in final.tests if t.needs_rereview]
+    lines += [f"Comment from your instructor: {c}" for c in final.comments]
+    if final.capped:
+        lines.append(f"The points add up to more than the maximum; the score is capped at {final.max_score:g}.")
+    return lines
+
+
+def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: bool = True, data: str = "",
+                      final: FinalScore | None = None) -> str:
+    """The student's feedback; `final`: the review's decisions (grader.records.decisions.final_score)."""
+    adjusted = {t.nodeid: t for t in final.adjusted} if final else {}
     lines = [f"# {md_inline(heading(title))}: feedback for {md_code(result.submission)}", "",
-             f"**Score: {result.score:g} / {result.max_score:g}**  (data mode {md_inline(result.mode)}"
+             f"**Score: {score_line(result, final)}**  (data mode {md_inline(result.mode)}"
              + (f": {md_inline(data)}" if data else "") + ")", ""]
     cause = common_cause(result.tests)
     lead = reading_headline(result.notes, result.tests)
@@ -121,8 +166,17 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
             mark = STATUS_MARK.get(t.status, t.status)
             if t.status not in (TestStatus.PASSED, TestStatus.SKIPPED) and not shows_details(t.visibility, after_due_date=after_due_date):
                 mark += f" ({hidden_outcome(t)})"
-            lines.append(f"| {md_inline(t.name)} | {t.score:g} / {t.points:g} | {md_inline(mark)} |")
+            score = t.score
+            if t.nodeid in adjusted:
+                score, mark = adjusted[t.nodeid].score, mark + " (adjusted by your instructor)"
+            lines.append(f"| {md_inline(t.name)} | {score:g} / {t.points:g} | {md_inline(mark)} |")
         lines.append("")
+    review = review_lines(final)
+    if review:
+        lines += [f"## {REVIEW_HEADING}", "", *[f"- {md_inline(line)}" for line in review], ""]
+    deadline = deadline_lines(result.late, note=late_note(result, final))
+    if deadline:
+        lines += [f"## {DEADLINE_HEADING}", "", *[f"- {md_inline(line)}" for line in deadline], ""]
     details = [t for t in result.tests if shows_details(t.visibility, after_due_date=after_due_date)
                and (t.status != TestStatus.PASSED or t.images or t.notes or t.metrics)]
     sections = []

@@ -21,6 +21,7 @@ from grader.reports.markdown import (LEAD_LABEL, common_cause, heading, hidden_o
 from grader.boundary.sandbox import LEVEL_TEXT
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.reports.safe_text import printable
+from grader.reports.late_work import late_summary
 
 STYLE = {"passed": "green", "partial": "yellow", "failed": "red", "skipped": "dim", "graded": "green",
          "rejected": "red", "timeout": "red", "error": "magenta"}
@@ -115,7 +116,8 @@ class GradeProgress:
     def update(self, result: SubmissionResult) -> None:
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
         if self.as_json:
-            sys.stdout.write(json.dumps({"submission": result.submission, "score": result.score,
+            sys.stdout.write(json.dumps({"submission": result.submission, "score": result.after_late_policy()[0],
+                                         "late": result.late,
                                          "max_score": result.max_score, "status": result.status,
                                          "reason": result.reason, "seconds": round(result.duration, 2)}) + "\n")
             sys.stdout.flush()
@@ -133,10 +135,13 @@ def render_grade_summary(report, *, quiet: bool) -> None:
     if quiet:
         return
     table = Table(title=f"graded {len(report.results)} submissions → {_t(report.out)}", title_justify="left")
-    for col in ("submission", "score", "status", "reason"):
+    late = any(r.late for r in report.results)   # a column only where the spec has a deadline
+    for col in ("submission", "score", "status", *(("late",) if late else ()), "reason"):
         table.add_column(col, overflow="fold", max_width=80 if col == "reason" else None)
     for r in report.results:
-        table.add_row(_t(r.submission), f"{r.score:g}/{r.max_score:g}", f"[{STYLE.get(r.status, '')}]{r.status}[/]",
+        score = r.after_late_policy()[0]   # what the tables say: after the late policy
+        table.add_row(_t(r.submission), f"{score:g}/{r.max_score:g}", f"[{STYLE.get(r.status, '')}]{r.status}[/]",
+                      *((_t(late_summary(r.late) or ("on time" if r.late.get("handed_in") else "")),) if late else ()),
                       _t(scrub_paths(r.reason).splitlines()[0][:160]) if r.reason else "")
     console.print(table)
     if report.skipped:
@@ -144,6 +149,9 @@ def render_grade_summary(report, *, quiet: bool) -> None:
                       "their gradebook rows (--force regrades)[/]")
     for note in report.notes:
         console.print(f"[dim]{_t(note)}[/]")
+    for r in report.results:   # dates the student's git wrote that do not add up (grades.csv: late_flags)
+        for flag in r.late.get("flags", []) if r.late else []:
+            console.print(f"[yellow]date:[/] {_t(r.submission)}: {_t(flag)}")
     roster = report.roster
     if roster is not None:
         if roster.missing:
@@ -201,6 +209,17 @@ def render_table(title: str, columns: list[str], rows: list[list[str]], *, no_wr
     for r in rows:
         table.add_row(*(_t(cell) for cell in r))
     console.print(table)
+
+
+def render_decisions(decisions: list, *, title: str) -> None:
+    """Reviewers' decisions (grader.records.decisions.Decision), one line each, private notes included:
+    this is the instructor's terminal."""
+    rows = [[d.submission, d.kind, d.target.rsplit("::", 1)[-1],
+             d.verdict or ("–" if d.points is None else f"{d.points:g}"), d.student_text, d.private_note,
+             f"{d.who}, {d.when[:16].replace('T', ' ')}" + (" (needs re-review)" if d.needs_rereview else "")]
+            for d in decisions]
+    render_table(title, ["submission", "kind", "target", "points", "for the student", "private note", "who, when"],
+                 rows, no_wrap=("submission",))
 
 
 @contextmanager

@@ -6,7 +6,9 @@ training worker for `train_gan`; held-out images never go there. Which real imag
 which are held out derives from the course key (gan_data.py). After training only the weights
 leave the training worker (grader.authoring.handoff); samples are drawn in a pristine worker that holds
 those weights and nothing else (the discriminator checks send held-out images to such a worker
-too), come back as arrays, and every metric is computed here, on the trusted side.
+too), come back as arrays, and every metric is computed here, on the trusted side. The samples
+must also come from those weights: the same z, asked of keyed perturbations of them, must give
+other images (grader.authoring.weights_dependence), or the quality tests earn nothing.
 """
 from __future__ import annotations
 
@@ -22,8 +24,10 @@ import torch
 from grader.core.errors import StudentError
 from grader.authoring.handoff import Handoff
 from grader.authoring.checks import expect_array
+from grader.authoring.weights_dependence import Dependence, weights_dependence
+from gan_copies import memorisation_ratio
 from gan_data import keyed_split, public_sets
-from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier, memorisation_ratio
+from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier
 from grader.trusted.prepared import prepared
 
 METRIC_DATA = {"embedded": "digits", "mnist": "mnist", "cifar10": "cifar10"}
@@ -44,14 +48,14 @@ class GanData:
     test_sources: np.ndarray   # index into `public` of each held-out image's original
     classifier: object         # the grader's FeatureClassifier
     test_features: np.ndarray
-    flips: bool = False        # colour images: mirrored real images count as copies too
     _ratios: dict = field(default_factory=dict, repr=False)
 
     def memorisation(self, samples: np.ndarray) -> float:
-        """Copies of any public image of the class or of the (jittered) training images score ~0."""
+        """Copies of any public image of the class, however warped, score ~0 (gan_copies); the training
+        images are sub-pixel shifts of public ones, which the registration covers."""
         if id(samples) not in self._ratios:  # several tests ask about the same samples
-            self._ratios[id(samples)] = (samples, memorisation_ratio(
-                samples, np.concatenate([self.public, self.train]), self.test, self.test_sources, flips=self.flips))
+            self._ratios[id(samples)] = (samples, memorisation_ratio(samples, self.public, self.test,
+                                                                     self.test_sources))
         return self._ratios[id(samples)][1]
 
 
@@ -107,8 +111,7 @@ def gan_data(mode, settings, course_key, public_data, classifier) -> GanData:
     clf = classifier
     c = settings["class_index"]
     split = keyed_split(public_data, c, course_key.rng("gan", mode, "class-split", c))
-    return GanData(split.train, split.test, split.public, split.test_sources, clf, features(clf, split.test),
-                   flips=split.train.shape[1] == 3)
+    return GanData(split.train, split.test, split.public, split.test_sources, clf, features(clf, split.test))
 
 
 def fixed_latents(n: int, seed: int) -> np.ndarray:
@@ -144,6 +147,7 @@ class Run:
     log: object = None
     samples: np.ndarray | None = None
     mismatch: float = 0.0        # mean |sample difference|, training worker vs weights alone, on CONSISTENCY_N latents
+    dependence: Dependence | None = None  # the samples asked again of keyed variants of the weights
     error: BaseException | None = None
 
     def get(self):
@@ -188,11 +192,14 @@ CONSISTENCY_N = 64
 CONSISTENCY_ATOL = 0.02
 
 
-def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed) -> tuple[np.ndarray, float]:
-    """(samples, mismatch): take G's weights, then draw the graded samples in a pristine worker holding
-    only them, and the first CONSISTENCY_N of them again in the training worker. An honest generator
-    is a function of its weights, so both agree; a mismatch means state outside the state_dict
-    (a global filled during training, a file, an attribute) changes what it generates."""
+def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed,
+                        dependence_rng: np.random.Generator) -> tuple[np.ndarray, float, Dependence]:
+    """(samples, mismatch, dependence): take G's weights, then draw the graded samples in a pristine
+    worker holding only them, and the first CONSISTENCY_N of them again in the training worker. An
+    honest generator is a function of its weights, so both agree; a mismatch means state outside the
+    state_dict (a global filled during training, a file, an attribute) changes what it generates.
+    `dependence` asks the first DEPENDENCE_N latents of keyed variants of the weights (`dependence_rng`,
+    from the course key): see samples_dependence."""
     weights = take_generator(handoff, G, shape, settings)
     z = fixed_latents(settings["n_samples"], seed)
     worker.seed(seed)
@@ -202,7 +209,41 @@ def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settin
         there = generate(session.module, g, z[:CONSISTENCY_N], shape)
         session.seed(seed)
         samples = generate(session.module, g, z, shape)
-    return samples, float(np.abs(there - here).mean())
+    dependence = samples_dependence(fresh_worker, weights, z[:DEPENDENCE_N], samples[:DEPENDENCE_N], shape, seed,
+                                    dependence_rng)
+    return samples, float(np.abs(there - here).mean()), dependence
+
+
+# the samples asked again of perturbed and shuffled weights (grader.authoring.weights_dependence): honest generators'
+# samples move by 0.076-0.092 (perturbed) and 1.05-1.24 (shuffled) of their spread (the reference and the DCGAN
+# paper's design, graded with course key bytes(range(32))), 7.6-9.2 times the tolerance 0.01; a generator that
+# looks real images up outside its weights (examples/gan/warped_lookup.py: scikit-learn's digits) by 0. 128
+# latents are plenty to see that, in a fraction of a second.
+DEPENDENCE_N = 128
+
+
+def samples_dependence(fresh_worker, weights, z: np.ndarray, graded: np.ndarray, shape: tuple, seed: int,
+                       rng: np.random.Generator) -> Dependence:
+    """The graded z asked of the trained weights and of keyed variants of them, in one pristine worker,
+    each after the same seed (so that a generator that draws noise is asked alike)."""
+    made = []
+
+    def new_worker():
+        made.append(fresh_worker())
+        return made[-1]
+
+    def evaluate(models: dict) -> tuple[dict, dict]:
+        session, outputs, errors = made[-1], {}, {}
+        for name, g in models.items():
+            try:
+                session.seed(seed)
+                outputs[name] = generate(session.module, g, z, shape)
+            except (StudentError, AssertionError) as e:  # a variant that fails counts as changed
+                errors[name] = e
+        return outputs, errors
+
+    return weights_dependence(Handoff(new_worker), weights, evaluate, graded=graded, rng=rng,
+                              what="the samples your generator made from the grader's z")
 
 
 def require_weights_only(mismatch: float) -> None:
@@ -227,7 +268,8 @@ def images_handle(worker, gan_data):
 
 
 @pytest.fixture(scope="session")
-def trained(student, worker, images_handle, gan_data, settings, device, seed, handoff, fresh_worker) -> Run:
+def trained(student, worker, images_handle, gan_data, settings, device, seed, handoff, fresh_worker,
+            course_key) -> Run:
     """The graded run: non-saturating loss with one-sided label smoothing; the weights of both players
     taken right after training; fixed latents sampled in a pristine worker holding the generator's
     (and a few in the training worker, to check that the weights are the whole generator)."""
@@ -239,8 +281,9 @@ def trained(student, worker, images_handle, gan_data, settings, device, seed, ha
             run.discriminator = take_discriminator(handoff, D, shape, settings)
         except (StudentError, AssertionError) as e:  # costs the discriminator's test only
             run.discriminator = e
-        run.samples, run.mismatch = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings,
-                                                        seed)
+        run.samples, run.mismatch, run.dependence = sample_weights_only(
+            student, worker, handoff, fresh_worker, G, shape, settings, seed,
+            course_key.rng("gan", "weights dependence", "graded run"))
     except (StudentError, AssertionError) as e:
         run.error = e
     return run

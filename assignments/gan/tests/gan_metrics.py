@@ -16,9 +16,7 @@ Metrics:
 - `diversity(feat_samples, feat_real)`: mean pairwise feature distance of samples / of real images
   (0 for a collapsed generator, about 1 for real data).
 - `mode_coverage(model, images)`: number of classes predicted for at least `min_share` of images.
-- `memorisation_ratio(samples, public_images, test_images, test_sources)`: median distance of the
-  samples to the nearest public real image (shifted by up to a pixel) over that of held-out real
-  images to the nearest other one, in pixel space (0 for a generator that returns real images).
+Whether samples are copies of real images is gan_copies.py's question, not a metric of this module.
 """
 from __future__ import annotations
 
@@ -273,85 +271,6 @@ def diversity(feat_samples, feat_real, *, max_n: int = 1000) -> float:
     if real == 0:
         raise ValueError("the real features have no spread")
     return _mean_pairwise_distance(np.asarray(feat_samples)[:max_n]) / real
-
-
-def copy_space(images) -> torch.Tensor:
-    """Images as the copy check compares them: average-pooled to at most 16 pixels a side (8x8
-    digits as they are), which keeps the check's cost small for MNIST and CIFAR-10."""
-    x = _as_images(images)
-    factor = max(1, x.shape[-1] // 16)
-    return F.avg_pool2d(x, factor) if factor > 1 else x
-
-
-def shifted_copies(images, *, max_shift: float = 1.0, step: float = 1.0, flips: bool = False) -> torch.Tensor:
-    """(V, N, C, H, W): every image translated by each (dx, dy) on a grid of `step` pixels within
-    [-max_shift, max_shift]^2 (bilinear, edges repeated) and, with flips, mirrored too."""
-    x = _as_images(images)
-    n, _, h, w = x.shape
-    offsets = np.arange(-max_shift, max_shift + 1e-9, step)
-    out = []
-    for v in ([x, x.flip(3)] if flips else [x]):
-        for dy in offsets:
-            for dx in offsets:
-                theta = torch.tensor([[1.0, 0.0, 2 * dx / w], [0.0, 1.0, 2 * dy / h]], dtype=v.dtype).expand(n, 2, 3)
-                grid = F.affine_grid(theta, list(v.shape), align_corners=False)
-                out.append(F.grid_sample(v, grid, mode="bilinear", padding_mode="border", align_corners=False))
-    return torch.stack(out)
-
-
-def blend_distances(queries, variants: torch.Tensor, *, k: int = 32, exclude=None) -> np.ndarray:
-    """For each query the distance to the nearest real image or blend a*x + (1 - a)*y of two real
-    images, among its k nearest real images (each in its best-aligned variant).
-
-    queries (Q, ...) and variants (V, N, ...) as from shifted_copies; exclude: one real-image index
-    per query (or None) that is left out (a held-out image's own original)."""
-    q = torch.as_tensor(np.asarray(queries) if not isinstance(queries, torch.Tensor) else queries).flatten(1).float()
-    v_count, n = variants.shape[:2]
-    r = variants.reshape(v_count * n, -1).float()
-    r_sq = (r * r).sum(1)
-    k = min(k, n)
-    ia, ib = torch.triu_indices(k, k, offset=1)
-    batch_size = max(1, 2 ** 22 // (len(ia) * r.shape[1]))  # (B, pairs, D) tensors of ~16 MB
-    exc = None if exclude is None else torch.as_tensor(np.asarray(exclude))
-    out = []
-    for start in range(0, len(q), batch_size):
-        qb = q[start:start + batch_size]
-        d2 = ((qb * qb).sum(1, keepdim=True) + r_sq[None] - 2 * qb @ r.T).view(len(qb), v_count, n)
-        best_d2, best_v = d2.min(1)                                    # (B, N): each real image's best variant
-        if exc is not None:
-            best_d2[torch.arange(len(qb)), exc[start:start + batch_size]] = float("inf")
-        near_d2, near = best_d2.topk(k, dim=1, largest=False)          # (B, k)
-        nb = r[best_v.gather(1, near) * n + near]                      # (B, k, D)
-        a, b = nb[:, ia], nb[:, ib]                                    # (B, P, D): the segments' ends
-        ab = b - a
-        t = (((qb[:, None] - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp_min(1e-12)).clamp(0, 1)
-        seg = ((qb[:, None] - a - t[..., None] * ab) ** 2).sum(-1)     # (B, P)
-        best = torch.minimum(seg.min(1).values, near_d2[:, 0])
-        out.append(best.clamp_min(0).sqrt().double())
-    return torch.cat(out).numpy() if out else np.zeros(0)
-
-
-def memorisation_ratio(samples, real_images, test_images, test_sources, *, flips: bool = False,
-                       max_test: int = 256) -> float:
-    """median_s(distance of sample s to the nearest real image or blend of two) / median_t(the same
-    for held-out image t, leaving out t's own original), in `copy_space`.
-
-    `real_images` are every real image of the class a student could have (the training images,
-    the held-out ones' originals and any other public image of the class), each also translated by
-    up to a pixel (and mirrored with `flips`). So returning real images, held-out or not, shifted,
-    cross-faded or with a little noise, scores as copying (a blend of two is found among each
-    query's 32 nearest real images). Pixel space on purpose:
-    copying is a statement about pixels, the measure needs no trained model, and a near copy
-    scores ~0 whatever the classifier has learnt (its features map different digits of a class to
-    nearby points and would call typical new samples copies). The held-out real images calibrate
-    the scale: samples as new as fresh real data score ~1, copies ~0 (at most `max_test` of them,
-    evenly spread: the median is stable long before MNIST's 1,010).
-    """
-    variants = shifted_copies(copy_space(real_images), flips=flips)
-    d_samples = blend_distances(copy_space(samples), variants)
-    pick = np.unique(np.linspace(0, len(test_images) - 1, min(len(test_images), max_test)).astype(int))
-    d_test = blend_distances(copy_space(np.asarray(test_images)[pick]), variants, exclude=np.asarray(test_sources)[pick])
-    return float(np.median(d_samples) / np.median(d_test))
 
 
 # --- data ---------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ import pytest
 from grader.core.errors import StudentError
 from grader.trusted.plugin import RUN_KEY
 from grader.boundary.client import RemoteObject
-from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, Retraining, best_trial, grader_seeds, load_hpo_data,
-                         predict, read_log, rerun, rerun_data, sample_trials, true_class_logprob, val_digest)
+from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, RerunVerdict, Retraining, SequentialRule, best_trial,
+                         grader_seeds, load_hpo_data, predict, read_log, rerun, rerun_data, rerun_order, rerun_verdict,
+                         true_class_logprob, val_digest, verify_sequentially)
 
 
 @pytest.fixture(scope="session")
@@ -108,11 +109,14 @@ def reruns(hpo_log, hpo_data, settings, device, course_key) -> Reruns:
 @dataclass
 class Retrained:
     """The sampled trials re-run under their logged seed and grader-chosen seeds, every accuracy
-    measured here from the returned weights."""
+    measured here from the returned weights, and the two-sided verdict on them."""
     best: dict | None = None
-    sample: list = field(default_factory=list)       # the random trials, by trial number
+    sample: list = field(default_factory=list)       # the random trials, in the order they were drawn
     runs: list = field(default_factory=list)         # Retraining, in the order they were trained
     n_val: int = 0
+    verdict: RerunVerdict | None = None
+    looks: list = field(default_factory=list)        # Look per group of re-runs (the sequential test)
+    rule: SequentialRule | None = None
     error: BaseException | None = None
 
     def get(self) -> Retrained:
@@ -125,24 +129,32 @@ class Retrained:
 
 
 @pytest.fixture(scope="session")
-def retrained(fresh_worker, handoff, reruns, hpo_log, hpo_data, settings, course_key, input_shape) -> Retrained:
+def retrained(fresh_worker, handoff, reruns, hpo_log, hpo_data, settings, thresholds, course_key,
+              input_shape) -> Retrained:
     """Re-runs the best trial and a random sample of others, each with its logged seed and with
     `rerun_seeds` seeds the grader chooses, in a worker of their own: the same call the search made,
     on data laid out as load_data returns it (see rerun_data for the test arrays). The weights are
     handed over right after each training; a pristine worker holding only them gives the logits
-    from which the validation and held-out accuracies are computed here."""
+    from which the validation and held-out accuracies are computed here. Sampling is sequential
+    (hpo_support.SequentialRule): while the verdict is ambiguous, further groups of trials, in the
+    order drawn with the course key, are re-run, up to `rerun_budget` random trials."""
     done = hpo_log.require().complete()
     out = Retrained(best=best_trial(done), n_val=len(hpo_data["y_val"]))
+    out.rule = SequentialRule.from_spec(thresholds, settings)
     others = [t for t in done if t["trial"] != out.best["trial"]]
-    out.sample = sample_trials(others, settings["rerun_trials"], course_key.seed("hpo", "rerun sample", hpo_log.content_seed))
-    seeds = grader_seeds(done, settings["rerun_seeds"] * (1 + len(out.sample)),
+    order = rerun_order(others, course_key.seed("hpo", "rerun sample", hpo_log.content_seed))
+    first = settings["rerun_trials"]
+    seeds = grader_seeds(done, settings["rerun_seeds"] * (1 + max(first, out.rule.budget)),
                          course_key.rng("hpo", "rerun seeds", hpo_log.content_seed))
     worker_data, graded = rerun_data(hpo_data, course_key.rng("hpo", "stand-in test split"))
-    weights = []
-    try:
-        trainer = fresh_worker()
-        reruns.data = trainer.keep(worker_data, "the training, validation and test arrays")
-        for t in [out.best] + out.sample:
+    n_val = out.n_val
+
+    def rerun_more(batch: list[dict]) -> None:
+        """Train the batch (the best trial with the first one), then score the new weights in a pristine worker."""
+        todo = ([out.best] if not out.runs else []) + batch
+        out.sample += batch
+        weights, new = [], []
+        for t in todo:
             plan = [(t["seed"], True)] + [(seeds.pop(), False) for _ in range(settings["rerun_seeds"])]
             for s, own in plan:
                 result = rerun(trainer.module, trainer, reruns, t, s, return_model=True)
@@ -153,16 +165,55 @@ def retrained(fresh_worker, handoff, reruns, hpo_log, hpo_data, settings, course
                 # copied now, before any worker has seen an image it is graded on
                 weights.append(handoff.take(model, "build_model", t["config"], input_shape=input_shape,
                                             num_classes=NUM_CLASSES))
-                out.runs.append(Retraining(t, s, own, returned=result.get("val_accuracy")))
-        trainer.close()
+                new.append(Retraining(t, s, own, returned=result.get("val_accuracy")))
         with handoff.load(*weights) as models:
-            for run, model in zip(out.runs, models):
+            for run, model in zip(new, models):
                 for split in ("val", "held", "fit"):
                     x, y = graded["x_" + split], graded["y_" + split]
                     logits = predict(model, x)
                     setattr(run, split + "_logp", true_class_logprob(logits, y))
                     if split != "fit":
                         setattr(run, split, float((logits.argmax(1) == y).mean()))
+        out.runs += new
+
+    def judge() -> RerunVerdict:
+        return rerun_verdict([(t, t is out.best, [x.val for x in out.of(t)]) for t in [out.best] + out.sample],
+                             floor=thresholds["rerun_spread_floor_images"] / n_val, cap=thresholds["rerun_spread_cap"],
+                             rho=thresholds.get("rerun_same_seed_rho", 0.0),
+                             shift=thresholds.get("rerun_machine_shift_images", 0.0) / n_val, verify=out.rule.verify,
+                             n_logged=len(done))
+
+    try:
+        trainer = fresh_worker()
+        reruns.data = trainer.keep(worker_data, "the training, validation and test arrays")
+        out.verdict, out.looks = verify_sequentially(order, first, out.rule, rerun_more, judge)
+        trainer.close()
     except (StudentError, AssertionError) as e:
         out.error = e
     return out
+
+
+@dataclass
+class Verification:
+    """What the re-runs say about the log, for the tests that credit its claims: the verdict, or why
+    there is none (the re-runs were not possible here, or the submission's code failed them)."""
+    retrained: Retrained | None = None
+    not_done: str = ""        # re-runs skipped (no data set / GPU here): the claims are not checked
+    failed: str = ""          # the re-runs failed in the submission's code: nothing could be verified
+
+    @property
+    def verdict(self) -> RerunVerdict | None:
+        return self.retrained.verdict if self.retrained is not None and not self.failed else None
+
+
+@pytest.fixture(scope="session")
+def verification(request) -> Verification:
+    """The re-runs' verdict for the log-content and write-up tests, without failing or skipping them
+    when the re-runs cannot be done here (they then say so and grade what they can)."""
+    try:
+        r = request.getfixturevalue("retrained")
+    except pytest.skip.Exception as e:
+        return Verification(not_done=str(e.msg if hasattr(e, "msg") else e))
+    if r.error is not None:
+        return Verification(retrained=r, failed=str(r.error).splitlines()[0][:300] if str(r.error) else type(r.error).__name__)
+    return Verification(retrained=r)

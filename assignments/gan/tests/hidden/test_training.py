@@ -10,7 +10,8 @@ from conftest import (budget, fixed_latents, pristine, require_weights_only, sam
                       take_generator, train)
 from gan_data import keyed_split
 from gan_checks import scalar
-from gan_metrics import class_fidelity, diversity, features, frechet_distance, memorisation_ratio, mode_coverage
+from gan_copies import memorisation_ratio
+from gan_metrics import class_fidelity, diversity, features, frechet_distance, mode_coverage
 
 from grader.authoring.pictures import image_rows, line_plot
 from grader.authoring.checks import expect_array, expect_log
@@ -30,6 +31,7 @@ def _memorisation(trained, gan_data) -> float:
 
 def _require_new_images(trained, gan_data, thresholds):
     require_weights_only(trained.mismatch)
+    trained.dependence.require()  # samples that do not change with the weights earn nothing
     ratio = _memorisation(trained, gan_data)
     assert ratio >= thresholds["memorisation"], (
         f"the samples are (near) copies of real images of the data set (memorisation ratio {ratio:.3g} < "
@@ -48,6 +50,7 @@ def test_sample_quality(trained, gan_data, thresholds, settings, credit, feedbac
                    "the weights) beside real training images of the class",
                    _pictures([("your samples", t.samples[:12]), ("", t.samples[12:24]),
                               ("real images", gan_data.train[:12])]))
+    credit.metrics.update({f"samples' change with {v} weights": c for v, c in t.dependence.change.items()})
     _require_new_images(t, gan_data, thresholds)
     fd = frechet_distance(features(gan_data.classifier, t.samples), gan_data.test_features)
     th = thresholds["frechet"]
@@ -81,7 +84,7 @@ def test_samples_are_not_copies(trained, gan_data, thresholds, feedback):
     """samples are new images: as far from the training set as held-out real images are"""
     t = trained.get()
     feedback.note(f"memorisation ratio {_memorisation(t, gan_data):.3g} (1: as new as held-out real images, 0: copies "
-                  "of real images)")
+                  "of real images, also when moved, rotated, scaled, mirrored or with their contrast changed)")
     _require_new_images(t, gan_data, thresholds)
 
 
@@ -227,12 +230,14 @@ def test_unconditional_mode_coverage(student, worker, gan_data, public_data, set
     shape = split.train.shape[1:]
     images = worker.keep(torch.from_numpy(split.train), "all training digits")
     G, _, _ = train(student, worker, images, shape, settings, device, seed, real_label=1.0)
-    samples, mismatch = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings, seed)
+    samples, mismatch, dependence = sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settings,
+                                                        seed, course_key.rng("gan", "weights dependence", "all digits"))
     require_weights_only(mismatch)
+    dependence.require()
     feedback.image("samples of your GAN trained on all ten digits (made from the grader's fixed z), beside real digits",
                    _pictures([("your samples", samples[:12]), ("", samples[12:24]), ("", samples[24:36]),
                               ("real images", split.train[:12])]))
-    ratio = memorisation_ratio(samples, np.concatenate([split.public, split.train]), split.test, split.test_sources)
+    ratio = memorisation_ratio(samples, split.public, split.test, split.test_sources)
     assert ratio >= thresholds["memorisation"], (
         f"the samples are (near) copies of real digits (memorisation ratio {ratio:.3g} < "
         f"{thresholds['memorisation']:g}); coverage is only credited for new images")

@@ -1,9 +1,10 @@
 """Hidden checks on the log's content: enough trainings, varied configs, an automatic method, and
-parameter counts that match the models the submission builds. Counting is robust to cheap padding:
+parameter counts that match the models the submission builds. Trainings are credited in proportion to
+the re-run trials that reproduce their logged accuracy. Counting is robust to cheap padding:
 near-identical configs (numbers nudged by 1e-7) count once, and an accuracy that is not a whole
 number of validation images was not measured, so its trial does not count."""
 import pytest
-from hpo_support import shapes_of, trial_label
+from hpo_support import SequentialRule, shapes_of, trial_label
 from hpo_checks import accuracy_off_grid, distinct_configs, param_count_from_shapes, pick_trials
 
 SALT = 0x2B7E_1516  # mixed into the sample's seed; this file is not released
@@ -31,10 +32,32 @@ def validation_size(log, settings) -> tuple[int | None, str]:
     return None, ""
 
 
+def credited_trainings(distinct: int, verification, thresholds: dict, settings: dict) -> tuple[float, str]:
+    """(trainings credited, why): the distinct trainings times the share of the re-run sample that the
+    re-runs verify (SequentialRule.credited_share), or all of them when re-runs are not possible here."""
+    if verification.not_done:
+        return float(distinct), f"{distinct} distinct trainings; not verified by re-runs ({verification.not_done})\n"
+    if verification.failed:
+        return 0.0, (f"{distinct} distinct trainings logged, but none could be verified: re-running them failed "
+                     f"({verification.failed})\n")
+    v = verification.verdict
+    rule = SequentialRule.from_spec(thresholds, settings)
+    share = rule.credited_share(v)
+    verified = sum(c.verified for c in v.random_checks())
+    why = (f"{distinct} distinct trainings x {share:.0%} verified = {distinct * share:.1f} credited: {verified} of the "
+           f"{v.n} re-run trials reproduce their logged accuracy within {rule.verify:g} noise standard deviations")
+    if rule.consistency(v) < 1:
+        why += (f", and the sample as a whole sits |z| = {abs(v.z):.2f} from the log (credited in full up to "
+                f"{rule.full:g}, none from {rule.zero:g})")
+    return distinct * share, why + "\n"
+
+
 @pytest.mark.points(2)
 @pytest.mark.visibility("after_due_date")
-def test_enough_trainings(hpo_log, settings, credit):
-    """at least the required number of complete trainings (distinct config and seed)"""
+@pytest.mark.timeout(1800)   # the verification fixture may run the re-runs
+def test_enough_trainings(hpo_log, settings, thresholds, verification, credit):
+    """at least the required number of complete trainings (distinct config and seed), credited in
+    proportion to the re-run trials that reproduce their logged accuracy"""
     log = hpo_log.require()
     done = log.complete()
     # an accuracy on n images is k / n: a value between two such steps was not measured
@@ -45,7 +68,9 @@ def test_enough_trainings(hpo_log, settings, credit):
     # count distinct (config, seed) pairs, configs equal to 0.1 % in every number counting once
     distinct = distinct_configs([{"config": {**t["config"], "__seed__": t["seed"]}} for t in counted])
     need = settings["min_trials"]
-    credit.linear(distinct, full=need, zero=settings["min_trials_zero"], what="complete trainings")
+    credited, why = credited_trainings(distinct, verification, thresholds, settings)
+    credit.linear(credited, full=need, zero=settings["min_trials_zero"], what="complete trainings credited")
+    credit.message += why
     if off_grid:
         shown = "; ".join(f"{trial_label(t)}: {t['val_accuracy']!r} x {n_val} = {t['val_accuracy'] * n_val:.3f}"
                           for t in off_grid[:5])

@@ -7,9 +7,10 @@ import re
 import numpy as np
 import pytest
 from hpo_support import best_trial, trial_label
-from hpo_checks import (MAX_FILLER_SHARE, MIN_COMPRESSION_RATIO, analysis_substance, comment_ratio, english_score,
+from hpo_checks import (MAX_FILLER_SHARE, MIN_COMPRESSION_RATIO, STRENGTH_CLASSES, analysis_substance, comment_ratio, english_score,
                         size_correlations, stated_size_correlation, stated_size_strength, strength_agrees, strip_copied)
-from hpo_support import ANALYSIS_PATTERNS, code_source, words
+from hpo_support import (analysis_file, best_claim_holds, claim_fits_measurement, code_source, fisher_interval,
+                         measured_size_correlation, words)
 
 from grader.authoring.pictures import line_plot, scatter_plot
 
@@ -62,11 +63,12 @@ def size_accuracy_feedback(hpo_log, feedback) -> dict | None:
 
 @pytest.mark.points(2)
 @pytest.mark.visibility("after_due_date")
-def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, credit):
+@pytest.mark.timeout(1800)   # the verification fixture may run the re-runs
+def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, credit, verification):
     """analysis.md discusses network size versus accuracy, in English, at the required length, and the
-    correlation it states is the one the log shows"""
+    correlation and best configuration it states are the ones the log shows and the re-runs measure"""
     rhos = size_accuracy_feedback(hpo_log, feedback)
-    name = artifacts.find(*ANALYSIS_PATTERNS)
+    name = analysis_file(artifacts, None if hpo_log.problem else hpo_log)   # the graded log's own write-up
     assert name, "no analysis found: hand in analysis.md next to your code"
     text = artifacts.read_text(name, max_bytes=2_000_000)
     # the assignment's own sentences are not the student's analysis: they earn nothing
@@ -101,6 +103,7 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
     if rhos is None:
         feedback.note("the log gives no size-accuracy correlation (fewer than 3 trials, or one size only), so the "
                       "one the analysis states was not checked")
+        claims_against_measurements(name, None, verification, thresholds, feedback, credit)
         return
     rho, tol = rhos["Spearman rho"], thresholds["rho_tolerance"]
     found = "; ".join(f"{k} {v:+.2f}" for k, v in rhos.items() if np.isfinite(v))
@@ -111,16 +114,54 @@ def test_analysis(artifacts, hpo_log, spec, settings, thresholds, feedback, cred
         assert any(np.isfinite(v) and abs(v - value) <= tol for v in rhos.values()), (
             f"{name} states a size-accuracy correlation of {value:+.2f} (\"{sentence}\"), but the log it was handed "
             f"in with gives {found} (within {tol:g} expected): the analysis must describe this log")
+        claim = (min(value, rho) - tol, max(value, rho) + tol), f"{value:+.2f}"
+        claims_against_measurements(name, claim, verification, thresholds, feedback, credit)
         return
     strength, sign, sentence = stated_size_strength(own)
     if strength is not None:
         assert strength_agrees(strength, sign, rho), (
             f"{name} describes the size-accuracy relation as {strength}{' ' + sign if sign else ''} "
             f"(\"{sentence}\"), but the log gives Spearman rho = {rho:+.2f}: the analysis must describe this log")
+        lo, hi = STRENGTH_CLASSES[strength]
+        claimed = (lo, hi) if sign == "positive" else (-hi, -lo) if sign == "negative" else (-hi, hi)
+        claims_against_measurements(name, (claimed, f"{strength}{' ' + sign if sign else ''}"), verification,
+                                    thresholds, feedback, credit)
         return
     credit.fraction = 0.5
     credit.message += (f"{name} does not state the correlation between network size and accuracy (the assignment "
                        f"asks for the rank correlation; the log gives Spearman rho = {rho:+.2f}): half of the points\n")
+    claims_against_measurements(name, None, verification, thresholds, feedback, credit)
+
+
+def claims_against_measurements(name: str, claim: tuple | None, verification, thresholds: dict, feedback, credit) -> None:
+    """The analysis's claims checked against what the grader measured, not only against the log: the stated
+    size-accuracy correlation (claim: (range of rho it allows, as stated)) must fit the correlation of the
+    re-run trials' measured accuracies within that correlation's sampling error (hpo_support.fisher_interval),
+    and the best configuration must be reproduced by its re-runs or measure within the noise of the best
+    verified sampled trial (hpo_support.best_claim_holds). A contradicted correlation earns nothing; a best
+    configuration the re-runs do not bear out costs half of the points."""
+    if verification.not_done or verification.failed:
+        feedback.note(f"the claims of {name} were checked against the log only: "
+                      f"{verification.not_done or 're-running the trials failed (' + verification.failed + ')'}")
+        return
+    v, z = verification.verdict, thresholds.get("claim_z", 3.0)
+    measured, n = measured_size_correlation(v)
+    lo, hi = fisher_interval(measured, n, z)
+    if claim is not None and n >= 5:
+        (c_lo, c_hi), stated = claim
+        feedback.note(f"the grader's own size-accuracy correlation, from the accuracies it measured on the {n} re-run "
+                      f"trials: Spearman rho {measured:+.2f} (with its sampling error at {z:g} standard errors: "
+                      f"{lo:+.2f} to {hi:+.2f}); {name} states {stated}")
+        assert claim_fits_measurement((c_lo, c_hi), measured, n, z), (
+            f"{name} states a size-accuracy correlation of {stated}, but the accuracies the grader measured by "
+            f"re-running {n} of the logged configurations give Spearman rho = {measured:+.2f} (anything from "
+            f"{lo:+.2f} to {hi:+.2f} would fit): the analysis must describe what the trainings reach")
+    ok, what = best_claim_holds(v, z)
+    feedback.note(f"the best configuration of the log, checked by re-running it: {what}")
+    if not ok:
+        credit.fraction = 0.5 * (1.0 if credit.fraction is None else credit.fraction)
+        credit.message += (f"the best configuration the log (and so {name}) reports is not borne out by its re-runs: "
+                           f"{what}: half of the points\n")
 
 
 @pytest.mark.points(1)
