@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from grader.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ToolkitError
-from grader.reports.similarity import SIMILARITY_THRESHOLD
+from grader.integrity.similarity import SIMILARITY_THRESHOLD
 
 SANDBOX_HELP = ("isolation of student code: 'auto' (the best rung this machine allows: bubblewrap, else kernel "
                 "namespaces, else (as root) a separate uid, else none, with a warning below the first two), "

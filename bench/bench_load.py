@@ -2,10 +2,10 @@
 
 Issue #19: call and test limits were wall-clock, so a batch graded beside other work (or with `-j` at
 the machine's limit) could lose points its idle twin kept. This bench grades one assignment's
-`examples/` batch twice with the same course key, `-j` = the core count: first on an idle machine,
-then with `--hogs` CPU-bound processes (`while True: pass`) running beside it. It prints each
-submission's score in both runs, the wall times and the load averages, and exits 1 if any test's
-score differs between the two runs.
+`examples/` batch (made whole by examples/materialise.py) twice with the same course key, `-j` = the
+core count: first on an idle machine, then with `--hogs` CPU-bound processes (`while True: pass`)
+running beside it. It prints each submission's score in both runs, the wall times and the load
+averages, and exits 1 if any test's score differs between the two runs.
 
     python bench/bench_load.py ae_bottleneck                 # two hogs beside a -j 2 batch
     python bench/bench_load.py conv1d_windowing --hogs 2
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -23,12 +24,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "11" * 32
+MATERIALISED = runpy.run_path(str(ROOT / "examples" / "materialise.py"))["materialised"]
 
 
-def grade(assignment: str, out: Path, key_file: Path, jobs: int) -> tuple[float, dict[str, dict[str, float]]]:
+def grade(assignment: str, examples: Path, out: Path, key_file: Path, jobs: int) -> tuple[float, dict[str, dict[str, float]]]:
     """(wall s, {submission: {test nodeid: score}}) of one `cli.py grade` of the example batch."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "grade", assignment, str(ROOT / "examples" / assignment),
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "grade", assignment, str(examples),
                            "--out", str(out), "--key", str(key_file), "-j", str(jobs), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -55,13 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         key_file = tmp / "course.key"
         key_file.write_text(KEY)
         key_file.chmod(0o600)
+        examples = MATERIALISED(args.assignment, tmp / "examples")  # faults planted in the reference's code
         load_idle = os.getloadavg()[0]
-        idle_wall, idle = grade(args.assignment, tmp / "idle", key_file, args.jobs)
+        idle_wall, idle = grade(args.assignment, examples, tmp / "idle", key_file, args.jobs)
         hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hogs)]
         try:
             time.sleep(2)
             load_busy = os.getloadavg()[0]
-            busy_wall, busy = grade(args.assignment, tmp / "busy", key_file, args.jobs)
+            busy_wall, busy = grade(args.assignment, examples, tmp / "busy", key_file, args.jobs)
             load_after = os.getloadavg()[0]
         finally:
             for h in hogs:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 NOT_TESTS = (HERE / "fixtures", HERE / "adversarial")
 
@@ -21,3 +23,11 @@ def pytest_ignore_collect(collection_path, config):
     if any(path == d or d in path.parents for d in NOT_TESTS):
         return True
     return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test of the session (tests/browser_support.py): Playwright's
+    sync API starts once per process, so two modules with a browser each would fail in one run."""
+    from browser_support import launch
+    yield from launch()

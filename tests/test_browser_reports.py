@@ -13,8 +13,6 @@ submission the same way. One example submission per real assignment shows its pi
 from __future__ import annotations
 
 import html
-import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,43 +23,19 @@ from grader.core.assignments import find_assignment
 from grader.commands.grade import grade_submissions
 from grader.records.gradebook import GradebookRow
 from grader.reports.html import summary_html
+from browser_support import ARTIFACTS, CHROMIUM, DOCS, WIDTHS, docs_copy, pytestmark  # noqa: F401 - the skip marker
 from tiny_batch import TINY, make_batch
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-WIDTHS = {"laptop": 1280, "phone": 390}
-ARTIFACTS = Path(os.environ.get("DLGRADE_ARTIFACTS", REPO / "build" / "test-artifacts")) / "screenshots"
-DOCS = REPO / "docs" / "screenshots"
 # one honest example per assignment: its feedback shows every picture its hidden tests draw
 EXAMPLES = {"ae_bottleneck": "anna_good.ipynb", "conv1d_windowing": "julia_dilated_tcn.ipynb",
             "hpo": "lena_mlp_random_search", "gan": "honest_upsample.py"}
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or sync_playwright is None,
-    reason="no headless browser: install the Debian package `chromium` (apt-get install chromium) and "
-           "`pip install playwright` (.ci/run does both; no browser download is needed)")
-
 
 @dataclass
 class PageCheck:
     overflow: int          # pixels the page is wider than the window (0: none)
     broken_images: list    # alt text of pictures that did not load
     errors: list           # console errors and uncaught exceptions
-
-
-@pytest.fixture(scope="session")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, path: Path, *, width: int, screenshot: Path | None = None) -> PageCheck:
@@ -77,19 +51,6 @@ def open_page(browser, path: Path, *, width: int, screenshot: Path | None = None
         page.screenshot(path=str(screenshot), full_page=True)
     page.close()
     return PageCheck(overflow=overflow, broken_images=broken, errors=errors)
-
-
-def docs_copy(shot: Path, name: str) -> None:
-    """A small copy for README (the top of the page, 760 px wide, 256 colours)."""
-    if os.environ.get("DLGRADE_DOCS_SCREENSHOTS") != "1":
-        return
-    from PIL import Image
-    with Image.open(shot) as im:
-        im = im.convert("RGB")
-        im = im.crop((0, 0, im.width, min(im.height, int(im.width * 1.4))))
-        im = im.resize((760, round(760 * im.height / im.width)), Image.LANCZOS)
-        DOCS.mkdir(parents=True, exist_ok=True)
-        im.quantize(256).save(DOCS / name, optimize=True)
 
 
 def assert_reads_well(browser, page: Path, name: str, *, docs: str = "") -> None:

@@ -20,7 +20,7 @@ from grader.review.folder import GradingFolder
 from grader.review.security import Access
 from grader.review.server import LOOPBACK, free_port
 from review_batch import HOSTILE_ID, RUBRIC_ITEM, make_review_batch
-from test_browser_reports import ARTIFACTS, browser, docs_copy, pytestmark  # noqa: F401 - the fixture and skip marker
+from browser_support import ARTIFACTS, docs_copy, pytestmark  # noqa: F401 - the skip marker
 
 ANSWER = "tests/public/test_public.py::test_answer"
 
@@ -51,7 +51,7 @@ def saved(page) -> str:
     return page.locator(".flash").first.inner_text()
 
 
-def test_a_batch_reviewed_end_to_end_keeps_every_decision_through_a_regrade(browser, served):  # noqa: F811
+def test_a_batch_reviewed_end_to_end_keeps_every_decision_through_a_regrade(browser, served):
     link, assignment, subs, out = served
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     dialogs, errors = [], []

@@ -3,7 +3,8 @@ gets perfect "forecasts" from a grader that forecasts on a public series or send
 in batches (or to the worker that trained); here it must score strictly below the honest examples,
 which keep (nearly) full marks. Embedded mode, a fixed course key (so the run is reproducible):
 
-    python cli.py grade conv1d_windowing examples/conv1d_windowing --out graded/     # the same, by hand
+    python examples/materialise.py conv1d_windowing /tmp/conv1d-examples     # the same, by hand
+    python cli.py grade conv1d_windowing /tmp/conv1d-examples --out graded/
 
 Full mode grades a keyed transform of the public Melbourne series (windowing_metrics.keyed_melbourne):
 a stored copy of the CSV finds no window of it, and a forecaster that falls back to something that
@@ -11,6 +12,7 @@ ignores its weights earns no forecast points (grader.authoring.weights_dependenc
 """
 from __future__ import annotations
 
+import runpy
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,7 @@ from grader.core.assignments import find_assignment
 from grader.grading.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "conv1d_windowing"
+materialised = runpy.run_path(str(REPO / "examples" / "materialise.py"))["materialised"]
 KEY = bytes(range(32))
 
 # a TCN (causal dilated convolutions, last step + global average pooling), a notebook with DataLoader
@@ -52,12 +54,18 @@ CHEATS = {
 
 
 @pytest.fixture(scope="module")
-def graded():
+def examples(tmp_path_factory) -> Path:
+    """examples/conv1d_windowing made whole (the cheats are stored as their code beside the reference's)."""
+    return materialised("conv1d_windowing", tmp_path_factory.mktemp("conv1d-examples"))
+
+
+@pytest.fixture(scope="module")
+def graded(examples):
     spec = find_assignment("conv1d_windowing")
     options = RunOptions(mode="embedded", include_hidden=True, threads=1, course_key=KEY)
     names = HONEST + list(CHEATS)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(names, pool.map(lambda n: grade_submission(spec, EXAMPLES / n, options), names)))
+        results = dict(zip(names, pool.map(lambda n: grade_submission(spec, examples / n, options), names)))
     for name, result in results.items():
         assert result.status == "graded" and not result.grader_errors, \
             f"{name}: {result.status} {result.reason} {result.grader_errors[:1]}"
@@ -133,12 +141,12 @@ def test_a_stored_copy_of_the_public_series_finds_no_window_of_the_graded_one():
 
 
 @pytest.mark.slow
-def test_full_mode_lookup_of_the_public_csv_scores_below_an_honest_forecaster():
+def test_full_mode_lookup_of_the_public_csv_scores_below_an_honest_forecaster(examples):
     _full_mode_data()
     spec = find_assignment("conv1d_windowing")
     options = RunOptions(mode="full", data_dir=DATA, include_hidden=True, threads=1, course_key=KEY)
     names = HONEST + ["kornel_public_csv_lookup.py"]
-    results = {n: grade_submission(spec, EXAMPLES / n, options) for n in names}
+    results = {n: grade_submission(spec, examples / n, options) for n in names}
     for name, result in results.items():
         assert result.status == "graded" and not result.grader_errors, f"{name}: {result.status} {result.reason}"
     honest, lookup = results[HONEST[0]], results["kornel_public_csv_lookup.py"]

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from grader.core.assignments import find_assignment
-from grader.trusted.plugin import Artifacts, Feedback
+from grader.trusted.artifacts import Artifacts
+from grader.trusted.feedback import Feedback
 from grader.authoring.checks import Credit
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,11 +18,12 @@ import pytest
 
 from grader.core.assignments import find_assignment
 from grader.intake.discovery import SubmissionInput
-from grader.reports.code_fingerprints import code_similarity
+from grader.integrity.code_fingerprints import code_similarity
 from grader.reports.html import summary_html
-from grader.reports.integrity import INTEGRITY_COLUMNS, _template_sources, integrity_report, write_integrity_csv
-from grader.reports.log_records import log_records, records_match
-from grader.reports.similarity import MatchedRegion, compare_submissions
+from grader.integrity.report import _template_sources, integrity_report
+from grader.reports.integrity_csv import INTEGRITY_COLUMNS, write_integrity_csv
+from grader.integrity.log_records import log_records, records_match
+from grader.integrity.similarity import IntegrityReport, MatchedRegion, SimilarPair, compare_submissions
 from test_similarity import DISGUISED, ORIGINAL, _jsonl, _trials
 
 REPO = Path(__file__).resolve().parent.parent
@@ -242,15 +243,17 @@ def test_summary_shows_each_flagged_pair_side_by_side_escaped():
 
 
 def test_a_region_renders_matched_and_context_lines():
-    from grader.reports.html import _marked
     region = MatchedRegion("a.py lines 2-2", "b.py lines 5-5", [("x = 1", False), ("y < 2", True)], [("y < 2", True)])
-    assert _marked(region.lines_a) == "x = 1\n<mark>y &lt; 2</mark>"
+    pair = SimilarPair("code", "anna", "bela", 0.9, 12, "", regions=[region])
+    page = summary_html(title="ae", rows=[], max_points=10,
+                        integrity=IntegrityReport(pairs=[pair], threshold=0.5, k=5, w=4))
+    assert "<pre>x = 1\n<mark>y &lt; 2</mark></pre>" in page and "<pre><mark>y &lt; 2</mark></pre>" in page
 
 
 def test_a_notebooks_markdown_cells_are_its_write_up(tmp_path: Path):
     import nbformat
 
-    from grader.reports.integrity import markdown_text
+    from grader.integrity.report import markdown_text
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# My analysis\n\n" + ANALYSIS_OWN),
                                          nbformat.v4.new_code_cell("x = 1  # not prose")])
     (tmp_path / "a.ipynb").write_text(nbformat.writes(nb))

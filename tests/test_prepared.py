@@ -3,6 +3,7 @@ batch, not once per submission; its arrays are what the key gives; a new key, mo
 test file is never served stale data; and no worker, on any rung, can read the prepared folder."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from grader.core.assignments import find_assignment
+from grader.core.contracts import RunFile
+from grader.core.spec import load_spec
 from grader.commands.grade import grade_submissions
 from grader.trusted.course_key import CourseKey, new_key
 from grader.trusted.prepared import MANIFEST, fingerprint
@@ -67,7 +70,7 @@ HIDDEN = '''\
 import numpy as np
 import pytest
 
-from grader.trusted.plugin import RUN_KEY
+from grader.trusted.run_file import RUN_KEY
 
 
 @pytest.mark.points(1)
@@ -81,9 +84,9 @@ def test_keyed_data_is_the_keys(keyed, course_key, mode):
 @pytest.mark.points(1)
 def test_worker_cannot_read_the_prepared_folder(student, keyed, pytestconfig):
     """the submission cannot list or read the prepared arrays"""
-    folder = pytestconfig.stash[RUN_KEY]["prepared"]
+    folder = pytestconfig.stash[RUN_KEY].prepared
     assert folder, "nothing was prepared for this run"
-    got = student.peek(folder)
+    got = student.peek(str(folder))
     assert got.startswith("denied"), f"the worker read the prepared folder: {got[:200]}"
 '''
 
@@ -163,15 +166,16 @@ def test_a_new_key_is_never_served_the_old_keys_data(assignment, tmp_path):
 
 
 def test_the_fingerprint_follows_key_mode_data_and_test_files(assignment, tmp_path):
-    run = {"assignment": str(assignment), "mode": "embedded", "data_dir": None, "course_key": new_key().hex()}
+    run = RunFile(assignment=assignment, spec=load_spec(assignment), mode="embedded", report=tmp_path / "report.json",
+                  course_key=new_key().hex())
     base = fingerprint(run)
-    assert fingerprint(dict(run)) == base
-    assert fingerprint({**run, "course_key": new_key().hex()}) != base
-    assert fingerprint({**run, "mode": "full"}) != base
-    assert fingerprint({**run, "data_dir": str(tmp_path)}) != base
+    assert fingerprint(RunFile.from_json(run.to_json())) == base
+    assert fingerprint(dataclasses.replace(run, course_key=new_key().hex())) != base
+    assert fingerprint(dataclasses.replace(run, mode="full")) != base
+    assert fingerprint(dataclasses.replace(run, data_dir=tmp_path)) != base
     (assignment / "tests" / "hidden" / "test_hidden.py").write_text(HIDDEN + "\n# edited\n")
     assert fingerprint(run) != base
-    assert run["course_key"] not in json.dumps(base)
+    assert run.course_key not in json.dumps(base)
 
 
 def test_the_key_derives_the_same_arrays_as_in_place(assignment):

@@ -20,7 +20,7 @@ from grader.core.lateness import LATE, Lateness
 from grader.core.spec import ManualItem
 from grader.records.decisions import Decision, final_score, result_basis
 from grader.reports.batch_review import BatchReview
-from grader.reports.similarity import IntegrityReport, SimilarPair
+from grader.integrity.similarity import IntegrityReport, SimilarPair
 
 REPO = str(Path(__file__).resolve().parents[1])
 KERAS = "your code raised ModuleNotFoundError: No module named 'keras' (at hw.py, line 3) while importing your submission"

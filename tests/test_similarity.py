@@ -9,9 +9,9 @@ import io
 import json
 import random
 
-from grader.reports.code_fingerprints import code_similarity, lexical_tokens, normalised_tokens, winnow
-from grader.reports.log_records import log_records, records_match
-from grader.reports.similarity import _artifact_lines, compare_submissions
+from grader.integrity.code_fingerprints import code_similarity, lexical_tokens, normalised_tokens, winnow
+from grader.integrity.log_records import log_records, records_match
+from grader.integrity.similarity import _artifact_lines, compare_submissions
 
 ORIGINAL = '''
 import torch

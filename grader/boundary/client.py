@@ -22,13 +22,14 @@ from collections.abc import Callable
 from grader.core.errors import (BadReply, GraderError, MissingName, StudentCodeRaised, StudentError, SubmissionUnloadable,
                            ToolkitError, WorkerDied, WorkerTimeout)
 from grader.boundary.near_miss import names_in, nearest
-from grader.boundary.protocol import Channel, ChannelClosed, ChannelTimeout, Handle, ProtocolError, decode, encode
+from grader.boundary.protocol import (Channel, ChannelClosed, ChannelTimeout, Handle, Op, ProtocolError, WorkerErrorType, decode,
+                                      encode)
 from grader.boundary.cpu_time import cpu_seconds, machine_loaded, starved, wall_backstop
 from grader.boundary.launch import WorkerProcess, start_worker
 from grader.boundary.rungs import Isolation, engine_root
 from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
 from grader.core.spec import Limits
-from grader.boundary.worker import GRADER_FAULT
+from grader.core.vocabulary import TestKind
 
 OUTPUT_KEEP = 16 * 1024  # bytes of the worker's output kept from its start and from its end
 POLL_S = 0.1  # how often a waiting call reads the worker's CPU clock
@@ -37,7 +38,7 @@ POLL_S = 0.1  # how often a waiting call reads the worker's CPU clock
 class WallClockTimeout(WorkerTimeout):
     """A call stopped by the wall-clock backstop while the machine was busy (or the worker starved):
     not yet the submission's fault; grading retries it alone before the timeout counts."""
-    kind = "wall-timeout"
+    kind = TestKind.WALL_TIMEOUT
 
 
 class TestLimit:
@@ -152,7 +153,7 @@ class WorkerSession:
 
     def handshake(self) -> None:
         """Wait until the worker has imported the submission (may run in a background thread)."""
-        body = self._request({"op": "hello", "module_file": self.module_file, "seed": self.seed_value},
+        body = self._request({"op": Op.HELLO, "module_file": self.module_file, "seed": self.seed_value},
                              what="importing your submission")
         info = body if isinstance(body, dict) else {}
         self.load_info = {"loaded": info.get("loaded") is True, "cuda": info.get("cuda") is True,
@@ -172,7 +173,7 @@ class WorkerSession:
                 raise GraderError(f"the grader could not start a worker: {e}") from None
         if not self.load_info.get("loaded"):
             err = self.load_info.get("error") or {}
-            if err.get("type") == GRADER_FAULT:
+            if err.get("type") == WorkerErrorType.GRADER_FAULT:
                 raise self._start_failure(SubmissionUnloadable(
                     f"the worker running your code reported a fault of the grader's ({str(err.get('message'))[:300]}), "
                     "but a worker without your code starts normally: does your code tamper with the worker?"))
@@ -184,7 +185,7 @@ class WorkerSession:
             self._cpu_before = self.cpu_seconds()   # what this process used still counts towards the test
             with contextlib.suppress(Exception):
                 if self.process.proc.poll() is None:
-                    self.channel.send({"op": "bye"}, deadline=time.monotonic() + 1)
+                    self.channel.send({"op": Op.BYE}, deadline=time.monotonic() + 1)
                     self.process.proc.wait(timeout=1)
             self.process.kill()
             if self.output is not None:
@@ -224,7 +225,7 @@ class WorkerSession:
         self.ensure_started()
         body, buffers = encode(value)
         sizes = [len(b) if isinstance(b, bytes) else b.nbytes for b in buffers]
-        handle = self._request({"op": "keep", "value": body, "buffers": sizes}, buffers, what=f"receiving {label}")
+        handle = self._request({"op": Op.KEEP, "value": body, "buffers": sizes}, buffers, what=f"receiving {label}")
         if not isinstance(handle, Handle):
             raise BadReply("the worker did not store the data it was sent")
         return RemoteObject(self, handle, label)
@@ -232,7 +233,7 @@ class WorkerSession:
     def seed(self, value: int) -> None:
         """Seed random, numpy and torch in the worker (the trusted side seeds itself the same way)."""
         self.ensure_started()
-        self._request({"op": "seed", "seed": int(value)}, what="seeding")
+        self._request({"op": Op.SEED, "seed": int(value)}, what="seeding")
 
     # --- calls ----------------------------------------------------------------------------------
     def call(self, target: RemoteObject, name: str | None, args: tuple, kwargs: dict, label: str):
@@ -240,17 +241,17 @@ class WorkerSession:
         self._check_generation(target, label)
         body, buffers = encode((args, kwargs), make_handle=self._handle_arg)
         sizes = [len(b) if isinstance(b, bytes) else b.nbytes for b in buffers]
-        return self._request({"op": "call", "target": target._handle.id, "name": name, "value": body,
+        return self._request({"op": Op.CALL, "target": target._handle.id, "name": name, "value": body,
                               "buffers": sizes}, buffers, what=label)
 
     def getattr(self, target: RemoteObject, name: str, label: str):
         self.ensure_started()
         self._check_generation(target, label)
-        return self._request({"op": "getattr", "target": target._handle.id, "name": name}, what=label)
+        return self._request({"op": Op.GETATTR, "target": target._handle.id, "name": name}, what=label)
 
     def has(self, target: RemoteObject, name: str) -> bool:
         self.ensure_started()
-        result = self._request({"op": "has", "target": target._handle.id, "name": name}, what=f"looking up {name}")
+        result = self._request({"op": Op.HAS, "target": target._handle.id, "name": name}, what=f"looking up {name}")
         if not isinstance(result, bool):
             raise BadReply("the worker answered a yes/no question with something else")
         return result
@@ -352,7 +353,7 @@ class WorkerSession:
                 pass
         if ok is False and isinstance(body.get("error"), dict):
             err = body["error"]
-            if err.get("type") == "MissingAttribute":
+            if err.get("type") == WorkerErrorType.MISSING_ATTRIBUTE:
                 raise MissingName(self._missing_message(str(err.get("message", "")), what))
             bases = err.get("builtin_bases")
             raise StudentCodeRaised(self._raised_message(err, what), detail=self._frames(err),
@@ -483,7 +484,7 @@ class WorkerSession:
         message = str(err.get("message", ""))[:2000]
         if kind == "SystemExit":
             return f"your code called sys.exit() ({message}) {what}; remove it so the grader can continue"
-        if kind in ("UnsendableResult",):
+        if kind == WorkerErrorType.UNSENDABLE_RESULT:
             return f"{what}: {message}"
         where = ""
         frames = err.get("frames") or []

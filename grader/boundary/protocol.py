@@ -34,6 +34,24 @@ DTYPES = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float3
           "complex64", "complex128"}
 
 
+class Op:
+    """The operations the trusted side asks of the worker (the "op" of a request)."""
+    HELLO = "hello"      # import the submission (the first request; the reply is its load report)
+    KEEP = "keep"        # store a value in the worker, answer with its handle
+    SEED = "seed"
+    CALL = "call"
+    GETATTR = "getattr"
+    HAS = "has"
+    BYE = "bye"
+
+
+class WorkerErrorType:
+    """The worker's own names for an error's "type" (any other is the class name of what the student's code raised)."""
+    GRADER_FAULT = "GraderFault"              # a hello reply: the worker cannot work here, through no fault of the submission
+    MISSING_ATTRIBUTE = "MissingAttribute"    # the name asked for is not there
+    UNSENDABLE_RESULT = "UnsendableResult"    # the value returned cannot cross the channel
+
+
 class ProtocolError(Exception):
     """The peer sent something that is not a valid frame or value."""
 

@@ -148,7 +148,7 @@ def worker_zygote(iso: Isolation, limits: Limits) -> str | None:
 
 def _probe_forked_worker(probe: Path, limits: Limits, iso: Isolation, address: str) -> str | None:
     """Why a forked worker on `probe` does not say hello (importing an engine file), or None."""
-    from grader.boundary.protocol import Channel
+    from grader.boundary.protocol import Channel, Op
     (probe / "probe.py").write_text("import os\n")
     worker = None
     try:
@@ -156,11 +156,11 @@ def _probe_forked_worker(probe: Path, limits: Limits, iso: Isolation, address: s
         if not hasattr(worker.proc, "conn"):
             return "the worker was not forked"
         channel = Channel(worker.sock, max_frame_bytes=2 ** 20)
-        channel.send({"op": "hello", "module_file": "probe.py", "seed": 0}, deadline=time.monotonic() + 30)
+        channel.send({"op": Op.HELLO, "module_file": "probe.py", "seed": 0}, deadline=time.monotonic() + 30)
         body, _ = channel.recv(deadline=time.monotonic() + 30)
         if body.get("ok") is not True:
             return "the forked worker did not load a plain module"
-        channel.send({"op": "bye"}, deadline=time.monotonic() + 5)
+        channel.send({"op": Op.BYE}, deadline=time.monotonic() + 5)
         return None
     except Exception as e:  # noqa: BLE001 - any failure means: start cold
         out = worker.proc.stdout.read1(4000).decode(errors="replace").strip() if worker and worker.proc.poll() is not None else ""

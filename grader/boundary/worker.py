@@ -15,11 +15,10 @@ import sys
 import traceback
 import types
 
-from grader.boundary.protocol import Channel, ProtocolError, decode
+from grader.boundary.protocol import Channel, Op, ProtocolError, WorkerErrorType, decode
 from grader.boundary.top_level import as_written, install_finder, run_top_level
 
 MODULE_NAME = "submission"
-GRADER_FAULT = "GraderFault"  # the error type of a hello reply saying the worker cannot work here
 PROBE_FILE = ".dlgrade-write-check"
 FORKED = False  # True in a worker forked by the zygote: every engine module it needs is imported already
 
@@ -54,7 +53,7 @@ class Worker:
             # nothing of the submission has run yet; the trusted side confirms this with a worker that
             # runs no submission code at all before it blames the grader (see WorkerSession.ensure_started)
             self.channel.send_value({"ok": True}, {"loaded": False, "error": {
-                "type": GRADER_FAULT, "message": fault, "frames": []}})
+                "type": WorkerErrorType.GRADER_FAULT, "message": fault, "frames": []}})
             return
         seed_everything(int(hello.get("seed", 0)))
         self.handle_for(self.module)  # handle 0 is the submission module
@@ -64,19 +63,19 @@ class Worker:
         while True:
             body, buffers = self.channel.recv()
             op = body.get("op")
-            if op == "bye":
+            if op == Op.BYE:
                 return
             try:
-                if op == "keep":
+                if op == Op.KEEP:
                     # store data in the worker once and hand back a handle (big training sets)
                     value = decode(body.get("value"), buffers, resolve_handle=self.resolve)
                     self.channel.send({"ok": True, "value": {"$handle": self.handle_for(_Kept(value)),
                                                              "type": type(value).__name__}})
                     continue
-                if op == "seed":
+                if op == Op.SEED:
                     seed_everything(int(body["seed"]))
                     result = None
-                elif op in ("call", "getattr", "has"):
+                elif op in (Op.CALL, Op.GETATTR, Op.HAS):
                     result = self.dispatch(op, body, buffers)
                 else:
                     raise ProtocolError(f"unknown operation {op!r}")
@@ -87,20 +86,20 @@ class Worker:
                 self.channel.send_value({"ok": True}, result, make_handle=self.handle_for)
             except ProtocolError as e:
                 self.channel.send({"ok": False, "error": {
-                    "type": "UnsendableResult", "message": f"the value your code returned cannot be sent back: {e}",
+                    "type": WorkerErrorType.UNSENDABLE_RESULT, "message": f"the value your code returned cannot be sent back: {e}",
                     "frames": []}})
 
     def dispatch(self, op, body, buffers):
         target = self.resolve(body.get("target", 0))
         name = body.get("name")
-        if op == "has":
+        if op == Op.HAS:
             return hasattr(target, name)
         if name is not None:
             try:
                 target = getattr(target, name)
             except AttributeError as e:
                 raise MissingAttribute(name) from e
-        if op == "getattr":
+        if op == Op.GETATTR:
             return target
         call = decode(body.get("value"), buffers, resolve_handle=self.resolve)
         if not (isinstance(call, tuple) and len(call) == 2 and isinstance(call[0], tuple) and isinstance(call[1], dict)):
@@ -143,7 +142,7 @@ class Worker:
         own = [[f.lineno or 0, f.name, (as_written(root, f.filename, f.lineno or 0) or f.line or "")[:300]]
                for f in tb if f.filename == self.module_file][-8:]
         if isinstance(e, MissingAttribute):
-            return {"type": "MissingAttribute", "message": e.name, "frames": []}
+            return {"type": WorkerErrorType.MISSING_ATTRIBUTE, "message": e.name, "frames": []}
         message = str(e) if not isinstance(e, SystemExit) else f"exit code {e.code!r}"
         mine = [f for f in tb if _inside(f.filename, root)]  # a SyntaxError's message names its file already
         if mine and mine[-1].filename != self.module_file and not isinstance(e, SyntaxError):

@@ -42,14 +42,15 @@ from grader.reports.batch_review import batch_review
 from grader.reports.html import summary_html
 from grader.reports.reviewed import final_scores, write_submission_files
 from grader.reports.reviewed import write_tables as write_reviewed_tables
-from grader.reports.integrity import integrity_report, write_integrity_csv
-from grader.reports.similarity import SIMILARITY_THRESHOLD
+from grader.integrity.report import integrity_report
+from grader.reports.integrity_csv import write_integrity_csv
+from grader.integrity.similarity import SIMILARITY_THRESHOLD
 from grader.core.results import SubmissionResult, SubmissionStatus
 from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch, match_roster, read_roster
 from grader.grading.runner import RunOptions, guarded_command, prepare, require_data, retry_alone
 from grader.boundary.sandbox import DEFAULT_SANDBOX, STRICT_LEVELS, require_isolation
-from grader.reports.similarity import IntegrityReport
+from grader.integrity.similarity import IntegrityReport
 from grader.core.spec import Spec
 
 SUSPECT_AFTER = 3  # the first this many submissions failing alike stop the batch

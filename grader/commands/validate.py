@@ -19,6 +19,7 @@ from grader.scaffold.environment import missing_in_worker, undeclared_imports
 from grader.grading.runner import RunOptions, grade_submission, prepare, require_data
 from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
 from grader.core.results import NOT_FULL, SubmissionStatus, TestStatus
+from grader.core.vocabulary import TestKind
 
 
 def _mode_points(spec, tests) -> list[str]:
@@ -89,7 +90,7 @@ def validate_assignment(*, assignment: str | Path, mode: str | None = None, data
     template_nb = template_dir(spec) / f"{spec.name}.ipynb"
     if template_nb.exists():
         tpl = grade_submission(spec, template_nb, options)
-        errors = [t.name for t in tpl.tests if t.kind == "grader-error"] + tpl.grader_errors
+        errors = [t.name for t in tpl.tests if t.kind == TestKind.GRADER_ERROR] + tpl.grader_errors
         earned = [f"{t.name} ({t.score:g})" for t in tpl.tests if t.score > 0]
         checks.append(Check("the template earns no points", tpl.score == 0 and tpl.status in (SubmissionStatus.GRADED,),
                             f"{tpl.score:g} points" + (f" from {', '.join(earned)}" if earned else "")

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from grader.core.vocabulary import TestKind
+
 EXIT_OK = 0
 EXIT_FAILED = 1        # the command ran, but the outcome is bad (tests failed, validate failed)
 EXIT_USAGE = 2         # the user must fix something before the command can run
@@ -42,7 +44,7 @@ INTERNAL_ERROR = "internal grading error (the grader's fault, not your submissio
 # the kind of a test that raised an exception neither the student's nor the grader's by type (a
 # ValueError in the test's own arithmetic): the student's when the reference solution passes that
 # test, the grader's ("grader-error") when it fails the same way (grader.grading.control decides)
-UNEVALUABLE = "unevaluable"
+UNEVALUABLE = TestKind.UNEVALUABLE
 
 
 class GradingCancelled(Exception):
@@ -55,7 +57,7 @@ class StudentError(Exception):
     `student_message` is what the student reads. It never contains hidden data.
     """
 
-    kind = "error"
+    kind = TestKind.ERROR
 
     def __init__(self, student_message: str, *, detail: str = ""):
         super().__init__(student_message)
@@ -69,7 +71,7 @@ class StudentError(Exception):
 class StudentCodeRaised(StudentError):
     """The student's code raised an exception inside the worker; `exc_type` is its class name and
     `exc_bases` the built-in exception classes it derives from (as the worker reported them)."""
-    kind = "exception"
+    kind = TestKind.EXCEPTION
 
     def __init__(self, student_message: str, *, detail: str = "", exc_type: str = "", exc_bases: tuple[str, ...] = ()):
         super().__init__(student_message, detail=detail)
@@ -83,24 +85,24 @@ class StudentCodeRaised(StudentError):
 
 class MissingName(StudentError):
     """A function, class or method the tests need is not in the submission."""
-    kind = "missing"
+    kind = TestKind.MISSING
 
 
 class WorkerTimeout(StudentError):
     """A call into the submission ran past its time limit; the worker was killed."""
-    kind = "timeout"
+    kind = TestKind.TIMEOUT
 
 
 class WorkerDied(StudentError):
     """The worker process ended while the grader waited for it (crash, exit, memory, kill)."""
-    kind = "crashed"
+    kind = TestKind.CRASHED
 
 
 class BadReply(StudentError):
     """The worker sent something that is not a valid reply (forged, malformed or oversized)."""
-    kind = "protocol"
+    kind = TestKind.PROTOCOL
 
 
 class SubmissionUnloadable(StudentError):
     """The submission could not be imported at all (syntax error, import error, exit at import)."""
-    kind = "load"
+    kind = TestKind.LOAD

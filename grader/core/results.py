@@ -2,16 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
 
 from grader.core.lateness import Lateness, apply_late_policy
-
-try:
-    from enum import StrEnum
-except ImportError:  # Python 3.10
-    class StrEnum(str, Enum):
-        def __str__(self) -> str:
-            return str(self.value)
+from grader.core.vocabulary import StrEnum, TestKind, Visibility
 
 
 class TestStatus(StrEnum):
@@ -43,11 +36,11 @@ class TestResult:
     nodeid: str                # pytest's id, stable across runs (the gradebook's column key)
     points: float              # what the test is worth
     score: float               # what the submission earned (partial credit allowed)
-    status: str                # a TestStatus
-    visibility: str            # "visible", "after_due_date" or "hidden"
+    status: TestStatus
+    visibility: Visibility
     message: str = ""          # why it failed, or the partial-credit computation
     detail: str = ""           # a traceback mapped to notebook cells, or an assertion's comparison
-    kind: str = ""             # "exception", "missing", "timeout", "crashed", "assertion", "grader-error", ...
+    kind: TestKind = TestKind.NONE   # why it scored what it did
     duration: float = 0.0      # seconds, setup included
     images: list = field(default_factory=list)   # [{"title", "file"}] relative to the submission's folder
     notes: list = field(default_factory=list)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from grader.core.errors import UNEVALUABLE
 from grader.core.results import SubmissionResult, TestResult, TestStatus
+from grader.core.vocabulary import TestKind
 
 # kinds with which a control run did not reach a verdict on the test: not cached, tried again
-INCONCLUSIVE = ("not-run", "timeout")
+INCONCLUSIVE = (TestKind.NOT_RUN, TestKind.TIMEOUT)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def judge(reference: TestResult | None) -> Control:
     """What the reference's result on a test says about the exception the submission's run met."""
     if reference is None:
         return Control(True, "the reference solution's run did not report this test")
-    if reference.status in (TestStatus.PASSED, TestStatus.PARTIAL) or reference.kind == "credit":
+    if reference.status in (TestStatus.PASSED, TestStatus.PARTIAL) or reference.kind == TestKind.CREDIT:
         return Control(False, "the reference solution passes this test")
     if reference.kind == UNEVALUABLE:
         return Control(True, f"the reference solution fails it the same way ({reference.detail})"
@@ -91,7 +92,7 @@ def settle(result: SubmissionResult, controls: dict[str, Control]) -> None:
             continue
         control = controls.get(t.nodeid) or judge(None)
         if control.reproduced:
-            t.kind = "grader-error"
+            t.kind = TestKind.GRADER_ERROR
             t.message = (f"the test itself failed ({t.detail}), not because of your submission: "
                          f"{control.outcome.replace(f' ({t.detail})', '')}; "
                          "it is graded again on the next run")

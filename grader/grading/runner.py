@@ -25,6 +25,7 @@ from grader.boundary import zygote
 from grader.boundary.client import WallClockTimeout
 from grader.boundary.cpu_time import machine_loaded
 from grader.core.assignments import reference_dir, reference_submission
+from grader.core.contracts import ContractError, Report, RunFile
 from grader.core.errors import INTERNAL_ERROR, UNEVALUABLE, GraderError, GradingCancelled, ToolkitError
 from grader.grading.control import CONTROLS, settle, tests_signature
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestResult, TestStatus
@@ -33,6 +34,7 @@ from grader.boundary.mount_view import ENGINE_DIR
 from grader.boundary.sandbox import (DEFAULT_SANDBOX, WORKER_ZYGOTE_ENV, Isolation, hide_from_workers, require_isolation,
                                      worker_scratch, worker_zygote, zygote_environment)
 from grader.core.spec import Limits, Spec, spec_to_json
+from grader.core.vocabulary import TestKind
 from grader.intake.headline import reading_headline
 from grader.intake.workspace import MODULE_FILE, dropped_notes, prepare_workspace, submission_id
 
@@ -241,11 +243,18 @@ def _test_dirs(spec: Spec, options: RunOptions) -> list[Path]:
     return [spec.public_tests] + ([spec.hidden_tests] if options.include_hidden and spec.hidden_tests.exists() else [])
 
 
-def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: dict, iso: Isolation | None,
+def _run_file(spec: Spec, options: RunOptions, mode: str, report: Path, **fields) -> RunFile:
+    """The run file of a trusted process: what every run carries, and `fields` for its own job."""
+    return RunFile(assignment=spec.path, spec=spec, mode=mode, report=report,
+                   data_dir=Path(options.data_dir).resolve() if options.data_dir else None,
+                   course_key=options.course_key.hex() if options.course_key else None, **fields)
+
+
+def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: RunFile, iso: Isolation | None,
                     *extra: str, select: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The trusted pytest process's command line and environment for `run` (written to tmp/run.json);
     `select`: only these node ids (relative to the assignment folder, as the report writes them)."""
-    (tmp / "run.json").write_text(json.dumps(run))
+    (tmp / "run.json").write_text(json.dumps(run.to_json()))
     (tmp / "pytest.ini").write_text("[pytest]\n")
     dirs = [str(d) for d in _test_dirs(spec, options)] if not select else [str(spec.path / n) for n in select]
     cmd = [sys.executable, "-m", "pytest", *dirs, "-p", "grader.trusted.plugin", "-p", "no:cacheprovider",
@@ -265,6 +274,19 @@ def _pytest_command(spec: Spec, options: RunOptions, tmp: Path, run: dict, iso: 
 
 
 WALL_TIMEOUT = WallClockTimeout.kind
+
+
+def _read_report(path: Path) -> tuple[Report | None, str]:
+    """The trusted process's report, or None and why where there is none that can be believed (the test
+    process died before writing it, or it does not hold what the contract says: the grader's fault)."""
+    if not path.exists():
+        return None, ""
+    try:
+        return Report.from_json(json.loads(path.read_text(encoding="utf-8")), where=f"the test report {path.name}"), ""
+    except ValueError as e:
+        return None, f"the test report {path.name} is not JSON: {e}"
+    except ContractError as e:
+        return None, str(e)
 PREPARE_TIMEOUT_S = 3600
 
 
@@ -285,9 +307,7 @@ def prepare(spec: Spec, options: RunOptions, *, batch: bool = True, cancel: thre
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dlgrade-prep-") as tmp, _say_preparing(spec):
         tmp = Path(tmp)
-        run = {"assignment": str(spec.path), "spec": spec_to_json(spec), "mode": mode,
-               "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
-               "course_key": key.hex(), "report": str(tmp / "report.json"), "prepare_into": str(folder)}
+        run = _run_file(spec, options, mode, tmp / "report.json", prepare_into=folder)
         cmd, env = _pytest_command(spec, options, tmp, run, None, "--collect-only")
         bound = Cgroup(iso.cgroup if iso.level != "off" else None, f"dlgrade-trusted-{os.getpid()}-{time.monotonic_ns()}",
                        Limits(memory_mb=spec.limits.trusted_memory_mb, max_processes=4096))
@@ -364,7 +384,7 @@ def _busy_timeouts(result: SubmissionResult, policy: str) -> None:
         return
     for t in result.tests:
         if t.kind == WALL_TIMEOUT:
-            t.kind = "timeout"
+            t.kind = TestKind.TIMEOUT
             first = t.message.split("; it is graded again alone", 1)[0]
             t.message = f"{first}; {RETRIED}" if policy == "retry" else f"{first}; the worker was stopped"
 
@@ -375,17 +395,13 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
     report_dir = tmp / "report"
     report_dir.mkdir()
     report = report_dir / "report.json"
-    run = {
-        "assignment": str(spec.path), "spec": spec_to_json(spec), "mode": mode,
-        "data_dir": str(Path(options.data_dir).resolve()) if options.data_dir else None,
-        # ws.work is the pristine tree: each worker runs on its own copy under scratch/
-        "workspace": str(ws.work), "scratch": str(scratch), "artifacts_dir": str(ws.original),
-        "module_file": MODULE_FILE, "course_key": options.course_key.hex() if options.course_key else None,
-        "code_file": ws.code_file, "cell_starts": ws.cell_starts, "report": str(report),
-        "isolation": iso.to_json(), "gpu": options.gpu,
-        "threads": spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)
-        "prepared": str(options.prepared) if options.prepared else None,
-    }
+    run = _run_file(spec, options, mode, report,
+                    # ws.work is the pristine tree: each worker runs on its own copy under scratch/
+                    workspace=ws.work, scratch=scratch, artifacts_dir=ws.original, module_file=MODULE_FILE,
+                    code_file=ws.code_file or "", cell_starts=[list(c) for c in ws.cell_starts or []],
+                    isolation=iso.to_json(), gpu=options.gpu,
+                    threads=spec.limits.threads or options.threads,  # the spec's fixed count wins (reproducible re-runs)
+                    prepared=options.prepared)
     cmd, env = _pytest_command(spec, options, tmp, run, iso, select=select)
     log = tmp / "pytest.log"
     # the trusted side's own memory bound (its workers move on into cgroups of their own)
@@ -409,38 +425,28 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
             proc.wait()
             bound.kill_all()
             bound.remove()
-    data = {}
-    if report.exists():
-        try:
-            data = json.loads(report.read_text())
-        except ValueError:
-            data = {}
-    for r in data.get("tests", []):
-        result.tests.append(TestResult(
-            name=r["name"], nodeid=r["nodeid"], points=r["points"], score=r.get("score", 0.0), status=r["status"],
-            visibility=r["visibility"], message=r.get("message", ""), detail=r.get("detail", ""),
-            kind=r.get("kind", ""), duration=r.get("duration", 0.0), images=r.get("images", []),
-            notes=r.get("notes", []), metrics=r.get("metrics", {}),
-            other_mode=bool(r.get("other_mode"))))
-    result.worker_output = data.get("worker_output", "")
-    result.grader_errors = data.get("grader_errors", [])
+    data, unreadable = _read_report(report)
+    result.tests.extend(r.to_result() for r in (data.tests if data else []))
+    result.worker_output = data.worker_output if data else ""
+    result.grader_errors = list(data.grader_errors) if data else []
     result.isolation_warning = iso.warning
-    load = data.get("load") or {}
+    load = data.load if data else {}
     # kept statements that raised in the worker (once, however often the tests ran)
     result.notes.extend([n for n in dropped_notes(ws, load.get("dropped")) if n not in result.notes])
     if not options.include_hidden:  # `check`: out of the public tests of this mode
         result.total_points = round(sum(t.max_score for t in result.tests), 4)
     # the test process ended on its own before every test had finished: killed (the machine's
     # memory), or pytest broke down (a full disk): the grader's failure, never the student's zero
-    unreached = [t for t in result.tests if t.status == TestStatus.RUNNING or (t.status, t.kind) == (TestStatus.FAILED, "not-run")]
+    unreached = [t for t in result.tests
+                 if t.status == TestStatus.RUNNING or (t.status, t.kind) == (TestStatus.FAILED, TestKind.NOT_RUN)]
     cut_short = not timed_out and (proc.returncode not in (0, 1) or bool(unreached))
     finished = len(result.tests) - len(unreached)
     for t in result.tests:
         if t.status == TestStatus.RUNNING:  # the test the time limit (or the process's end) interrupted
-            t.status, t.kind, t.score = TestStatus.FAILED, ("not-run" if cut_short else "timeout"), 0.0
+            t.status, t.kind, t.score = TestStatus.FAILED, (TestKind.NOT_RUN if cut_short else TestKind.TIMEOUT), 0.0
     if not select and not cut_short and any(t.kind == UNEVALUABLE for t in result.tests):
         _blame_by_control(spec, mode, options, result, cancel)
-    broken = [t for t in result.tests if t.kind == "grader-error"]
+    broken = [t for t in result.tests if t.kind == TestKind.GRADER_ERROR]
     _busy_timeouts(result, options.busy_timeouts)
     if timed_out:
         result.status = SubmissionStatus.TIMEOUT
@@ -457,13 +463,14 @@ def _run_tests(spec: Spec, ws, mode: str, options: RunOptions, tmp: Path, result
         result.status = SubmissionStatus.ERROR
         result.reason = (f"{INTERNAL_ERROR}: the test process {_ended(proc.returncode)} "
                          + ("without a report" if not data else f"after {finished} of {len(result.tests)} tests"))
+        result.grader_errors.extend([unreadable] if unreadable else [])
         result.grader_errors.append(log.read_text(errors="replace")[-3000:])
     elif broken:
         result.status = SubmissionStatus.ERROR
         result.reason = f"{INTERNAL_ERROR}: " + (broken[0].message.splitlines() or [""])[0][:400]
     elif load and not load.get("loaded", True):
         result.reason = reading_headline(result.notes, result.tests) or next(
-            (t.message for t in result.tests if t.kind == "load"), "your submission could not be imported")
+            (t.message for t in result.tests if t.kind == TestKind.LOAD), "your submission could not be imported")
     else:
         failed = [t for t in result.tests if t.status in NOT_FULL]
         if failed:

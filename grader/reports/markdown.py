@@ -1,5 +1,5 @@
 """The student's feedback as Markdown, honouring each test's visibility, and the wording every report
-shares (feedback.md, feedback.html, `check`'s table, moodle.csv, summary.html).
+shares with the others (grader.reports.wording holds the words themselves).
 
 Student text (ids, messages, notes) is made inert first (grader.reports.safe_text): messages sit in code
 fences they cannot close, everything else is escaped, so feedback.md renders no HTML of theirs."""
@@ -16,20 +16,10 @@ from grader.intake.headline import reading_headline
 from grader.records.decisions import FinalScore
 from grader.reports.late_work import DEADLINE_HEADING, deadline_lines
 from grader.reports.safe_text import md_code, md_fence, md_inline
+from grader.reports.wording import (ADJUSTED_NOTE, DETAILS_HEADING, KIND_TEXT, LEAD_LABEL, NO_TEST_RAN, ONE_REASON_LABEL,
+                                    READING_HEADING, REVIEW_HEADING, STATUS_MARK, WHY_ALL_FAILED_HEADING,
+                                    hidden_tests_note)
 
-LEAD_LABEL = "Why you lost points"   # the headline's label (grader.intake.headline), in every report
-STATUS_MARK = {"passed": "✅ passed", "partial": "🟡 partial", "failed": "❌ failed", "skipped": "⏭ skipped"}
-
-# what went wrong in a test, by its kind: enough to act on, nothing of the test's content
-KIND_TEXT = {
-    "exception": "your code raised an error", "missing": "a function or class it needs is missing",
-    "timeout": "it ran out of time", "crashed": "the worker stopped (memory, a crash or an exit)",
-    "protocol": "a returned value could not be read", "load": "your submission could not be loaded",
-    "assertion": "a result was not what the task asks for", "credit": "a measured quality is below full marks",
-    "not-run": "it was not run", "grader-error": "the grader failed (not your fault)",
-    "unevaluable": "the grader could not evaluate your values",
-    "wall-timeout": "stopped while the machine was busy (graded again alone)",
-}
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -103,9 +93,6 @@ def hidden_outcome(t) -> str:
     return "; ".join(x for x in (f"part: {part}" if part else "", KIND_TEXT.get(_get(t, "kind"), "")) if x) or "hidden"
 
 
-REVIEW_HEADING = "Reviewed by your instructor"
-
-
 def score_line(result: SubmissionResult, final: FinalScore | None) -> str:
     """"7 / 10", or with a review or manual items "9 / 12 (automatic tests 7 / 10)"."""
     if final is None:
@@ -157,9 +144,10 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
     elif lead:
         lines += [f"> **{LEAD_LABEL}**: {md_inline(scrub_paths(lead))}", ""]
     if cause and not (result.reason and result.status != SubmissionStatus.GRADED):
-        lines += [f"> **Every test failed for one reason**: {md_inline(cause.splitlines()[0])}", ""]
+        lines += [f"> **{ONE_REASON_LABEL}**: {md_inline(cause.splitlines()[0])}", ""]
     if not result.tests:
-        lines += ["No test ran: the reason above is why. Fix it and run `check` again.", ""]
+        before, command, after = NO_TEST_RAN
+        lines += [f"{before}{md_code(command)}{after}", ""]
     else:
         lines += ["| Test | Points | Result |", "|---|---:|---|"]
         for t in result.tests:
@@ -168,7 +156,7 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
                 mark += f" ({hidden_outcome(t)})"
             score = t.score
             if t.nodeid in adjusted:
-                score, mark = adjusted[t.nodeid].score, mark + " (adjusted by your instructor)"
+                score, mark = adjusted[t.nodeid].score, mark + ADJUSTED_NOTE
             lines.append(f"| {md_inline(t.name)} | {score:g} / {t.points:g} | {md_inline(mark)} |")
         lines.append("")
     review = review_lines(final)
@@ -193,15 +181,14 @@ def feedback_markdown(result: SubmissionResult, *, title: str, after_due_date: b
         if body:  # a heading with nothing under it says nothing: its message is the one reason above
             sections += [f"### {md_inline(t.name)}", "", *body]
     if sections:
-        lines += ["## Details", "", *sections]
+        lines += [f"## {DETAILS_HEADING}", "", *sections]
     if cause:  # the traceback once, under the reason, not under every test
         first = next(t for t in result.tests if t.status == TestStatus.FAILED and t.visibility == "visible")
         if useful_detail(first.detail):
-            lines += ["## Why every test failed", "", *md_fence(useful_detail(first.detail)), ""]
+            lines += [f"## {WHY_ALL_FAILED_HEADING}", "", *md_fence(useful_detail(first.detail)), ""]
     hidden = [t for t in result.tests if not shows_details(t.visibility, after_due_date=after_due_date)]
     if hidden:
-        lines += [f"_{len(hidden)} hidden test(s) are listed with their points only and, if they did not pass, "
-                  "the part of the task they cover and the kind of failure._", ""]
+        lines += [f"_{hidden_tests_note(len(hidden))}_", ""]
     if result.notes:
-        lines += ["## How your submission was read", ""] + [f"- {md_inline(note_text(n))}" for n in result.notes] + [""]
+        lines += [f"## {READING_HEADING}", ""] + [f"- {md_inline(note_text(n))}" for n in result.notes] + [""]
     return "\n".join(lines)

@@ -4,7 +4,8 @@ File names, exception messages and notes all carry text the student controls. Ea
 it through one of these: `printable` (no control character reaches a terminal: an OSC 52
 clipboard write or a window title arrives as visible `\\x1b` text), `csv_cell` (no formula: OWASP's
 leading apostrophe), `md_inline` / `md_fence` (no raw HTML, no link, no way out of a code fence).
-HTML pages escape with `html.escape` (grader.reports.html); Rich markup is escaped in grader.reports.terminal.
+HTML pages are autoescaped by their Jinja2 templates (grader.reports.page_templates); Rich markup
+is escaped in grader.reports.terminal.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch
 from grader.reports.late_work import LATE_COLUMNS, late_columns, late_summary
 from grader.reports.safe_text import csv_cell
+from grader.reports.wording import ONE_REASON_LABEL
 from grader.core.lateness import Lateness, apply_late_policy
 from grader.core.results import NOT_FULL, SubmissionStatus, TestStatus
 
@@ -114,7 +115,7 @@ def feedback_comment(row: GradebookRow, final: FinalScore | None = None) -> str:
     if row.status != SubmissionStatus.GRADED:
         text += f" {row.status.upper()}: {scrub_paths(row.reason)}"
     elif cause:  # it could not be loaded: the cause, once, is what the student needs
-        text += f" Every test failed for one reason: {cause.strip().splitlines()[0]}"
+        text += f" {ONE_REASON_LABEL}: {cause.strip().splitlines()[0]}"
     else:
         made_full = {t.nodeid for t in (final.adjusted if final else []) if t.score >= t.points}   # by a reviewer
         lost = [t for t in row.tests if t["status"] in NOT_FULL and t["nodeid"] not in made_full]

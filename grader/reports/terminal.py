@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.intake.headline import reading_headline
-from grader.reports.markdown import (LEAD_LABEL, common_cause, heading, hidden_outcome, note_text, scrub_paths, shows_details,
-                             useful_detail)
+from grader.reports.markdown import (common_cause, heading, hidden_outcome, note_text, scrub_paths, shows_details,
+                                     useful_detail)
+from grader.reports.wording import LEAD_LABEL, READING_HEADING
 from grader.boundary.sandbox import LEVEL_TEXT
 from grader.core.results import NOT_FULL, SubmissionResult, SubmissionStatus, TestStatus
 from grader.reports.safe_text import printable
@@ -79,7 +80,7 @@ def render_result(result: SubmissionResult, *, title: str, after_due_date: bool 
         console.print(Panel(_t(cause + ("\n\n" + useful_detail(first.detail) if useful_detail(first.detail) else "")),
                             title="every test failed for this reason", title_align="left", border_style="red"))
     if result.notes:
-        console.print("[dim]How your submission was read:[/]")
+        console.print(f"[dim]{READING_HEADING}:[/]")
         for note in result.notes[:15]:
             console.print(f"[dim]  • {_t(note_text(note))}[/]")
         if len(result.notes) > 15:

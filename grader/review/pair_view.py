@@ -1,5 +1,5 @@
 """A flagged pair's evidence for the review page: the two submissions compared again exactly as
-`grade` compared the batch (grader.reports.integrity: the same reading of each submission, the
+`grade` compared the batch (grader.integrity.report: the same reading of each submission, the
 template's code and the assignment's text removed), so the page shows the matching regions that
 summary.html shows. Comparing two submissions leaves out the batch-wide "most students have it"
 filter, so a region here may include a line that filter dropped; the similarity shown is the batch's."""
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from grader.core.spec import Spec
 from grader.intake.discovery import SubmissionInput
-from grader.reports.integrity import integrity_report
-from grader.reports.similarity import MatchedRegion
+from grader.integrity.report import integrity_report
+from grader.integrity.similarity import MatchedRegion
 from grader.review.folder import FlaggedPair
 
 EVERY_PAIR = 1e-9   # a threshold that flags the pair, so its regions are found

@@ -20,8 +20,8 @@ from pygments.token import STANDARD_TYPES
 from grader.core.spec import Spec
 from grader.intake.notebooks import NotebookError, decode_text, read_notebook
 from grader.intake.workspace import prepare_workspace
-from grader.reports.prose import PROSE_SUFFIXES
-from grader.reports.similarity import ARTIFACT_SUFFIXES
+from grader.integrity.prose import PROSE_SUFFIXES
+from grader.integrity.similarity import ARTIFACT_SUFFIXES
 
 MAX_SHOWN_BYTES = 256 * 1024     # of one file: a reviewer reads code and logs, not a data dump
 MAX_EXTRA_FILES = 12             # logs and write-ups shown beside the code

@@ -37,6 +37,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.core.contracts import RunFile
+from grader.trusted.run_file import RUN_KEY
+
 ARGUMENTS = ("mode", "settings", "thresholds", "data_dir", "course_key", "spec", "seed")
 MANIFEST = "manifest.json"
 REGISTRY: dict[str, object] = {}   # name -> the prepared function (filled as conftests are imported)
@@ -52,16 +55,11 @@ def prepared(fn):
     @functools.wraps(fn)
     def fixture(request):
         args = {p: request.getfixturevalue(p) for p in inspect.signature(fn).parameters}
-        cached = load(_run_of(request.config), fn.__name__)
+        cached = load(request.config.stash.get(RUN_KEY, None), fn.__name__)
         return cached if cached is not None else fn(**args)
 
     fixture.__signature__ = inspect.Signature([inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
     return pytest.fixture(scope="session", name=fn.__name__)(fixture)
-
-
-def _run_of(config) -> dict | None:
-    from grader.trusted.plugin import RUN_KEY
-    return config.stash.get(RUN_KEY, None)
 
 
 # --- the fingerprint: what the arrays depend on ----------------------------------------------------
@@ -76,19 +74,19 @@ def tests_hash(assignment: Path) -> str:
     return h.hexdigest()
 
 
-def fingerprint(run: dict) -> str:
+def fingerprint(run: RunFile) -> str:
     """Course key, mode, data folder and test files of a run (the key itself is never written down)."""
-    parts = [run.get("course_key") or "", run["mode"], run.get("data_dir") or "", tests_hash(Path(run["assignment"]))]
+    parts = [run.course_key or "", run.mode, str(run.data_dir or ""), tests_hash(run.assignment)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 # --- the test process's side -------------------------------------------------------------------------
 
-def load(run: dict | None, name: str):
+def load(run: RunFile | None, name: str):
     """The prepared value of `name` for this run, mapped from disk; None when there is none that fits."""
-    if not run or not run.get("prepared") or not run.get("course_key"):
+    if run is None or run.prepared is None or not run.course_key:
         return None
-    folder = Path(run["prepared"])
+    folder = run.prepared
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -106,15 +104,14 @@ def load(run: dict | None, name: str):
 
 # --- the preparing process's side (a trusted pytest run that collects and builds) ---------------------
 
-def build(session: pytest.Session, run: dict) -> None:
-    """Build every prepared value the collected tests use and write it to run["prepare_into"]."""
+def build(session: pytest.Session, run: RunFile) -> None:
+    """Build every prepared value the collected tests use and write it to `run.prepare_into`."""
     from grader.trusted.course_key import CourseKey
-    folder = Path(run["prepare_into"])
+    folder = run.prepare_into
     wanted = {name for item in session.items for name in getattr(item, "fixturenames", ()) if name in REGISTRY}
-    spec, mode = run["spec"], run["mode"]
+    spec, mode = run.spec, run.mode
     values = {"mode": mode, "spec": spec, "settings": spec.mode(mode).settings, "thresholds": spec.mode(mode).thresholds,
-              "seed": spec.seed, "course_key": CourseKey(bytes.fromhex(run["course_key"])),
-              "data_dir": Path(run["data_dir"]) if run.get("data_dir") else None}
+              "seed": spec.seed, "course_key": CourseKey(bytes.fromhex(run.course_key)), "data_dir": run.data_dir}
     required = spec.mode(mode).requires
     items = {}
     for name in sorted(wanted):

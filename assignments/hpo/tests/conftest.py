@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from grader.core.errors import StudentError
-from grader.trusted.plugin import RUN_KEY
+from grader.trusted.run_file import RUN_KEY
 from grader.boundary.client import RemoteObject
 from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, RerunVerdict, Retraining, SequentialRule, best_trial,
                          grader_seeds, load_hpo_data, predict, read_log, rerun, rerun_data, rerun_order, rerun_verdict,
@@ -30,7 +30,7 @@ def hpo_log(artifacts, settings) -> LogFile:
 @pytest.fixture(scope="session")
 def code_file(pytestconfig) -> str | None:
     """The graded code file, relative to the submission (a notebook or a script)."""
-    return pytestconfig.stash[RUN_KEY].get("code_file") or None
+    return pytestconfig.stash[RUN_KEY].code_file or None
 
 
 @pytest.fixture(scope="session")

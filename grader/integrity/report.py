@@ -1,8 +1,8 @@
 """The integrity report of a `grade` run: every submission's code file, logs and write-ups read
 exactly as grading reads them (zips unpacked safely, notebooks converted, the same code-file globs),
-compared pair by pair (`grader.reports.similarity`: code as fingerprints of a normalised syntax tree,
-logs as records with tolerances, write-ups as five-word shingles), and written to
-`OUT/integrity.csv`. The template students started from is the base whose code does not count; the
+compared pair by pair (`grader.integrity.similarity`: code as fingerprints of a normalised syntax tree,
+logs as records with tolerances, write-ups as five-word shingles); grader.reports.integrity_csv
+writes it to `OUT/integrity.csv`. The template students started from is the base whose code does not count; the
 assignment's README and the template's text are the base whose prose does not count."""
 from __future__ import annotations
 
@@ -12,16 +12,12 @@ from pathlib import Path
 
 from grader.core.assignments import template_dir
 from grader.intake.discovery import SubmissionInput
-from grader.reports.spreadsheets import csv_text
 from grader.intake.notebooks import NotebookError, decode_text, notebook_to_source, read_notebook
-from grader.core.atomic_files import write_atomic
-from grader.reports.log_records import MAX_ARTIFACT_BYTES
-from grader.reports.prose import MAX_PROSE_BYTES, PROSE_SUFFIXES
-from grader.reports.similarity import ARTIFACT_SUFFIXES, IntegrityReport, compare_submissions
+from grader.integrity.log_records import MAX_ARTIFACT_BYTES
+from grader.integrity.prose import MAX_PROSE_BYTES, PROSE_SUFFIXES
+from grader.integrity.similarity import ARTIFACT_SUFFIXES, IntegrityReport, compare_submissions
 from grader.core.spec import Spec
 from grader.intake.workspace import prepare_workspace
-
-INTEGRITY_COLUMNS = ["kind", "submission_a", "submission_b", "similarity", "shared", "flagged", "detail"]
 
 
 def code_text(path: Path) -> str | None:
@@ -102,10 +98,3 @@ def integrity_report(spec: Spec, submissions: list[SubmissionInput], *, threshol
                                  prose_base=_task_text(spec), code_names=names, threshold=threshold)
     report.not_compared = sorted(unreadable + report.not_compared)
     return report
-
-
-def write_integrity_csv(path: Path, report: IntegrityReport) -> None:
-    """One row per pair; cells through grader.reports.spreadsheets.csv_text (submission ids are students' file names)."""
-    rows = [INTEGRITY_COLUMNS] + [[p.kind, p.a, p.b, f"{p.similarity:.3f}", p.shared,
-                                   "yes" if p.similarity >= report.threshold else "", p.detail] for p in report.pairs]
-    write_atomic(path, csv_text(rows))

@@ -1,17 +1,17 @@
 """Similarity between submissions for the integrity report: code, logs and write-ups, each pair with
 the regions that match.
 
-- Code (grader.reports.code_fingerprints): winnowed k-gram fingerprints of a normalised syntax tree,
+- Code (grader.integrity.code_fingerprints): winnowed k-gram fingerprints of a normalised syntax tree,
   so no-op padding, dead code, renames and reordered independent statements change nothing. The
   starter code's fingerprints (the template every student gets) are removed first.
 
       similarity(a, b) = |F(a) ∩ F(b)| / min(|F(a)|, |F(b)|)
 
-- Logs (grader.reports.log_records): records matched with tolerances, configs within 2 %, results
+- Logs (grader.integrity.log_records): records matched with tolerances, configs within 2 %, results
   closer than seed noise; similarity = min(matched in a, matched in b) / min(|a|, |b|). Text that
   holds no records is compared by its identical non-trivial lines. Records or lines that most
   submissions have (the starter code's defaults, headers) are left out; identical files score 1.
-- Write-ups (grader.reports.prose): containment of five-word shingles, the assignment's README and
+- Write-ups (grader.integrity.prose): containment of five-word shingles, the assignment's README and
   template removed first.
 
 A pair at or above the threshold carries its evidence (`MatchedRegion`s): code lines of both files
@@ -24,9 +24,9 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from grader.reports.code_fingerprints import Fingerprint, code_fingerprints
-from grader.reports.log_records import MAX_ARTIFACT_BYTES, LogRecord, log_records, record_matches
-from grader.reports.prose import MIN_SHINGLES, WriteUp, matching_sentences, read_write_up, shingles
+from grader.integrity.code_fingerprints import Fingerprint, code_fingerprints
+from grader.integrity.log_records import MAX_ARTIFACT_BYTES, LogRecord, log_records, record_matches
+from grader.integrity.prose import MIN_SHINGLES, WriteUp, matching_sentences, read_write_up, shingles
 
 ARTIFACT_SUFFIXES = (".jsonl", ".csv", ".log", ".tsv", ".txt")
 SIMILARITY_THRESHOLD = 0.7     # pairs at least this similar are flagged (grade --similarity-threshold)
