@@ -15,6 +15,7 @@ file is migrated in place, in one transaction, when it is opened (`connect`); it
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -238,9 +239,32 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.db.execute("COMMIT")
-        else:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                self._rollback()
+                full = _disk_full(e)
+                if full is None:
+                    raise
+                raise full from e
+            return
+        self._rollback()
+        if isinstance(exc, sqlite3.OperationalError) and (full := _disk_full(exc)):
+            raise full from exc
+
+    def _rollback(self) -> None:
+        try:
             self.db.execute("ROLLBACK")
+        except sqlite3.OperationalError:  # no transaction left to roll back (SQLite ended it)
+            pass
+
+
+def _disk_full(e: sqlite3.OperationalError) -> OSError | None:
+    """SQLite's "database or disk is full" as the OSError (ENOSPC) every other write raises, so the CLI
+    says "no space left" and keeps what is committed, whichever write met the full disk first."""
+    if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(e):
+        return OSError(errno.ENOSPC, "no space left on device", "gradebook.sqlite")
+    return None
 
 
 def _row(values) -> GradebookRow:
