@@ -86,11 +86,13 @@ def _detail(result) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_every_example_is_graded_here():
     assert sorted(p.stem for p in EXAMPLES.glob("*.py")) == sorted(list(EXPECTED_LOSS) + list(HONEST))
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_broken_generators_lose_exactly_their_points(graded):
     _, results = graded
     problems = []
@@ -108,6 +110,7 @@ def test_broken_generators_lose_exactly_their_points(graded):
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_cheats_score_below_honest_solutions(graded):
     spec, results = graded
     honest = {n: results[n] for n in HONEST}

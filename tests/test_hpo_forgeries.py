@@ -79,6 +79,7 @@ def test_forged_examples_store_only_what_differs_from_the_reference(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_forged_logs_lose_exactly_their_points(tmp_path):
     spec = find_assignment("hpo")
     assert sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()) == sorted(set(EXPECTED_LOSS) | OTHER_EXAMPLES
@@ -106,6 +107,7 @@ def test_forged_logs_lose_exactly_their_points(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.corpus
 def test_rerun_attacks_rank_below_every_honest_submission(tmp_path):
     """Issue #20: a log that never ran (set below its configs), every accuracy +2 images, best of five seeds:
     each loses points where the log is verified against its re-runs (two-sided, sampled sequentially)."""

@@ -131,7 +131,9 @@ def _boot_of(session) -> dict:
     seen["env"] = {k: v.replace(ws, "<workspace>") for k, v in seen["env"].items()}
     seen["cwd"] = seen["cwd"].replace(ws, "<workspace>")
     if session.process.slot is not None:  # each worker has a uid of its own: the same one as its slot's?
-        seen["uid"] = "own" if seen["uid"] == session.process.slot.uid and session.isolation.level == "uid" else seen["uid"]
+        own = session.isolation.level == "uid"
+        seen["uid"] = "own" if own and seen["uid"] == session.process.slot.uid else seen["uid"]
+        seen["gid"] = "own" if own and seen["gid"] == session.process.slot.uid else seen["gid"]  # the slot's group too
     return seen
 
 
