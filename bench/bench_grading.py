@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 from grader.core.assignments import (all_assignments, find_assignment, reference_file,  # noqa: E402
                                 reference_submission, template_dir)
 from grader.commands.check import check_submission  # noqa: E402
-from grader.trusted.course_key import CourseKey, new_key  # noqa: E402
+from grader.authoring import CourseKey  # noqa: E402
+from grader.trusted.course_key import new_key  # noqa: E402
 from grader.boundary import zygote  # noqa: E402
 from grader.grading.runner import RunOptions, grade_submission, prepare, prestart_zygotes  # noqa: E402
 

@@ -10,7 +10,10 @@ An example that is the reference's code with a fault planted in it is stored as 
 `examples/conv1d_windowing/bence_off_by_one.fault.py` holds a docstring (what is planted, which points
 it should lose and why) and Python code. Its leading definitions replace the reference's top-level
 definitions of the same names, in place (a replacement without a docstring keeps the reference's; a
-class replaces only the methods it defines). From its first statement that is not such a replacement
+class replaces only the methods it defines). A replacement that changes a few lines of a long definition
+shows only those: a line `...` stands for the reference's lines there, and each run of lines between two
+`...` starts and ends with a line of the reference (its context, as in a diff) and takes the place of the
+reference's lines from the one to the other. From its first statement that is not such a replacement
 on (a helper, `class Model(Model)` wrapping the reference's class, `_honest = train` before a new
 `train`), the rest is added after the reference's definitions, before its `if __name__ == "__main__":`
 block, as a student appends code.
@@ -107,11 +110,54 @@ def _merged_class(fault_src: str, node: ast.ClassDef, ref_src: str, ref_node: as
     return text + new
 
 
+def _gap_lines(node: ast.stmt) -> set[int]:
+    """Lines (1-based) of the `...` statements in a definition's body: the reference's lines stand there."""
+    return {n.lineno for n in ast.walk(node) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)
+            and n.value.value is Ellipsis}
+
+
+def _patched(text: list[str], first_line: int, gaps: set[int], ref_text: list[str], name: str) -> list[str]:
+    """The reference's definition (ref_text) with the fault's runs of lines (text, whose first line is
+    first_line of the fault file, split at the `...` lines in gaps) in place of the reference lines from each
+    run's first line to its last; the reference's lines at each `...` stay."""
+    runs: list[list[str]] = [[]]
+    for number, line in enumerate(text, start=first_line):
+        if number in gaps:
+            runs.append([])
+        else:
+            runs[-1].append(line)
+    ref = [line.rstrip() for line in ref_text]
+
+    def find(line: str, start: int) -> int:
+        if line.strip() and line.rstrip() in ref[start:]:
+            return ref.index(line.rstrip(), start)
+        raise ValueError(f"{name}: {line.strip()!r} next to a `...` is no line of the reference's {name} "
+                         f"(after its line {start}): a run of changed lines starts and ends with one")
+
+    out, at = [], 0
+    for i, run in enumerate(runs):
+        if not run:
+            continue
+        begin = 0 if i == 0 else find(run[0], at)
+        if i == 0 and run[0].rstrip() != ref[0]:
+            raise ValueError(f"{name}: a definition with `...` starts with the reference's first line {ref[0]!r}")
+        stop = len(ref) if i == len(runs) - 1 else find(run[-1], begin + (len(run) > 1)) + 1
+        out += ref_text[at:begin] + run
+        at = stop
+    return out + ref_text[at:]
+
+
 def _replacement(fault_src: str, node: ast.stmt, ref_src: str, ref_node: ast.stmt) -> list[str]:
     """The fault's definition as it will stand in the file, with the reference's docstring if it has none."""
     if isinstance(node, ast.ClassDef) and isinstance(ref_node, ast.ClassDef):
         return _merged_class(fault_src, node, ref_src, ref_node)
     text = _lines(fault_src, _start(node), node.end_lineno)
+    gaps = _gap_lines(node)
+    if gaps:  # the run after the last `...` keeps its closing comments (`# END SOLUTION`) as the reference's
+        ref_lines, fault_lines = ref_src.splitlines(keepends=True), fault_src.splitlines(keepends=True)
+        text = fault_lines[_start(node) - 1:_end(fault_lines, node)]
+        return _patched(text, _start(node), gaps, ref_lines[_start(ref_node) - 1:_end(ref_lines, ref_node)],
+                        getattr(node, "name", "?"))
     ref_doc = _docstring_node(ref_node)
     if _docstring_node(node) is not None or ref_doc is None:
         return text

@@ -1,6 +1,4 @@
-"""`python -m grader`: the same command line as `python cli.py` (cli.py holds the parser)."""
-import sys
+"""`python -m grader`: the same command line as `python cli.py` and `dlgrade` (grader/cli.py)."""
+from grader.cli import main
 
-from cli import main
-
-sys.exit(main())
+raise SystemExit(main())

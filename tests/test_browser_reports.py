@@ -21,6 +21,9 @@ import pytest
 
 from grader.core.assignments import find_assignment
 from grader.commands.grade import grade_submissions
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import TestStatus
+from grader.core.vocabulary import TestKind, Visibility
 from grader.records.gradebook import GradebookRow
 from grader.reports.html import summary_html
 from browser_support import ARTIFACTS, CHROMIUM, DOCS, WIDTHS, docs_copy, pytestmark  # noqa: F401 - the skip marker
@@ -101,9 +104,9 @@ def test_a_suspect_grader_gets_a_banner_and_each_row_once(browser, tmp_path):
     (the tests import it): one banner, one group naming the package, and the failure counted once per
     submission, not once per test."""
     message = "your code raised ModuleNotFoundError: No module named 'keras' while importing your submission"
-    tests = [{"nodeid": f"tests/public/test_api.py::test_{i}", "name": f"check {i}", "points": 1.0, "score": 0.0,
-              "status": "failed", "visibility": "visible" if i < 3 else "hidden", "kind": "grader-error",
-              "message": message, "detail": "", "duration": 0.1} for i in range(6)]
+    tests = [GradebookTest(nodeid=f"tests/public/test_api.py::test_{i}", name=f"check {i}", points=1.0, score=0.0,
+                           status=TestStatus.FAILED, visibility=Visibility.VISIBLE if i < 3 else Visibility.HIDDEN,
+                           kind=TestKind.GRADER_ERROR, message=message) for i in range(6)]
     rows = [GradebookRow(submission=f"student_{i:02d}", mode="embedded", score=0.0,
                          max_score=6.0, status="graded", reason=message, tests=tests, duration=2.0 + i,
                          isolation="bwrap") for i in range(14)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from grader import cli
 from grader.core.assignments import all_assignments
 from grader.scaffold.new import new_assignment
 from grader.scaffold.release import release_assignment

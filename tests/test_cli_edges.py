@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-import cli
+from grader import cli
 from grader.reports import terminal as render
 from grader.core.assignments import all_assignments
 from grader.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -87,7 +87,7 @@ def test_check_prints_a_reason_every_test_shares_once(tmp_path, monkeypatch):
 
 def test_check_does_not_show_the_grader_s_install_paths(tmp_path, monkeypatch):
     from grader.reports.markdown import scrub_paths
-    repo = str(Path(cli.__file__).resolve().parent)
+    repo = str(Path(cli.__file__).resolve().parent.parent)
     assert repo not in scrub_paths(f"File \"{repo}/grader/trusted/plugin.py\", line 3")
     assert scrub_paths(f"{repo}/grader/trusted/plugin.py") == "grader/trusted/plugin.py"
 

@@ -11,15 +11,19 @@ import shutil
 import sqlite3
 import threading
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-import cli
+from grader import cli
 from grader.commands.grade import grade_submissions
 from grader.commands.validate import points_checks
 from grader.core.errors import EXIT_OK, EXIT_USAGE, SpecError, ToolkitError
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import TestStatus
 from grader.core.spec import ManualItem, load_spec
+from grader.core.vocabulary import TestKind
 from grader.records.decisions import Decision, Decisions, final_score, make_adjustment, now
 from grader.records.gradebook import GRADEBOOK_FILE, Gradebook, GradebookRow
 from tiny_batch import REFERENCE, TINY
@@ -188,11 +192,15 @@ def test_an_exported_csv_applies_to_another_copy_all_or_nothing(graded, capsys):
 
 # --- the gradebook file itself: no need to grade anything -------------------------------------------
 
-ROW = GradebookRow("alice", "graded", 1.0, 2.0, "", tests=[
+# the tests as a toolkit before the gradebook's test contract stored them (no version)
+STORED_TESTS = [
     {"nodeid": "t.py::a", "name": "a", "points": 1, "score": 0.0, "status": "failed", "kind": "assertion",
      "visibility": "visible", "message": "wrong"},
     {"nodeid": "t.py::b", "name": "b", "points": 1, "score": 1.0, "status": "passed", "kind": "",
-     "visibility": "visible", "message": ""}])
+     "visibility": "visible", "message": ""}]
+ROW = GradebookRow("alice", "graded", 1.0, 2.0, "", tests=[
+    GradebookTest("t.py::a", "a", 1.0, 0.0, TestStatus.FAILED, TestKind.ASSERTION, message="wrong"),
+    GradebookTest("t.py::b", "b", 1.0, 1.0, TestStatus.PASSED)])
 
 # the schema today's (version 1) toolkit writes, as it wrote it
 SCHEMA_1 = ["CREATE TABLE submissions (submission TEXT PRIMARY KEY, status TEXT, score REAL, max_score REAL, reason TEXT, "
@@ -211,7 +219,7 @@ def test_a_gradebook_written_before_decisions_existed_is_migrated_with_every_row
         for sid in ("alice", "bob"):
             db.execute("INSERT INTO submissions VALUES (?, 'graded', 1.0, 2.0, '', ?, '{}', 3.0, "
                        "'2026-01-01T00:00:00+00:00', 'v', 'h', 'embedded', '', '', '', 'a')",
-                       (sid, json.dumps(ROW.tests)))
+                       (sid, json.dumps(STORED_TESTS)))
         db.execute("INSERT INTO roster VALUES ('ABC123', 'Anna', 'anna@example.com', 0)")
     with Decisions(path) as book:   # the review app may be the first to open it
         assert sorted(book.rows()) == ["alice", "bob"] and book.rows()["bob"].tests == ROW.tests
@@ -262,7 +270,7 @@ def test_final_score_applies_only_an_adjustment_whose_basis_still_holds():
     adjusted = make_adjustment(ROW, "t.py::a", 1, reason="fine", who="me")
     final = final_score(ROW, [adjusted], manual)
     assert (final.score, final.max_score, final.awaiting_review) == (2.0, 5.0, ["analysis"])
-    changed = GradebookRow(**{**ROW.__dict__, "tests": [dict(ROW.tests[0], message="another message"), ROW.tests[1]]})
+    changed = GradebookRow(**{**ROW.__dict__, "tests": [replace(ROW.tests[0], message="another message"), ROW.tests[1]]})
     stale = final_score(changed, [adjusted], manual)
     assert stale.score == 1.0 and stale.needs_rereview == ["t.py::a"]
     scored = final_score(ROW, [adjusted, Decision(None, "alice", "rubric", "analysis", 9, None, "", "", "me", now())],

@@ -23,12 +23,13 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from grader import cli
 import grader.commands.validate as validate_module
 from grader.core.assignments import find_assignment, marked_points
 from grader.commands.grade import grade_submissions
 from grader.scaffold.release import release_assignment
-from grader.trusted.course_key import KEY_FILE, CourseKey, load_or_create
+from grader.authoring import CourseKey
+from grader.trusted.course_key import KEY_FILE, load_or_create
 from grader.core.errors import EXIT_USAGE
 from grader.core.results import SubmissionResult
 from grader.grading.runner import RunOptions, grade_submission
@@ -325,7 +326,7 @@ import pytest
 def test_the_key_stays_on_the_trusted_side(student, course_key, feedback):
     seen = student.snoop()
     # the snoop worked: it saw its own command line, its module and the files it was told to try
-    assert isinstance(seen, str) and "grader.boundary.worker" in seen and "def snoop" in seen, "the snoop saw nothing"
+    assert isinstance(seen, str) and "grader.boundary.inside.worker" in seen and "def snoop" in seen, "the snoop saw nothing"
     assert course_key._key.hex() not in seen, "the course key reached the worker"
     feedback.note(f"seed {course_key.seed('keyed', 'hidden data')}")
 '''

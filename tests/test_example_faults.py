@@ -1,9 +1,11 @@
 """Examples stored as their planted fault (`examples/<assignment>/<name>.fault.py`) are made whole by
 examples/materialise.py: the reference's code file with the fault's definitions in place of the
-reference's, the fault's added code before the main guard, and its docstring as an `# EXAMPLE
-SUBMISSION` comment. The grading tests (tests/test_conv1d_integrity.py) grade the whole files.
+reference's (a `...` line keeps the reference's lines there), the fault's added code before the main
+guard, and its docstring as an `# EXAMPLE SUBMISSION` comment. The grading tests
+(tests/test_conv1d_integrity.py, tests/test_gan_cheats.py) grade the whole files.
 
     python examples/materialise.py conv1d_windowing /tmp/conv1d-examples
+    python examples/materialise.py gan /tmp/gan-examples
 """
 from __future__ import annotations
 
@@ -30,6 +32,22 @@ CONV1D = {
     "hugo_forward_buffer": (set(), True),
     "kornel_public_csv_lookup": (set(), True),
 }
+GAN = {
+    "blend": ({"Generator", "train_gan"}, False),
+    "buffer_bank": ({"Generator", "train_gan"}, False),
+    "collapsed": ({"Generator"}, False),
+    "log_sigmoid": ({"discriminator_loss"}, False),
+    "memoriser": ({"Generator", "train_gan"}, True),  # the module global that train_gan fills
+    "noise": ({"Generator"}, False),
+    "probabilities": ({"Discriminator"}, False),
+    "sklearn_lookup": ({"Generator", "train_gan"}, False),
+    "two_sided_smoothing": ({"discriminator_loss"}, False),
+    "warped_bank": ({"Generator", "train_gan"}, True),  # the warp helper
+    "warped_lookup": ({"Generator", "train_gan"}, True),
+}
+FAULTS = {"conv1d_windowing": CONV1D, "gan": GAN}
+# examples written from scratch: stored whole, materialised as they are
+WHOLE = {"conv1d_windowing": "julia_dilated_tcn.ipynb", "gan": "honest_upsample.py"}
 REFERENCE = '''"""The reference."""
 import math
 
@@ -111,36 +129,70 @@ def test_a_fault_without_a_docstring_is_refused():
         plant("demo", "def area(r):\n    return 0\n", REFERENCE)
 
 
+def test_a_fault_shows_only_the_lines_it_changes_in_a_long_definition():
+    fault = ('"""area of a negative radius is positive: loses nothing."""\n\n\ndef area(r):\n    ...\n'
+             '    # BEGIN SOLUTION\n    r = abs(r)  # CHANGED\n    return math.pi * r * r\n    ...\n')
+    whole, replaced, adds = plant("demo", fault, REFERENCE)
+    assert (replaced, adds) == (["area"], False) and "    ...\n" not in whole
+    # the reference's lines at each `...` stay: the docstring before the change, the closing comment after it
+    assert ('    """Area of a circle of radius r."""\n    # BEGIN SOLUTION\n    r = abs(r)  # CHANGED\n'
+            '    return math.pi * r * r\n    # END SOLUTION\n') in whole
+    ns: dict = {"__name__": "example"}
+    exec(compile(whole, "example.py", "exec"), ns)
+    assert ns["area"](-2.0) == pytest.approx(4 * 3.141592653589793)
+
+
+def test_changed_lines_must_sit_between_lines_of_the_reference():
+    fault = '"""area is wrong."""\n\n\ndef area(r):\n    ...\n    return 0  # CHANGED\n    ...\n'
+    with pytest.raises(ValueError, match="no line of the reference's area"):
+        plant("demo", fault, REFERENCE)
+
+
+@pytest.fixture(scope="module", params=sorted(FAULTS))
+def assignment(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def conv1d(tmp_path_factory) -> dict[str, Path]:
-    return materialise("conv1d_windowing", tmp_path_factory.mktemp("conv1d-examples"))
+def whole(assignment, tmp_path_factory) -> dict[str, Path]:
+    return materialise(assignment, tmp_path_factory.mktemp(f"{assignment}-examples"))
 
 
-def test_each_conv1d_fault_file_holds_only_what_differs_from_the_reference():
-    reference = _definitions((REPO / "reference_solutions" / "conv1d_windowing" / "conv1d_windowing.py").read_text())
-    stored = sorted(p.name for p in (REPO / "examples" / "conv1d_windowing").glob("*.fault.py"))
-    assert stored == sorted(f"{name}.fault.py" for name in CONV1D)
-    for name, (replaced, adds) in CONV1D.items():
-        source = (REPO / "examples" / "conv1d_windowing" / f"{name}.fault.py").read_text()
-        _, got, got_adds = plant("conv1d_windowing", source, (REPO / "reference_solutions" / "conv1d_windowing" /
-                                                              "conv1d_windowing.py").read_text())
+def _reference(assignment: str) -> str:
+    return (REPO / "reference_solutions" / assignment / f"{assignment}.py").read_text()
+
+
+def test_each_fault_file_holds_only_what_differs_from_the_reference(assignment):
+    reference_source = _reference(assignment)
+    reference = _definitions(reference_source)
+    stored = sorted(p.name for p in (REPO / "examples" / assignment).glob("*.fault.py"))
+    assert stored == sorted(f"{name}.fault.py" for name in FAULTS[assignment])
+    for name, (replaced, adds) in FAULTS[assignment].items():
+        source = (REPO / "examples" / assignment / f"{name}.fault.py").read_text()
+        # the fault, not a copy: a third of the reference at most (the longest, a cheat that adds a lookup: 143 of 455)
+        assert len(source.splitlines()) < len(reference_source.splitlines()) / 3, f"{name}.fault.py is no short fault"
+        _, got, got_adds = plant(assignment, source, reference_source)
         assert (set(got), got_adds) == (replaced, adds), name
         unchanged = [d for d, code in _definitions(source).items() if reference.get(d) == code]
         assert not unchanged, f"{name}.fault.py copies the reference's {unchanged} unchanged"
 
 
-def test_materialised_conv1d_examples_are_whole_files_with_the_fault_in_place(conv1d):
-    reference = _definitions((REPO / "reference_solutions" / "conv1d_windowing" / "conv1d_windowing.py").read_text())
-    assert set(conv1d) == set(CONV1D) | {"julia_dilated_tcn.ipynb"}  # the notebook is an example as it is
-    for name, (replaced, _) in CONV1D.items():
-        path = conv1d[name]
+def test_materialised_examples_are_whole_files_with_the_fault_in_place(assignment, whole):
+    reference = _definitions(_reference(assignment))
+    assert set(whole) == set(FAULTS[assignment]) | {WHOLE[assignment]}  # written from scratch: as it is
+    for name, (replaced, _) in FAULTS[assignment].items():
+        path = whole[name]
         assert path.name == f"{name}.py"
-        whole = path.read_text()
-        assert "# EXAMPLE SUBMISSION (conv1d_windowing): " in whole
-        defs = _definitions(whole)
+        text = path.read_text()
+        compile(text, str(path), "exec")
+        assert f"# EXAMPLE SUBMISSION ({assignment}): " in text and "\n        ...\n" not in text
+        defs = _definitions(text)
         assert {d for d in reference if defs.get(d) != reference[d]} == replaced, name
-    notebook = REPO / "examples" / "conv1d_windowing" / "julia_dilated_tcn.ipynb"
-    assert conv1d["julia_dilated_tcn.ipynb"].read_bytes() == notebook.read_bytes()
+        fault = (REPO / "examples" / assignment / f"{name}.fault.py").read_text()
+        changed = [line for line in fault.splitlines() if "# CHANGED" in line]
+        assert all(line in text.splitlines() for line in changed), f"{name}: a changed line is not in the file"
+    stored = REPO / "examples" / assignment / WHOLE[assignment]
+    assert whole[WHOLE[assignment]].read_bytes() == stored.read_bytes()
 
 
 def test_a_tool_beside_folder_examples_is_not_an_example(tmp_path):

@@ -43,7 +43,7 @@ def gan():
 
 @pytest.fixture(scope="module")
 def split(gan):
-    from grader.trusted.course_key import CourseKey
+    from grader.authoring import CourseKey
 
     _, gan_data = gan
     return gan_data.keyed_split(gan_data.public_sets("digits"), 3,

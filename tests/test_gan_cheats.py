@@ -1,6 +1,7 @@
 """The gan grader catches broken and cheating generators and keeps honest ones at (near) full marks.
 
-Each example in examples/gan/ is graded once (embedded mode: 8x8 digits, a fixed course key), then:
+Each example in examples/gan/ (a planted fault made whole by examples/materialise.py, or an honest file
+written from scratch) is graded once (embedded mode: 8x8 digits, a fixed course key), then:
 
 - every broken or cheating one loses the points this table lists, and no others (losses beyond the
   check that is about the change are real consequences of it, explained in the comments; a check
@@ -10,10 +11,12 @@ Each example in examples/gan/ is graded once (embedded mode: 8x8 digits, a fixed
   tutorial, public student code) is held to by tests/test_populations.py (`-m population`), so every cheat
   ranks below every honest design there too.
 
-    python cli.py grade gan examples/gan --out graded/     # the same, by hand
+    python examples/materialise.py gan /tmp/gan-examples   # the same, by hand
+    python cli.py grade gan /tmp/gan-examples --out graded/
 """
 from __future__ import annotations
 
+import runpy
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from grader.core.assignments import find_assignment
 from grader.grading.runner import RunOptions, grade_submission
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "gan"
+MATERIALISE = runpy.run_path(str(REPO / "examples" / "materialise.py"))
 HONEST_SHARE = 0.95  # issue #19: every honest design earns at least 95 % of the points (tests/test_populations.py)
 COURSE_KEY = bytes(range(32))  # fixed, so a failure here can be re-run; `validate` draws a new key every time
 
@@ -68,12 +71,19 @@ HONEST = ("honest_upsample",)  # written independently of the reference
 
 
 @pytest.fixture(scope="module")
-def graded():
+def examples(tmp_path_factory) -> dict[str, Path]:
+    """{example name: its whole file}: the planted faults made whole, the honest files as they are."""
+    whole = MATERIALISE["materialise"]("gan", tmp_path_factory.mktemp("gan-examples"))
+    return {Path(name).stem: path for name, path in whole.items()}
+
+
+@pytest.fixture(scope="module")
+def graded(examples):
     spec = find_assignment("gan")
     names = sorted(EXPECTED_LOSS) + list(HONEST)
     options = RunOptions(mode="embedded", include_hidden=True, threads=1, course_key=COURSE_KEY)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(names, pool.map(lambda n: grade_submission(spec, EXAMPLES / f"{n}.py", options), names)))
+        results = dict(zip(names, pool.map(lambda n: grade_submission(spec, examples[n], options), names)))
     return spec, results
 
 
@@ -87,8 +97,8 @@ def _detail(result) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.corpus
-def test_every_example_is_graded_here():
-    assert sorted(p.stem for p in EXAMPLES.glob("*.py")) == sorted(list(EXPECTED_LOSS) + list(HONEST))
+def test_every_example_is_graded_here(examples):
+    assert sorted(examples) == sorted(list(EXPECTED_LOSS) + list(HONEST))
 
 
 @pytest.mark.slow

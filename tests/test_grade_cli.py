@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from grader import cli
 import grader.commands.grade as grade_module
 import grader.scaffold.gradescope as gradescope_module
 from grader.grading import backends

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from grader import cli
 import grader.commands.grade as grade_module
 from grader.boundary import client as remote
 from grader.core.assignments import find_assignment
@@ -158,7 +158,7 @@ def test_a_submission_cannot_pass_its_own_failure_off_as_the_graders(tmp_path, s
 
 
 def test_a_top_level_raise_that_claims_a_grader_fault_is_dropped_not_believed(tmp_path):
-    # top-level statements run one at a time (grader.boundary.top_level): the raise is dropped with a note
+    # top-level statements run one at a time (grader.boundary.inside.top_level): the raise is dropped with a note
     # naming its line, the rest of the module loads, and nothing blames the grader
     source = ("class GraderFault(Exception):\n    pass\n\n\nraise GraderFault('the grader is broken, give me points')\n"
               "\n\ndef answer():\n    return 42\n")

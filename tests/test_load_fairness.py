@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import grader.commands.grade as grade_module
-from grader.boundary import client as remote
+from grader.boundary import time_limits  # where a call waits on the worker (the load check it reads)
 from grader.boundary import cpu_time
 from grader.boundary.client import WallClockTimeout, WorkerSession
 from grader.core.assignments import find_assignment
@@ -69,7 +69,7 @@ def test_a_worker_waiting_on_nothing_is_stopped_by_the_wall_clock_backstop(tmp_p
     """A sleeping worker uses no CPU: the backstop (3x the limit + WALL_EXTRA_S) ends it all the same,
     and says it waited rather than computed."""
     monkeypatch.setattr(cpu_time, "WALL_EXTRA_S", 1.0)
-    monkeypatch.setattr(remote, "machine_loaded", lambda: False)
+    monkeypatch.setattr(time_limits, "machine_loaded", lambda: False)
     with _session(tmp_path, 0.5) as session:
         session.ensure_started()
         started = time.monotonic()
@@ -83,7 +83,7 @@ def test_a_worker_waiting_on_nothing_is_stopped_by_the_wall_clock_backstop(tmp_p
 
 def test_a_wall_clock_stop_on_a_busy_machine_is_not_yet_the_students(tmp_path, monkeypatch):
     monkeypatch.setattr(cpu_time, "WALL_EXTRA_S", 1.0)
-    monkeypatch.setattr(remote, "machine_loaded", lambda: True)
+    monkeypatch.setattr(time_limits, "machine_loaded", lambda: True)
     with _session(tmp_path, 0.5) as session:
         session.ensure_started()
         with pytest.raises(WallClockTimeout) as caught:
@@ -139,7 +139,7 @@ def test_a_busy_machines_wall_clock_stop_is_graded_again_alone_after_the_batch(t
     assert sorted(log[:3]) == [("s_busy", "defer", 2), ("s_other", "defer", 2), ("s_third", "defer", 2)]
     assert log[3:] == [("s_busy", "retry", 1)]          # alone, after the rest
     (row,) = [r for r in report.rows if r.submission == "s_busy"]
-    assert row.tests[0]["kind"] == "timeout" and RETRIED in row.tests[0]["message"]
+    assert row.tests[0].kind == "timeout" and RETRIED in row.tests[0].message
     assert [r.submission for r in report.results] == ["s_busy", "s_other", "s_third"]
 
 

@@ -1,6 +1,6 @@
 """Notebooks are read as written (issue #19): what an honest notebook does at top level never costs it
 its grade. The workspace filters the graded file and the student's own modules it imports; the
-worker (grader/boundary/worker.py, grader/boundary/top_level.py) runs their top level one statement
+worker (grader/boundary/inside/worker.py, grader/boundary/inside/top_level.py) runs their top level one statement
 at a time, drops a kept statement that raises and says so; errors name the student's file and line
 as the student wrote them.
 
@@ -34,7 +34,7 @@ PLAIN = REPO / "tests" / "fixtures" / "real_notebooks" / "solved_beside_template
 LOAD = """
 import json, sys
 sys.path.insert(0, {repo!r})
-from grader.boundary.worker import Worker
+from grader.boundary.inside.worker import Worker
 w = Worker(None)
 out = {{"info": w.load({module!r})}}
 m = w.module

@@ -1,4 +1,4 @@
-"""Preparation once per command (grader.trusted.prepared): a conftest's @prepared function runs once before a
+"""Preparation once per command (grader.authoring.prepared): a conftest's @prepared function runs once before a
 batch, not once per submission; its arrays are what the key gives; a new key, mode, data folder or
 test file is never served stale data; and no worker, on any rung, can read the prepared folder."""
 from __future__ import annotations
@@ -15,7 +15,8 @@ from grader.core.assignments import find_assignment
 from grader.core.contracts import RunFile
 from grader.core.spec import load_spec
 from grader.commands.grade import grade_submissions
-from grader.trusted.course_key import CourseKey, new_key
+from grader.authoring import CourseKey
+from grader.trusted.course_key import new_key
 from grader.trusted.prepared import MANIFEST, fingerprint
 from grader.grading.runner import RunOptions, grade_submission, prepare
 from rungs import RUNGS, keep_modes, on_rung
@@ -42,7 +43,7 @@ CONFTEST = '''\
 import os
 from pathlib import Path
 
-from grader.trusted.prepared import prepared
+from grader.authoring import prepared
 
 CALLS = Path(__file__).resolve().parents[1] / "calls.log"   # outside tests/: not part of its hash
 
@@ -70,7 +71,7 @@ HIDDEN = '''\
 import numpy as np
 import pytest
 
-from grader.trusted.run_file import RUN_KEY
+from grader.authoring import current_run
 
 
 @pytest.mark.points(1)
@@ -84,7 +85,7 @@ def test_keyed_data_is_the_keys(keyed, course_key, mode):
 @pytest.mark.points(1)
 def test_worker_cannot_read_the_prepared_folder(student, keyed, pytestconfig):
     """the submission cannot list or read the prepared arrays"""
-    folder = pytestconfig.stash[RUN_KEY].prepared
+    folder = current_run(pytestconfig).prepared
     assert folder, "nothing was prepared for this run"
     got = student.peek(str(folder))
     assert got.startswith("denied"), f"the worker read the prepared folder: {got[:200]}"

@@ -1,4 +1,4 @@
-"""grader/boundary/protocol.py: values cross intact, and anything malformed is a ProtocolError (never another
+"""grader/boundary/inside/protocol.py: values cross intact, and anything malformed is a ProtocolError (never another
 exception, never a big allocation, never code run)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.boundary.protocol import (HEADER, MAGIC, MAX_DEPTH, MAX_ITEMS, MAX_JSON_BYTES, Channel, ChannelClosed,
+from grader.boundary.inside.protocol import (HEADER, MAGIC, MAX_DEPTH, MAX_ITEMS, MAX_JSON_BYTES, Channel, ChannelClosed,
                              ChannelTimeout, Handle, ProtocolError, decode, encode)
 
 

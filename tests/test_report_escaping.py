@@ -9,8 +9,10 @@ from html.parser import HTMLParser
 
 import pytest
 
-from grader.core.results import SubmissionResult
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import SubmissionResult, TestStatus
 from grader.core.results import TestResult as OneTest  # not collected as a test class
+from grader.core.vocabulary import TestKind
 from grader.integrity.similarity import compare_submissions
 from grader.records.gradebook import GradebookRow
 from grader.records.roster import RosterMatch
@@ -73,8 +75,8 @@ def test_a_rejected_submissions_reason_is_text():
 
 
 def _row(sid: str, *, message: str, status: str = "graded", reason: str = "") -> GradebookRow:
-    test = {"name": f"check {sid}", "nodeid": f"tests/test_a.py::test_{sid}", "points": 1.0, "score": 0.0,
-            "status": "failed", "visibility": "visible", "message": message, "kind": "assertion", "detail": ""}
+    test = GradebookTest(name=f"check {sid}", nodeid=f"tests/test_a.py::test_{sid}", points=1.0, score=0.0,
+                         status=TestStatus.FAILED, message=message, kind=TestKind.ASSERTION)
     return GradebookRow(submission=sid, status=status, score=0.0, max_score=1.0, reason=reason, duration=1.0,
                         mode="embedded", isolation="bwrap", tests=[test] if status == "graded" else [])
 

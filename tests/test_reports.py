@@ -11,6 +11,7 @@ import numpy as np
 
 from grader.reports.spreadsheets import feedback_comment
 from grader.reports.markdown import common_cause, feedback_markdown, heading, note_text, scrub_paths, useful_detail
+from grader.core.gradebook_tests import GradebookTest
 from grader.records.gradebook import GradebookRow
 from grader.reports.html import failure_reason, feedback_html, summary_html
 from grader.authoring.pictures import image_rows, line_plot, scatter_plot
@@ -35,7 +36,7 @@ def _test(i: int, *, message: str = KERAS, visibility: str = "visible", kind: st
 def _row(sid: str, tests: list[OneTest], *, status: str = "graded", reason: str = "") -> GradebookRow:
     return GradebookRow(submission=sid, status=status, score=sum(t.score for t in tests), max_score=len(tests) or 5.0,
                         reason=reason, duration=1.0, mode="embedded", isolation="bwrap",
-                        tests=[{**t.__dict__} for t in tests])
+                        tests=[GradebookTest.from_result(t) for t in tests])
 
 
 def test_the_title_names_the_data_graded_not_the_full_data_set():
@@ -56,13 +57,13 @@ def test_a_rejected_submission_shows_its_reason_and_no_empty_table():
 
 
 def test_a_load_failure_is_said_once_with_its_traceback_once():
-    tb = f'Traceback (your code, most recent call last):\n  File "{REPO}/grader/boundary/worker.py", line 9'
+    tb = f'Traceback (your code, most recent call last):\n  File "{REPO}/grader/boundary/inside/worker.py", line 9'
     tests = [_test(i, visibility="visible" if i < 2 else "hidden", detail=tb) for i in range(5)]
     result = SubmissionResult("kata", "conv", "embedded", tests=tests)
     assert common_cause(result.tests) == KERAS
     page = feedback_html(result, title="Demo", images={})
     assert page.count("No module named &#x27;keras&#x27;") == 1 and page.count("Traceback") == 1
-    assert REPO not in page and "grader/boundary/worker.py" in page
+    assert REPO not in page and "grader/boundary/inside/worker.py" in page
     md = feedback_markdown(result, title="Demo")
     assert md.count("No module named 'keras'") == 1 and REPO not in md
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-import cli
+from grader import cli
 from grader.core.errors import EXIT_OK
 from grader.records.decisions import Decisions
 from grader.records.gradebook import Gradebook

@@ -19,8 +19,10 @@ from grader.authoring.trial_log import read_trial_log
 from grader.boundary.client import WorkerSession
 from grader.core.assignments import find_assignment
 from grader.core.errors import INTERNAL_ERROR, BadReply
-from grader.core.results import SubmissionResult
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import SubmissionResult, TestStatus
 from grader.core.results import TestResult as OneTest  # not collected as a test class
+from grader.core.vocabulary import TestKind
 from grader.grading.control import ControlCache
 from grader.grading.runner import RunOptions, grade_submission
 from grader.records.gradebook import GradebookRow
@@ -259,9 +261,8 @@ def test_one_control_per_test_for_the_whole_batch():
 
 def _row(sid: str, *, status: str = "graded", kind: str = "missing", reason: str = "") -> GradebookRow:
     message = "expected `answer() -> int`, not found in your submission"
-    tests = [{"nodeid": f"tests/public/test_public.py::test_{i}", "name": f"check {i}", "points": 1.0, "score": 0.0,
-              "status": "failed", "visibility": "visible", "kind": kind, "message": message, "detail": "",
-              "duration": 0.1} for i in range(3)]
+    tests = [GradebookTest(nodeid=f"tests/public/test_public.py::test_{i}", name=f"check {i}", points=1.0, score=0.0,
+                           status=TestStatus.FAILED, kind=TestKind(kind), message=message) for i in range(3)]
     return GradebookRow(submission=sid, status=status, score=0.0, max_score=3.0, reason=reason or message,
                         tests=tests if status == "graded" else [], duration=1.0, mode="embedded", isolation="bwrap")
 

@@ -27,8 +27,7 @@ from conftest import GanData, classifier_for, fixed_latents  # noqa: E402
 from gan_data import jitter, keyed_split, public_sets  # noqa: E402
 from gan_metrics import class_fidelity, diversity, features, frechet_distance  # noqa: E402
 
-from grader.trusted.course_key import CourseKey  # noqa: E402
-from grader.core.spec import load_spec  # noqa: E402
+from grader.authoring import CourseKey, load_spec  # noqa: E402
 
 
 def metrics(data: GanData, samples: np.ndarray, class_index: int) -> dict:

@@ -2,7 +2,7 @@
 
 A worker is placed in its cgroup before its first instruction runs (the cold start's shell waits
 for it; a forked worker waits for the zygote's "go"), so every process it starts is counted. Where
-no cgroup is writable, the rlimits the boot code sets hold alone (`grader.boundary.boot`).
+no cgroup is writable, the rlimits the boot code sets hold alone (`grader.boundary.inside.boot`).
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The trusted side of the worker: a session that calls into the submission, and the proxy objects
-tests use (`student.make_windows(x, 5, 2)`, `model = student.Autoencoder(); model.encode(x)`).
+"""The trusted side of the worker: `WorkerSession`, one worker's lifecycle and its call/reply loop, and
+(re-exported from `grader.boundary.remote`) the proxy objects tests use (`student.make_windows(x, 5, 2)`,
+`model = student.Autoencoder(); model.encode(x)`).
 
 Every failure on the far side becomes a `StudentError` subclass with a message the student can
 act on: the code raised (with the traceback mapped to notebook cells), a name is missing, a call
@@ -7,93 +8,31 @@ timed out, the worker died (and why: memory, CPU time, output flood, exit), or i
 """
 from __future__ import annotations
 
-import collections
 import contextlib
 import itertools
-import re
-import select
 import shutil
-import signal
-import threading
 import time
 from pathlib import Path
 from collections.abc import Callable
 
 from grader.core.errors import (BadReply, GraderError, MissingName, StudentCodeRaised, StudentError, SubmissionUnloadable,
-                           ToolkitError, WorkerDied, WorkerTimeout)
-from grader.boundary.near_miss import names_in, nearest
-from grader.boundary.protocol import (Channel, ChannelClosed, ChannelTimeout, Handle, Op, ProtocolError, WorkerErrorType, decode,
-                                      encode)
-from grader.boundary.cpu_time import cpu_seconds, machine_loaded, starved, wall_backstop
+                                ToolkitError, WorkerDied, WorkerTimeout)
+from grader.boundary.inside.protocol import (Channel, ChannelClosed, ChannelTimeout, Handle, Op, ProtocolError, WorkerErrorType,
+                                             decode, encode)
+from grader.boundary.cpu_time import cpu_seconds, wall_backstop
 from grader.boundary.launch import WorkerProcess, start_worker
+from grader.boundary.output_reader import OUTPUT_KEEP, OutputReader
+from grader.boundary.remote import RemoteMember, RemoteObject
 from grader.boundary.rungs import Isolation, engine_root
 from grader.boundary.sandbox import DEFAULT_SANDBOX, require_isolation
+from grader.boundary.student_messages import StudentWording, why_it_stopped
+from grader.boundary.time_limits import TestLimit, WallClockTimeout, await_reply
 from grader.core.spec import Limits
-from grader.core.vocabulary import TestKind
 
-OUTPUT_KEEP = 16 * 1024  # bytes of the worker's output kept from its start and from its end
-POLL_S = 0.1  # how often a waiting call reads the worker's CPU clock
-
-
-class WallClockTimeout(WorkerTimeout):
-    """A call stopped by the wall-clock backstop while the machine was busy (or the worker starved):
-    not yet the submission's fault; grading retries it alone before the timeout counts."""
-    kind = TestKind.WALL_TIMEOUT
-
-
-class TestLimit:
-    """One test's time limit (`@pytest.mark.timeout`): CPU seconds its workers may use, with a wall backstop."""
-
-    def __init__(self, seconds: float, started: float):
-        self.seconds = seconds
-        self.wall_deadline = started + wall_backstop(seconds)
-        self.cpu_at_start: dict[int, float] = {}   # per session: its CPU clock when the test began
-
-
-class OutputReader(threading.Thread):
-    """Drains the worker's stdout+stderr so it can never block, keeping the head and the tail."""
-
-    def __init__(self, stream, cap_bytes: int, on_flood: Callable[[], None]):
-        super().__init__(daemon=True)
-        self.stream, self.cap, self.on_flood = stream, cap_bytes, on_flood
-        self.head = bytearray()
-        self.tail: collections.deque = collections.deque()
-        self.tail_len = 0
-        self.total = 0
-        self.flooded = False
-
-    def run(self):
-        while True:
-            try:
-                chunk = self.stream.read1(65536)
-            except (OSError, ValueError):
-                return
-            if not chunk:
-                return
-            self.total += len(chunk)
-            if len(self.head) < OUTPUT_KEEP:
-                take = OUTPUT_KEEP - len(self.head)
-                self.head += chunk[:take]
-                chunk = chunk[take:]
-            if chunk:
-                self.tail.append(chunk)
-                self.tail_len += len(chunk)
-                while self.tail_len - len(self.tail[0]) > OUTPUT_KEEP:
-                    self.tail_len -= len(self.tail.popleft())
-            if self.total > self.cap and not self.flooded:
-                self.flooded = True
-                self.on_flood()
-
-    def text(self) -> str:
-        tail = b"".join(self.tail)[-OUTPUT_KEEP:]
-        skipped = self.total - len(self.head) - len(tail)
-        middle = f"\n[... {skipped} bytes of output skipped ...]\n" if skipped > 0 else ""
-        return (bytes(self.head) + middle.encode() + tail).decode("utf-8", "replace")
-
+# what other rooms and assignments use of a worker (the proxies, the time limits, the session)
+__all__ = ["OUTPUT_KEEP", "RemoteMember", "RemoteObject", "TestLimit", "WallClockTimeout", "WorkerSession"]
 
 _COPIES = itertools.count(1)
-# a call that does not fit the function: the message then says what the assignment expects
-SIGNATURE_MISMATCH = re.compile(r"unexpected keyword argument|positional argument|required (positional|keyword-only) argument")
 
 
 class WorkerSession:
@@ -116,6 +55,7 @@ class WorkerSession:
         self.gpu, self.threads, self.seed_value = gpu, threads, seed
         self.api = api or {}
         self.locate = locate or (lambda line: f"line {line}")
+        self.wording = StudentWording(str(self.pristine / module_file), self.api, self.locate)
         self.process: WorkerProcess | None = None
         self.output: OutputReader | None = None
         self.earlier_output = ""
@@ -158,7 +98,7 @@ class WorkerSession:
         info = body if isinstance(body, dict) else {}
         self.load_info = {"loaded": info.get("loaded") is True, "cuda": info.get("cuda") is True,
                           "error": info.get("error") if isinstance(info.get("error"), dict) else None,
-                          # statements dropped at import (grader.boundary.top_level); checked where noted
+                          # statements dropped at import (grader.boundary.inside.top_level); checked where noted
                           "dropped": info.get("dropped") if isinstance(info.get("dropped"), list) else []}
 
     def ensure_started(self) -> None:
@@ -177,8 +117,8 @@ class WorkerSession:
                 raise self._start_failure(SubmissionUnloadable(
                     f"the worker running your code reported a fault of the grader's ({str(err.get('message'))[:300]}), "
                     "but a worker without your code starts normally: does your code tamper with the worker?"))
-            raise SubmissionUnloadable(self._raised_message(err, "while importing your submission"),
-                                       detail=self._frames(err))
+            raise SubmissionUnloadable(self.wording.raised(err, "while importing your submission"),
+                                       detail=self.wording.frames(err))
 
     def close(self) -> None:
         if self.process is not None:
@@ -291,35 +231,9 @@ class WorkerSession:
 
     def _await_reply(self, deadline: float, what: str) -> None:
         """Return once the worker starts to answer; raise WorkerTimeout once the call has used its CPU
-        limit, the test its own, or the wall-clock backstop ran out. A starved worker's CPU clock
-        stands still, so a busy machine cannot push an honest call over its limit."""
-        budget = self._timeout_override or self.limits.call_timeout_s
-        wall_start, cpu_start = time.monotonic(), self.cpu_seconds()
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                ready = select.select([self.channel.sock], [], [], max(0.0, min(POLL_S, left)))[0]
-            except (ValueError, OSError):   # the socket was closed meanwhile: recv says why
-                return
-            if ready:
-                return
-            used = self.cpu_seconds() - cpu_start
-            if used > budget:
-                raise WorkerTimeout(f"{what} did not finish within the {budget:g} s limit (CPU time it used); "
-                                    "the worker was stopped")
-            test = self.test_limit
-            if test is not None and self.cpu_seconds() - test.cpu_at_start.get(id(self), cpu_start) > test.seconds:
-                raise WorkerTimeout(f"{what} did not finish within the test's time limit ({test.seconds:g} s of CPU "
-                                    "time); the worker was stopped")
-            if time.monotonic() >= deadline:
-                wall = deadline - wall_start   # the backstop, as the spec's numbers give it
-                if machine_loaded() or starved(used, time.monotonic() - wall_start):
-                    raise WallClockTimeout(f"{what} did not finish within {wall:.3g} s of wall-clock time while the "
-                                           f"machine was busy (it got {used:.1f} s of CPU); it is graded again alone "
-                                           "before this counts")
-                raise WorkerTimeout(f"{what} did not finish within {wall:.3g} s of wall-clock time, using only "
-                                    f"{used:.1f} s of CPU: it waited on something (sleep, input, a lock); "
-                                    "the worker was stopped")
+        limit, the test its own, or the wall-clock backstop ran out (grader.boundary.time_limits)."""
+        await_reply(self.channel.sock, deadline, what, budget=self._timeout_override or self.limits.call_timeout_s,
+                    cpu_seconds=self.cpu_seconds, test=self.test_limit, session=id(self))
 
     def _request(self, head: dict, buffers=(), *, what: str):
         deadline = self._deadline()
@@ -354,9 +268,9 @@ class WorkerSession:
         if ok is False and isinstance(body.get("error"), dict):
             err = body["error"]
             if err.get("type") == WorkerErrorType.MISSING_ATTRIBUTE:
-                raise MissingName(self._missing_message(str(err.get("message", "")), what))
+                raise MissingName(self.wording.missing(str(err.get("message", "")), what))
             bases = err.get("builtin_bases")
-            raise StudentCodeRaised(self._raised_message(err, what), detail=self._frames(err),
+            raise StudentCodeRaised(self.wording.raised(err, what), detail=self.wording.frames(err),
                                     exc_type=str(err.get("type", ""))[:100],
                                     exc_bases=tuple(str(b)[:100] for b in bases[:8]) if isinstance(bases, list) else ())
         raise BadReply(f"{what}: the worker sent a reply without a result")
@@ -389,7 +303,7 @@ class WorkerSession:
 
     def _clean_start_problem(self) -> str | None:
         """Why a worker importing only an engine file (never the submission) fails here, or None."""
-        engine_file = engine_root(self.isolation.level) / "grader" / "boundary" / "__init__.py"  # what a worker reads
+        engine_file = engine_root(self.isolation.level) / "grader" / "boundary" / "inside" / "__init__.py"  # what a worker reads
         probe = WorkerSession(self.pristine, self.limits, module_file=str(engine_file),
                               isolation=self.isolation, gpu=self.gpu, threads=1, scratch=self.scratch)
         try:
@@ -424,154 +338,6 @@ class WorkerSession:
             code = None
         oom = proc.cgroup.oom_killed()
         self._kill()
-        if self.output and self.output.flooded:
-            why = f"your code printed more than {self.limits.max_output_mb:g} MB of output"
-        elif oom or code in (-signal.SIGKILL, 128 + signal.SIGKILL, 137):
-            # with a cgroup the kernel tells us whether memory ran out; without one, memory is the likely cause
-            why = (f"it was killed, most likely for using more than the {self.limits.memory_mb} MB memory limit"
-                   if not proc.cgroup.kind else
-                   f"it was killed (signal 9) without reaching the {self.limits.memory_mb} MB memory limit; "
-                   "does your code kill processes (os.kill, os.killpg)?")
-            if oom:
-                why = f"it ran out of memory (limit {self.limits.memory_mb} MB)"
-        elif code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
-            why = f"it used more than {self.limits.cpu_time_s} s of CPU time"
-        elif code in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ):
-            why = f"it wrote a file larger than {self.limits.max_file_mb} MB"
-        elif code is not None and code < 0:
-            why = f"it was ended by signal {signal.Signals(-code).name if -code in signal.valid_signals() else -code}"
-        elif code is not None and code > 128:
-            why = f"it was ended by signal {code - 128}"
-        else:
-            why = f"it exited (exit code {code}); does your code call sys.exit(), exit() or os._exit()?"
+        why = why_it_stopped(code, oom=oom, flooded=bool(self.output and self.output.flooded), limits=self.limits,
+                             cgroup_kind=proc.cgroup.kind)
         return WorkerDied(f"the worker stopped during {what}: {why}")
-
-    def _missing_message(self, name: str, what: str) -> str:
-        owner = what.split("(")[0]
-        expected = owner
-        for key in (owner, name, owner.rsplit(".", 1)[0] + "." + name if "." in owner else name):
-            if key in self.api:
-                expected = self.api[key]
-                break
-        return f"expected `{expected}`, not found in your submission" + self._did_you_mean(name or owner, owner)
-
-    def _did_you_mean(self, missing: str, owner: str) -> str:
-        """"; did you mean `AutoEncoder` (cell 3, line 1)? ...", or "": the submission's own name nearest
-        to `missing`, among its top-level names or, for `Class.method`, that class's members."""
-        names = names_in(str(self.pristine / self.module_file))
-        cls = owner.rsplit(".", 1)[0] if "." in owner else ""
-        found = nearest(missing.split(".")[-1], names.of_class(cls) if cls else names.top)
-        if found is None:
-            return ""
-        return (f"; did you mean `{found.name}` ({self.locate(found.line)})? Names must match exactly: "
-                f"rename it to `{missing.split('.')[-1]}`")
-
-    def _keyword_hint(self, message: str, what: str) -> str:
-        """For "got an unexpected keyword argument 'bottleneck_dim'": the submission's parameter that
-        is nearest to it, with where it is defined, or ""."""
-        m = re.search(r"unexpected keyword argument '(\w+)'", message)
-        if not m:
-            return ""
-        params = names_in(str(self.pristine / self.module_file)).parameters_of(what.split("(")[0])
-        found = nearest(m.group(1), params)
-        if found is None:
-            return ""
-        return (f"; your parameter `{found.name}` ({self.locate(found.line)}) looks like a misspelling: "
-                f"rename it to `{m.group(1)}`")
-
-    def _raised_message(self, err: dict, what: str) -> str:
-        kind = str(err.get("type", "Exception"))[:100]
-        message = str(err.get("message", ""))[:2000]
-        if kind == "SystemExit":
-            return f"your code called sys.exit() ({message}) {what}; remove it so the grader can continue"
-        if kind == WorkerErrorType.UNSENDABLE_RESULT:
-            return f"{what}: {message}"
-        where = ""
-        frames = err.get("frames") or []
-        if frames and isinstance(frames[-1], list) and frames[-1] and isinstance(frames[-1][0], int):
-            where = f" (at {self.locate(frames[-1][0])})"
-        # `what` is a call ("answer") or a phase ("while importing your submission")
-        phase = what if what.startswith("while ") else "in " + what
-        if kind in ("PackageUnavailable", "DefaultUnavailable"):  # the loader's stand-ins explain themselves
-            return f"{message}{where} {phase}"
-        if kind == "TypeError" and SIGNATURE_MISMATCH.search(message):
-            expected = self.api.get(what.split("(")[0])
-            if expected:
-                message += f"; the assignment expects `{expected}`"
-            message += self._keyword_hint(message, what)
-        return f"your code raised {kind}: {message}{where} {phase}"
-
-    def _frames(self, err: dict) -> str:
-        lines = []
-        for frame in (err.get("frames") or [])[-8:]:
-            if isinstance(frame, list) and len(frame) == 3 and isinstance(frame[0], int):
-                lines.append(f"  {self.locate(frame[0])}, in {str(frame[1])[:80]}\n    {str(frame[2])[:200]}")
-        return "Traceback (your code, most recent call last):\n" + "\n".join(lines) if lines else ""
-
-
-class RemoteObject:
-    """An object living in the worker. Attribute access gives a `RemoteMember`; calling runs there."""
-
-    __slots__ = ("_session", "_handle", "_label", "_generation")
-
-    def __init__(self, session: WorkerSession, handle: Handle, label: str):
-        self._session, self._handle, self._label = session, handle, label
-        self._generation = session.generation if handle.id else 0
-
-    def __getattr__(self, name: str) -> RemoteMember:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return RemoteMember(self, name)
-
-    def __call__(self, *args, **kwargs):
-        label = f"{self._label}(...)"
-        return self._session.wrap(self._session.call(self, None, args, kwargs, label), label)
-
-    def fetch(self, name: str):
-        """The value of an attribute (plain data is copied; other objects come back as proxies)."""
-        label = f"{self._type_label()}.{name}"
-        return self._session.wrap(self._session.getattr(self, name, label), label)
-
-    def has(self, name: str) -> bool:
-        return self._session.has(self, name)
-
-    @property
-    def type_name(self) -> str:
-        return self._handle.type_name
-
-    def _type_label(self) -> str:
-        return self._label if self._handle.id == 0 else self._handle.type_name
-
-    def __repr__(self) -> str:
-        return f"<remote {self._handle.type_name} #{self._handle.id}>"
-
-
-class RemoteMember:
-    """`obj.name` on a remote object: call it, or `fetch()` its value."""
-
-    __slots__ = ("_parent", "_name")
-
-    def __init__(self, parent: RemoteObject, name: str):
-        self._parent, self._name = parent, name
-
-    @property
-    def _label(self) -> str:
-        owner = self._parent._type_label()
-        return self._name if self._parent._handle.id == 0 else f"{owner}.{self._name}"
-
-    def __call__(self, *args, **kwargs):
-        session = self._parent._session
-        label = self._label
-        value = session.call(self._parent, self._name, args, kwargs, label)
-        return session.wrap(value, f"{label}(...)")
-
-    def fetch(self):
-        return self._parent.fetch(self._name)
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return RemoteMember(self.fetch(), name)
-
-    def __repr__(self) -> str:
-        return f"<remote member {self._label}>"

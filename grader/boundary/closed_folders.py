@@ -165,14 +165,14 @@ def closed_to_workers(paths: Iterable[Path | None]) -> Iterator[list[Path]]:
 
 @functools.cache
 def worker_engine_copy() -> Path:
-    """A world-readable copy of the engine files a worker runs (`grader/__init__.py`, `grader/boundary/`,
-    the student package), laid out as in the checkout; made once per process, removed at its exit.
+    """A world-readable copy of the engine files a worker runs (`grader/__init__.py`,
+    `grader/boundary/__init__.py`, `grader/boundary/inside/`, the student package), laid out as in the checkout; made once per process, removed at its exit.
     Rung (c) workers import from here, so the checkout itself can be closed. The command's trusted
     processes (which start workers too, and end without running atexit) use the command's copy,
     named in their environment."""
     from grader.boundary.mount_view import ENGINE_DIR, WORKER_ENGINE_DIRS, WORKER_ENGINE_FILES
     inherited = os.environ.get(ENGINE_COPY_ENV)
-    if inherited and (Path(inherited) / "grader" / "boundary").is_dir():
+    if inherited and (Path(inherited) / "grader" / "boundary" / "inside").is_dir():
         return Path(inherited)
     toolkit = ENGINE_DIR.parent
     root = Path(tempfile.mkdtemp(prefix="dlgrade-engine-"))

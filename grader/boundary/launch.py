@@ -3,14 +3,15 @@
 Both ways take the same steps in the same order: a cgroup (memory, pids) the worker is placed in
 before its first instruction, a uid slot where the rung needs one (which then owns the workspace),
 the rung's view of the filesystem, and one `BootPlan` (environment, rlimits, the drop to the
-worker's uid, the copy into a quota'd workspace) that `grader.boundary.boot` applies inside the
+worker's uid, the copy into a quota'd workspace) that `grader.boundary.inside.boot` applies inside the
 sandbox. Only how the process comes to exist differs:
 
     cold:   sh (waits until it is placed in its cgroup) -> the rung's launcher -> python boot
-    forked: zygote child (waits for "go") -> the rung's entry (grader.boundary.worker_fork) -> boot
+    forked: zygote child (waits for "go") -> the rung's entry (grader.boundary.inside.worker_fork) -> boot
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.boundary import zygote
-from grader.boundary.boot import BootPlan, cold_start
+from grader.boundary.inside.boot import BootPlan, cold_start
+from grader.boundary.inside.fork_request import WorkerForkRequest
 from grader.boundary.cgroups import Cgroup
 from grader.boundary.mount_view import MountView, masked_files
 from grader.boundary.rungs import RUNGS, STRICT_LEVELS, Isolation, Rung, boot_plan, worker_uid_needed
@@ -29,6 +31,7 @@ from grader.boundary.uid_slots import UidSlot, own_workspace
 from grader.core.errors import ToolkitError
 from grader.core.spec import Limits
 
+log = logging.getLogger(__name__)
 WORKER_ZYGOTE_ENV = "DLGRADE_WORKER_ZYGOTE"   # the zygote's address, for the trusted processes of a run
 _cold_said = []
 
@@ -166,9 +169,9 @@ def _start_cold(launch: Launch, cgroup: Cgroup, child: socket.socket) -> subproc
 
 
 def _fork(address: str, launch: Launch, cgroup: Cgroup, child: socket.socket) -> zygote.ForkedProcess | None:
-    """A worker forked by the zygote at `address`, or None: start it cold (said once on stderr)."""
-    request = {"level": launch.isolation.level, "workspace": str(launch.workspace), "threads": launch.threads,
-               "boot": launch.plan.to_json(), **launch.rung.fork_request(launch.view, launch.slot, launch.isolation)}
+    """A worker forked by the zygote at `address`, or None: start it cold (said once in the log)."""
+    request = WorkerForkRequest(level=launch.isolation.level, workspace=str(launch.workspace), threads=launch.threads,
+                                boot=launch.plan, **launch.rung.fork_request(launch.view, launch.slot, launch.isolation))
     out_r, out_w = os.pipe()
     try:
         return zygote.spawn(address, request, [child.fileno(), out_w], place=lambda pid: _add_to(cgroup, pid),
@@ -177,8 +180,7 @@ def _fork(address: str, launch: Launch, cgroup: Cgroup, child: socket.socket) ->
         os.close(out_r)
         if not _cold_said:
             _cold_said.append(1)
-            print(f"dlgrade: WARNING: the worker zygote cannot fork a worker ({e}); starting workers cold",
-                  file=sys.stderr, flush=True)
+            log.warning(f"the worker zygote cannot fork a worker ({e}); starting workers cold")
         return None
     finally:
         os.close(out_w)

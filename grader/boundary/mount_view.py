@@ -1,11 +1,11 @@
 """What a sandboxed worker's filesystem shows (rungs a and b): one value, two renderings.
 
 `MountView` lists what is bound into the worker's view: the system folders, a few /etc files, the
-Python installation, the worker's engine files (`grader/__init__.py`, `grader/boundary/`, the student
-package), the files `limits.hide` masks, the GPU's devices and folders when it has one, and its own
+Python installation, the worker's engine files (`grader/__init__.py`, `grader/boundary/__init__.py`,
+`grader/boundary/inside/`, the student package), the files `limits.hide` masks, the GPU's devices and folders when it has one, and its own
 workspace (read-write, or a tmpfs of the disk quota filled from a read-only view of the copy).
 Bubblewrap reads it as arguments (`bwrap_args`, rung a, and the holder of a forked worker's
-namespaces); `grader.boundary.mountns` reads it as a JSON object (`namespace_input`, rung b, and a
+namespaces); `grader.boundary.inside.mountns` reads it as a JSON object (`namespace_input`, rung b, and a
 worker forked onto either rung), so both rungs show the same files by construction.
 """
 from __future__ import annotations
@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENGINE_DIR = Path(__file__).resolve().parents[1]      # grader/
-BOUNDARY_DIR = Path(__file__).resolve().parent        # grader/boundary/: the engine code a worker runs
+BOUNDARY_DIR = Path(__file__).resolve().parent        # grader/boundary/
+INSIDE_DIR = BOUNDARY_DIR / "inside"                  # grader/boundary/inside/: the engine code a worker runs
 STUDENT_PACKAGE_DIR = ENGINE_DIR.parent / "dlcourse"  # the course's student package, which submissions import
-# What of the engine the worker's filesystem shows (rungs a and b): the package's __init__ (it
-# imports nothing), the boundary package and the student package; not the plugin, the tests'
+# What of the engine the worker's filesystem shows (rungs a and b): the worker-side folder, the
+# student package, and the two __init__ files above the folder (they import nothing) that make it
+# importable as grader.boundary.inside; not the launcher, the client, the plugin, the tests'
 # helpers, the course key's code or any report.
-WORKER_ENGINE_DIRS = (BOUNDARY_DIR, STUDENT_PACKAGE_DIR)
-WORKER_ENGINE_FILES = (ENGINE_DIR / "__init__.py",)
+WORKER_ENGINE_DIRS = (INSIDE_DIR, STUDENT_PACKAGE_DIR)
+WORKER_ENGINE_FILES = (ENGINE_DIR / "__init__.py", BOUNDARY_DIR / "__init__.py")
 NOBODY = 65534
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -114,7 +116,7 @@ class MountView:
                        "--tmpfs", ws, "--chdir", ws]
 
     def namespace_input(self) -> dict:
-        """What grader.boundary.mountns builds (`build_root`), as JSON-ready plain data; the view is built
+        """What grader.boundary.inside.mountns builds (`build_root`), as JSON-ready plain data; the view is built
         on `<workspace>.root`, an empty folder made here (removed by whoever removes the workspace)."""
         root = self.workspace + ".root"
         os.makedirs(root, exist_ok=True)

@@ -4,14 +4,14 @@ on it, how a worker is launched on it (cold, or forked by the worker zygote), an
 | rung | how | protects | does not protect |
 |---|---|---|---|
 | (a) `bwrap` | bubblewrap: user, mount, PID, network, IPC, UTS namespaces; uid 65534 | filesystem (only the system, Python, the worker's engine files and its own workspace are visible), processes, network, other submissions | kernel exploits |
-| (b) `namespaces` | the same `MountView` built by `grader.boundary.mountns` inside util-linux `unshare` namespaces; uid 65534 in a nested user namespace | the same as (a) | kernel exploits |
+| (b) `namespaces` | the same `MountView` built by `grader.boundary.inside.mountns` inside util-linux `unshare` namespaces; uid 65534 in a nested user namespace | the same as (a) | kernel exploits |
 | (c) `uid` | root only, no namespaces allowed (Docker's default profile, Gradescope): a dedicated unprivileged uid per worker that owns its workspace; deny by default: while a command grades, the checkout, the inputs, the data and the output folder are closed to every user but root (`grader.boundary.closed_folders`), the worker imports a world-readable copy of its engine files, /proc hides other users' processes where the kernel allows; its processes are killed, and its files in /tmp, /var/tmp and /dev/shm deleted, by uid when it stops | everything of the grader's (checked before the first submission by `grader.boundary.canary`), other submissions' workspaces and processes | the network; the machine's own world-readable files; world-writable folders while two workers run at once; no disk quota |
 | (d) `none` | nothing but rlimits (a normal user without namespaces; a student's own machine) | nothing: the code runs as the grader's user | everything; `grade` warns on every run, `--sandbox strict` refuses |
 
 No uid 0 for student code: started by root, a worker on rungs (a) and (b) too runs as an unprivileged
 host uid of its own (`UidSlot`), nobody in a user namespace of that uid (`mountns.become_nobody_as`,
 called by the boot: `BootPlan.drop_to`), so RLIMIT_NPROC holds where no pids cgroup can be made.
-Each rung hands the same `BootPlan` to `grader.boundary.boot` on both ways a worker starts.
+Each rung hands the same `BootPlan` to `grader.boundary.inside.boot` on both ways a worker starts.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from grader.boundary.boot import BootPlan
-from grader.boundary.mount_view import BOUNDARY_DIR, ENGINE_DIR, SUBMISSION_VIEW, MountView, mount_view
+from grader.boundary.inside.boot import BootPlan
+from grader.boundary.mount_view import ENGINE_DIR, INSIDE_DIR, SUBMISSION_VIEW, MountView, mount_view
 from grader.boundary.uid_slots import UidSlot
 
 LEVELS = ("bwrap", "namespaces", "uid", "none")
@@ -83,9 +83,9 @@ def engine_root(level: str) -> Path:
 def boot_probe(engine: Path, drop_to: int | None = None) -> str:
     """What each probe runs inside the rung: what a worker's boot needs (the interpreter, its packages,
     the engine files at `engine`; for a root grader on rungs a and b, the drop to `drop_to`)."""
-    drop = (f"from grader.boundary.mountns import become_nobody_as; become_nobody_as({drop_to}); "
+    drop = (f"from grader.boundary.inside.mountns import become_nobody_as; become_nobody_as({drop_to}); "
             "import os; os.listdir('.'); ") if drop_to is not None else ""
-    return f"import sys; sys.path.insert(0, {str(engine)!r}); {drop}import grader.boundary.worker"
+    return f"import sys; sys.path.insert(0, {str(engine)!r}); {drop}import grader.boundary.inside.worker"
 
 
 def try_command(argv: list[str], timeout: float = 60) -> str | None:
@@ -134,7 +134,8 @@ class Rung:
         return ([iso.setpriv, "--no-new-privs"] if iso.setpriv else []) + command
 
     def fork_request(self, view: MountView | None, slot: UidSlot | None, iso: Isolation) -> dict:
-        """What the zygote's child needs to enter this rung (grader.boundary.worker_fork) besides the plan."""
+        """What the zygote's child needs to enter this rung (grader.boundary.inside.worker_fork): the fields of
+        its `WorkerForkRequest` besides the level, the workspace, the threads and the plan."""
         return {}
 
 
@@ -171,7 +172,7 @@ class Bubblewrap(WithMountView):
         return [iso.bwrap, *view.bwrap_args(), "--clearenv", *setenv, "--", *command]
 
     def fork_request(self, view, slot, iso):
-        return {"bwrap": [iso.bwrap, *view.bwrap_args()]}
+        return {"bwrap": (iso.bwrap, *view.bwrap_args())}
 
 
 class Namespaces(WithMountView):
@@ -188,12 +189,12 @@ class Namespaces(WithMountView):
 
 
 def namespace_prefix(unshare: str, view: MountView) -> list[str]:
-    """Rung (b): unshare's namespaces, then grader.boundary.mountns builds `view`. For root (the view
+    """Rung (b): unshare's namespaces, then grader.boundary.inside.mountns builds `view`. For root (the view
     has a worker_uid) no user namespace: the worker's boot drops to that uid itself."""
     spec = {**view.namespace_input(), "unshare": os.path.realpath(unshare)}
     users = ["--user", "--map-root-user"] if view.worker_uid is None else []
     return [unshare, *users, "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
-            "--kill-child", "--", sys.executable, "-I", str(BOUNDARY_DIR / "mountns.py"), json.dumps(spec), "--"]
+            "--kill-child", "--", sys.executable, "-I", str(INSIDE_DIR / "mountns.py"), json.dumps(spec), "--"]
 
 
 class SeparateUid(Rung):

@@ -5,7 +5,7 @@ The best rung this machine allows (`grader.boundary.rungs`: the ladder, one obje
 probed once per command (`grade`, `check`, `validate`), recorded in every result, and passed down
 to every worker: a batch never mixes levels and never re-probes. Workers are started by
 `grader.boundary.launch` (cold, or forked by the worker zygote) and boot with
-`grader.boundary.boot`; their filesystem is a `grader.boundary.mount_view.MountView`.
+`grader.boundary.inside.boot`; their filesystem is a `grader.boundary.mount_view.MountView`.
 
 Every rung: a scrubbed environment, rlimits (CPU time, file size, open files, processes, address
 space when no cgroup caps memory) set by the worker's boot before the submission is read, a cgroup
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -122,12 +122,13 @@ def zygote_environment() -> dict[str, str]:
 
 
 _zygote_levels: dict = {}   # Isolation -> None (a forked worker works there) or why not
+log = logging.getLogger(__name__)
 _zygote_lock = threading.Lock()
 
 
 def worker_zygote(iso: Isolation, limits: Limits) -> str | None:
     """The address of this process's worker zygote (started on first use) if a worker it forks on rung
-    `iso` answers; checked once per rung. None: workers start cold, which it says on stderr once."""
+    `iso` answers; checked once per rung. None: workers start cold, which it says in the log once."""
     from grader.boundary import zygote
     z = zygote.shared(zygote.WORKER, zygote_environment(), isolated=True)
     if z is None:
@@ -141,14 +142,14 @@ def worker_zygote(iso: Isolation, limits: Limits) -> str | None:
                 _remove_probe_dir(probe)
             _zygote_levels[iso] = why
             if why:
-                print(f"dlgrade: WARNING: a worker forked on rung {iso.level!r} does not start ({why}); "
-                      "starting workers cold (slower, equally isolated)", file=sys.stderr, flush=True)
+                log.warning(f"a worker forked on rung {iso.level!r} does not start ({why}); "
+                            "starting workers cold (slower, equally isolated)")
         return z.address if _zygote_levels[iso] is None else None
 
 
 def _probe_forked_worker(probe: Path, limits: Limits, iso: Isolation, address: str) -> str | None:
     """Why a forked worker on `probe` does not say hello (importing an engine file), or None."""
-    from grader.boundary.protocol import Channel, Op
+    from grader.boundary.inside.protocol import Channel, Op
     (probe / "probe.py").write_text("import os\n")
     worker = None
     try:

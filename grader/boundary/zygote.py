@@ -5,10 +5,10 @@ and no course key) that imports the heavy modules, then forks one new process pe
 
 - the *worker* zygote forks each sandboxed worker. The forked child enters its own sandbox before
   it touches the submission: its own session, its cgroup (the grader places it there before the
-  child may go on), then the rung's entry (`grader.boundary.worker_fork`: on rungs a and b the same
+  child may go on), then the rung's entry (`grader.boundary.inside.worker_fork`: on rungs a and b the same
   namespaces and the same `MountView` a cold start gets; rung c: the worker's own uid; rung d:
-  nothing), then the same boot as a cold start (`grader.boundary.boot`: the drop to the worker's uid,
-  the scrubbed environment, the rlimits), then `grader.boundary.worker.main`.
+  nothing), then the same boot as a cold start (`grader.boundary.inside.boot`: the drop to the worker's uid,
+  the scrubbed environment, the rlimits), then `grader.boundary.inside.worker.main`.
 - the *trusted* zygote forks one pytest process per submission (`pytest.main` in the child; the
   assignment's tests and plugin are imported only there, never in the zygote).
 
@@ -18,31 +18,35 @@ thread (OpenBLAS with one thread, no OpenMP pool, CUDA never initialised: childr
 from their environment after the fork). A zygote that cannot start leaves the caller on a cold
 start (`python` exec'd per process), which it says in its log.
 
-Wire format (a Unix socket in a 0700 folder): 4-byte big-endian length + JSON, the request's file
-descriptors passed alongside (SCM_RIGHTS). Request -> {"pid"} -> "go" -> ... -> {"exit": code}.
-The zygote kills a child whose requester hangs up. This module is the caller's side and the wire;
-the zygote process itself is `grader.boundary.zygote_process`.
+The wire (`grader.boundary.inside.zygote_wire`): a Unix socket in a 0700 folder, a typed request
+(`grader.boundary.inside.fork_request`, checked by the zygote on arrival) with its file descriptors,
+then {"pid"} -> "go" -> ... -> {"exit": code}. The zygote kills a child whose requester hangs up.
+This module is the caller's side; the zygote process itself is `grader.boundary.inside.zygote_process`.
 """
 from __future__ import annotations
 
 import atexit
-import json
+import logging
 import os
+import select
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 
-LENGTH = struct.Struct(">I")
+from grader.boundary.inside.fork_request import PytestForkRequest, WorkerForkRequest
+from grader.boundary.inside.zygote_wire import TRUSTED, WORKER, kill_group, recv_msg, send_msg
+
+log = logging.getLogger(__name__)
+
 ENGINE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WORKER, TRUSTED = "grader.boundary.worker", "pytest"   # the kinds, named by what their children run
 KINDS = {
     # what each kind imports before it forks (numpy, torch: a worker's or a test's first import)
-    WORKER: ("numpy", "torch", "grader.boundary.protocol", "grader.boundary.worker", "grader.boundary.worker_fork"),
+    WORKER: ("numpy", "torch", "grader.boundary.inside.protocol", "grader.boundary.inside.worker",
+             "grader.boundary.inside.worker_fork"),
     # everything grader.trusted.plugin imports, but not the plugin itself: pytest rewrites its asserts on import
     TRUSTED: ("numpy", "torch", "pytest", "grader.trusted.course_key", "grader.core.errors", "grader.authoring.handoff",
                 "grader.authoring.pictures", "grader.intake.notebooks", "grader.boundary.client", "grader.core.results", "grader.boundary.sandbox",
@@ -52,46 +56,6 @@ KINDS = {
 
 class Unavailable(Exception):
     """The zygote cannot serve this request (not started, gone, or the fork failed)."""
-
-
-def send_msg(sock: socket.socket, obj, fds=()) -> None:
-    data = json.dumps(obj).encode()
-    frame = LENGTH.pack(len(data)) + data
-    if fds:
-        socket.send_fds(sock, [frame], list(fds))
-    else:
-        sock.sendall(frame)
-
-
-def recv_msg(sock: socket.socket, *, max_fds: int = 0):
-    """One message (and the fds that came with it); (None, []) at end of stream."""
-    head, fds = b"", []
-    while len(head) < LENGTH.size:
-        if max_fds and not fds:
-            chunk, fds, _, _ = socket.recv_fds(sock, LENGTH.size - len(head), max_fds)
-        else:
-            chunk = sock.recv(LENGTH.size - len(head))
-        if not chunk:
-            for fd in fds:
-                os.close(fd)
-            return None, []
-        head += chunk
-    (size,) = LENGTH.unpack(head)
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            return None, fds
-        data += chunk
-    return json.loads(data), fds
-
-
-def kill_group(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except OSError:
-            pass
 
 
 # --- the caller's side -----------------------------------------------------------------------------
@@ -116,7 +80,6 @@ class ForkedProcess:
         return self.returncode
 
     def _read_exit(self, timeout: float | None) -> None:
-        import select
         try:
             ready, _, _ = select.select([self.conn], [], [], timeout)
         except (OSError, ValueError):
@@ -148,7 +111,8 @@ class Zygote:
         self.folder = tempfile.mkdtemp(prefix=f"dlgrade-zygote-{kind}-")  # 0700: only this user connects
         self.address = os.path.join(self.folder, "socket")
         argv = [sys.executable, *(["-I"] if isolated else []), "-c", f"import sys; sys.path.insert(0, {ENGINE_PARENT!r}); "
-                "from grader.boundary.zygote_process import main; main(sys.argv[1:])", kind, self.address, *preload]
+                "from grader.boundary.inside.zygote_process import main; main(sys.argv[1:])", kind, self.address,
+                *KINDS.get(kind, ()), *preload]
         self.stderr = os.path.join(self.folder, "stderr")  # a file: a pipe nobody drains could block it
         with open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
@@ -197,14 +161,15 @@ def _read_line(stream, timeout: float) -> str:
     return box[0].decode(errors="replace").strip() if box else ""
 
 
-def spawn(address: str, request: dict, fds: list[int], *, place=None, stdout=None) -> ForkedProcess:
+def spawn(address: str, request: WorkerForkRequest | PytestForkRequest, fds: list[int], *, place=None,
+          stdout=None) -> ForkedProcess:
     """Ask the zygote at `address` for a child; `place(pid)` runs before the child may go on (the
     cgroup). Raises Unavailable when the zygote cannot serve it (the caller then starts cold)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(30)
     try:
         conn.connect(address)
-        send_msg(conn, request, fds)
+        send_msg(conn, request.to_json(), fds)
         reply, _ = recv_msg(conn)
         if not isinstance(reply, dict) or not isinstance(reply.get("pid"), int):
             raise Unavailable((reply or {}).get("error") or "the zygote closed the connection")
@@ -232,7 +197,7 @@ _shared_lock = threading.Lock()
 
 
 def shared(kind: str, env: dict[str, str], *, isolated: bool = False) -> Zygote | None:
-    """This process's zygote of `kind`, started on first use; None (said once on stderr) if it cannot start."""
+    """This process's zygote of `kind`, started on first use; None (said once in the log) if it cannot start."""
     if os.environ.get("DLGRADE_NO_ZYGOTE"):
         return None
     with _shared_lock:
@@ -242,8 +207,8 @@ def shared(kind: str, env: dict[str, str], *, isolated: bool = False) -> Zygote 
         if z is not None and not z._ready:
             z.wait_ready()
             if z.error is not None:
-                print(f"dlgrade: the {kind} zygote could not start ({z.error}); starting every {kind} process "
-                      "cold (slower, equally isolated)", file=sys.stderr, flush=True)
+                log.warning(f"the {kind} zygote could not start ({z.error}); starting every {kind} process "
+                            "cold (slower, equally isolated)")
                 z = None
             _shared[kind] = z
         return z

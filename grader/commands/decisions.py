@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader.core.assignments import find_assignment
 from grader.core.errors import ToolkitError
+from grader.core.gradebook_tests import GradebookTest
 from grader.core.spec import Spec
 from grader.records.decisions import Decision, DecisionError, Decisions, checked, now
 from grader.records.gradebook import GRADEBOOK_FILE
@@ -115,11 +116,11 @@ def apply_decisions_csv(*, out: Path, path: Path, who: str | None = None,
     return recorded
 
 
-def resolve_test(tests: list[dict], test: str) -> str:
+def resolve_test(tests: list[GradebookTest], test: str) -> str:
     """A test's node id from what a reviewer typed: the node id, or a unique test name or function name."""
-    if any(t["nodeid"] == test for t in tests):
+    if any(t.nodeid == test for t in tests):
         return test
-    matches = [t["nodeid"] for t in tests if test in (t["name"], t["nodeid"].rsplit("::", 1)[-1])]
+    matches = [t.nodeid for t in tests if test in (t.name, t.nodeid.rsplit("::", 1)[-1])]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ from grader.core.results import SubmissionResult, SubmissionStatus
 from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch, match_roster, read_roster
 from grader.grading.runner import RunOptions, guarded_command, prepare, require_data, retry_alone
-from grader.boundary.sandbox import DEFAULT_SANDBOX, STRICT_LEVELS, require_isolation
+from grader.boundary.sandbox import DEFAULT_SANDBOX, STRICT_LEVELS, Isolation, require_isolation
 from grader.integrity.similarity import IntegrityReport
 from grader.core.spec import Spec
 
@@ -101,42 +102,16 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
     Returns the report; raises ToolkitError before any grading if an argument is unusable or the
     mode's data is not in `data_dir`, GraderSuspect (a ToolkitError) when the first submissions all
     fail with the same internal error, and KeyboardInterrupt (after cleaning up) when interrupted."""
-    spec = find_assignment(assignment)
-    require_data(spec, mode, data_dir)  # a full mode without its data would grade on a smaller scale
-    if jobs is not None and jobs < 1:
-        raise ToolkitError("-j must be at least 1")
-    if backend not in BACKENDS:
-        raise ToolkitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if not 0 < similarity_threshold <= 1:
-        raise ToolkitError("the similarity threshold must be in (0, 1]")
-    if pick:
-        spec = replace(spec, submission=replace(spec.submission, code=[pick]))
-    roster_rows = read_roster(roster) if roster else None
-    pushes = read_push_log(push_log) if push_log else None
-    worksheet = _worksheet(spec, submission_times) if submission_times else None
-    clone_at = _time_flag("--cloned-at", cloned_at) if cloned_at else None
-    iso = require_isolation(sandbox)
-    if backend == "ray" and iso.level not in STRICT_LEVELS:
-        # Ray's control plane has no authentication: only a worker in its own network namespace,
-        # with a private /tmp (rungs a and b), cannot reach the cluster's ports and session sockets
-        raise ToolkitError(f"--backend ray needs the sandbox's rung (a) or (b), which hide the cluster from "
-                           f"student code; this machine is on rung {iso.level!r} ({iso.describe()}). Install "
-                           "bubblewrap or allow user namespaces on every node, or grade with --backend local")
+    spec = _checked_spec(assignment, mode=mode, data_dir=data_dir, jobs=jobs, backend=backend,
+                         similarity_threshold=similarity_threshold, pick=pick)
+    side = _read_side_inputs(spec, roster=roster, push_log=push_log, submission_times=submission_times,
+                             cloned_at=cloned_at)
+    iso = _isolation(sandbox, backend)
     jobs = jobs or default_jobs(spec)
     with tempfile.TemporaryDirectory(prefix="dlgrade-inputs-") as scratch, contextlib.ExitStack() as guard:
         collected = collect_submissions(submissions, scratch=Path(scratch), limits=spec.submission, single=single)
-        chosen = collected.submissions
-        if only:
-            known = {s.id for s in chosen}
-            unknown = [i for i in only if i not in known]
-            if unknown:
-                raise ToolkitError(f"--only: no submission {unknown[0]!r} among the inputs "
-                                   f"({len(known)} found)")
-            chosen = [s for s in chosen if s.id in set(only)]
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise ToolkitError(f"--out {out} is a file; give a folder (it is created if missing)")
-        out.mkdir(parents=True, exist_ok=True)
+        chosen = _only(collected.submissions, only)
+        out = _output_folder(out)
         course_key = load_or_create(Path(key) if key else out / KEY_FILE)
         # rung (c): every folder of this command closed to workers; every rung: the canary check
         guard.enter_context(guarded_command(spec, iso, inputs=[*submissions, Path(scratch)], out=out,
@@ -145,26 +120,18 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                              isolation_warning=iso.warning if sandbox != "off" else "sandbox is off")
         with Gradebook(out / GRADEBOOK_FILE) as book:
             book.set_meta("assignment", str(spec.path))   # what `dlgrade adjust OUT ...` re-renders with
-            if roster_rows is not None:
-                book.set_roster(roster_rows)
+            if side.roster is not None:
+                book.set_roster(side.roster)
             # the deadline: repositories become their graded commit, before anything is hashed or compared
             report.hand_ins = read_hand_ins(collected.submissions, spec, scratch=Path(scratch),
                                             students=_student_deadlines(book.roster(), collected.submissions),
-                                            push_log=pushes, worksheet=worksheet, cloned_at=clone_at)
+                                            push_log=side.pushes, worksheet=side.worksheet, cloned_at=side.cloned_at)
             collected.submissions = report.hand_ins.submissions
             by_id = {s.id: s for s in collected.submissions}
             chosen = [by_id[s.id] for s in chosen]
             version = grader_version(spec)
-            mode_name = mode or spec.default_mode
-            todo, hashes = [], {}
-            for s in chosen:
-                hashes[s.id] = submission_hash(s.path, pick=pick)
-                late = report.hand_ins.late.get(s.id)
-                if force or needs_grading(book.get(s.id), content_hash=hashes[s.id], grader_version=version,
-                                          mode=mode_name, isolation=iso.level, late=late.to_json() if late else {}):
-                    todo.append(s)
-                else:
-                    report.skipped.append(s.id)
+            todo, hashes = _to_grade(chosen, book, report, version=version, mode=mode or spec.default_mode,
+                                     isolation=iso.level, force=force, pick=pick)
             # the runner lets a fixed `limits.threads` in the spec override this
             threads = max(1, int(spec.resources.num_cpus)) if backend == "ray" else max(1, cpu_count() // jobs)
             options = RunOptions(mode=mode, data_dir=data_dir, include_hidden=True, sandbox=sandbox, threads=threads,
@@ -178,14 +145,99 @@ def grade_submissions(*, assignment: str | Path, submissions: list[Path], out: P
                            jobs=jobs, gpus=gpus, address=address, on_result=on_result)
             finally:  # also on Ctrl-C: the tables show every row committed so far
                 report.rows, report.roster = write_tables(book, spec, out=out, mode=mode)
-            report.integrity = integrity_report(spec, collected.submissions, threshold=similarity_threshold)
-            write_integrity_csv(out / "integrity.csv", report.integrity)
-            write_atomic(out / "summary.html", summary_html(title=spec.title or spec.name, rows=report.rows,
-                                                            max_points=spec.max_points(mode), roster=report.roster,
-                                                            integrity=report.integrity,
-                                                            review=batch_review(book.path, report.rows, spec)))
+            _write_batch_pages(spec, book, report, collected.submissions, mode=mode, threshold=similarity_threshold)
     report.results.sort(key=lambda r: r.submission)
     return report
+
+
+@dataclass(frozen=True)
+class _SideInputs:
+    """The files and times the flags name besides the submissions, read and checked before any grading."""
+    roster: list[RosterRow] | None
+    pushes: dict[str, list[tuple[str, datetime]]] | None
+    worksheet: SubmissionTimes | None
+    cloned_at: datetime | None
+
+
+def _checked_spec(assignment: str | Path, *, mode: str | None, data_dir: Path | None, jobs: int | None, backend: str,
+                  similarity_threshold: float, pick: str | None) -> Spec:
+    """The spec to grade with (`pick` replacing its code globs), after the checks of the plain arguments."""
+    spec = find_assignment(assignment)
+    require_data(spec, mode, data_dir)  # a full mode without its data would grade on a smaller scale
+    if jobs is not None and jobs < 1:
+        raise ToolkitError("-j must be at least 1")
+    if backend not in BACKENDS:
+        raise ToolkitError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not 0 < similarity_threshold <= 1:
+        raise ToolkitError("the similarity threshold must be in (0, 1]")
+    if pick:
+        spec = replace(spec, submission=replace(spec.submission, code=[pick]))
+    return spec
+
+
+def _read_side_inputs(spec: Spec, *, roster: Path | None, push_log: Path | None, submission_times: Path | None,
+                      cloned_at: str | None) -> _SideInputs:
+    return _SideInputs(roster=read_roster(roster) if roster else None,
+                       pushes=read_push_log(push_log) if push_log else None,
+                       worksheet=_worksheet(spec, submission_times) if submission_times else None,
+                       cloned_at=_time_flag("--cloned-at", cloned_at) if cloned_at else None)
+
+
+def _isolation(sandbox: str, backend: str) -> Isolation:
+    iso = require_isolation(sandbox)
+    if backend == "ray" and iso.level not in STRICT_LEVELS:
+        # Ray's control plane has no authentication: only a worker in its own network namespace,
+        # with a private /tmp (rungs a and b), cannot reach the cluster's ports and session sockets
+        raise ToolkitError(f"--backend ray needs the sandbox's rung (a) or (b), which hide the cluster from "
+                           f"student code; this machine is on rung {iso.level!r} ({iso.describe()}). Install "
+                           "bubblewrap or allow user namespaces on every node, or grade with --backend local")
+    return iso
+
+
+def _only(found: list[SubmissionInput], only: list[str] | None) -> list[SubmissionInput]:
+    """The submissions --only names (each must be among the inputs), or all."""
+    if not only:
+        return found
+    known = {s.id for s in found}
+    unknown = [i for i in only if i not in known]
+    if unknown:
+        raise ToolkitError(f"--only: no submission {unknown[0]!r} among the inputs ({len(known)} found)")
+    return [s for s in found if s.id in set(only)]
+
+
+def _output_folder(out: Path) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ToolkitError(f"--out {out} is a file; give a folder (it is created if missing)")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _to_grade(chosen: list[SubmissionInput], book: Gradebook, report: GradeReport, *, version: str, mode: str,
+              isolation: str, force: bool, pick: str | None) -> tuple[list[SubmissionInput], dict[str, str]]:
+    """The submissions whose gradebook row is not current (the rest go to report.skipped), and every
+    chosen submission's content hash."""
+    todo, hashes = [], {}
+    for s in chosen:
+        hashes[s.id] = submission_hash(s.path, pick=pick)
+        late = report.hand_ins.late.get(s.id)
+        if force or needs_grading(book.get(s.id), content_hash=hashes[s.id], grader_version=version,
+                                  mode=mode, isolation=isolation, late=late.to_json() if late else {}):
+            todo.append(s)
+        else:
+            report.skipped.append(s.id)
+    return todo, hashes
+
+
+def _write_batch_pages(spec: Spec, book: Gradebook, report: GradeReport, submissions: list[SubmissionInput], *,
+                       mode: str | None, threshold: float) -> None:
+    """integrity.csv and summary.html, over every submission of the inputs."""
+    report.integrity = integrity_report(spec, submissions, threshold=threshold)
+    write_integrity_csv(report.out / "integrity.csv", report.integrity)
+    write_atomic(report.out / "summary.html", summary_html(title=spec.title or spec.name, rows=report.rows,
+                                                           max_points=spec.max_points(mode), roster=report.roster,
+                                                           integrity=report.integrity,
+                                                           review=batch_review(book.path, report.rows, spec)))
 
 
 def needs_grading(row: GradebookRow | None, *, content_hash: str, grader_version: str, mode: str,

@@ -18,7 +18,6 @@ the repository.
 """
 from __future__ import annotations
 
-import csv
 import os
 import re
 import subprocess
@@ -28,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from grader.core.errors import SpecError, ToolkitError
 from grader.core.spec import Submission, parse_time
+from grader.intake.csv_exports import read_csv_export
 
 GIT_TIMEOUT_S = 60
 SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
@@ -134,12 +134,7 @@ def push_times(repo: Path, pushes: list[tuple[str, datetime]]) -> dict[str, date
 def read_push_log(path: Path) -> dict[str, list[tuple[str, datetime]]]:
     """The push log: repository name (last part of the path or URL, without `.git`) -> [(sha, pushed_at)].
     ToolkitError naming the file and line for what cannot be used."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ToolkitError(f"{path}: the push log could not be read ({e})") from None
-    reader = csv.reader(text.splitlines())
-    header = [h.strip().casefold() for h in next(reader, [])]
+    header, reader = read_csv_export(path, "the push log")
     at = {name: next((header.index(c) for c in columns if c in header), None)
           for name, columns in (("repo", PUSH_REPO_COLUMNS), ("sha", PUSH_SHA_COLUMNS), ("time", PUSH_TIME_COLUMNS))}
     if None in at.values():

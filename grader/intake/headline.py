@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 
-from grader.core.results import NOT_FULL
+from collections.abc import Sequence
+
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import NOT_FULL, TestResult
 
 _KERAS_NOTE = re.compile(r"^(?P<packages>[\w, ]+) imported: this assignment is graded in PyTorch;.*?"
                          r"(?:; first imported at (?P<where>.+))?$", re.S)
@@ -20,31 +23,31 @@ _SYNTAX_NOTE = re.compile(r"^cell (?P<cell>\d+): syntax error at line (?P<line>\
 _EXPLAINED_KINDS = {"missing", "load"}
 
 
-def _get(t, key: str):
-    return t[key] if isinstance(t, dict) else getattr(t, key)
+Test = TestResult | GradebookTest   # a graded test, or the gradebook's record of one
 
 
-def _explained_by_a_skipped_cell(t) -> bool:
-    return _get(t, "kind") in _EXPLAINED_KINDS or "NameError" in (_get(t, "message") or "")
+def _explained_by_a_skipped_cell(t: Test) -> bool:
+    return t.kind in _EXPLAINED_KINDS or "NameError" in t.message
 
 
-def reading_headline(notes: list[str], tests) -> str:
-    """The headline, or "" when the submission earned every point it ran for or its notes explain
-    nothing. `tests`: TestResults or gradebook dicts."""
-    lost = [t for t in tests if _get(t, "status") in NOT_FULL]
+def _first_note(pattern: re.Pattern, notes: list[str]) -> re.Match | None:
+    """The first of `notes` that `pattern` matches, as its match."""
+    return next((m for m in map(pattern.match, notes) if m), None)
+
+
+def reading_headline(notes: list[str], tests: Sequence[Test]) -> str:
+    """The headline, or "" when the submission earned every point it ran for or its notes explain nothing."""
+    lost = [t for t in tests if t.status in NOT_FULL]
     if not lost:
         return ""
-    for note in notes:
-        m = _KERAS_NOTE.match(note)
-        if m:
-            where = f" ({m['where']})" if m["where"] else ""
-            return (f"this assignment is graded in PyTorch, but your code uses {m['packages']}{where}: "
-                    "Keras/TensorFlow code cannot be graded; write the graded classes and functions with torch")
-    if any(_explained_by_a_skipped_cell(t) for t in lost):
-        for note in notes:
-            m = _SYNTAX_NOTE.match(note)
-            if m:
-                text = f" in `{m['text']}`" if m["text"] else ""
-                return (f"syntax error in cell {m['cell']}, line {m['line']}{text}: {m['msg']}; the grader skipped "
-                        "that cell, so nothing it defines exists when grading: fix the line and run every cell again")
+    keras = _first_note(_KERAS_NOTE, notes)
+    if keras:
+        where = f" ({keras['where']})" if keras["where"] else ""
+        return (f"this assignment is graded in PyTorch, but your code uses {keras['packages']}{where}: "
+                "Keras/TensorFlow code cannot be graded; write the graded classes and functions with torch")
+    syntax = _first_note(_SYNTAX_NOTE, notes) if any(_explained_by_a_skipped_cell(t) for t in lost) else None
+    if syntax:
+        text = f" in `{syntax['text']}`" if syntax["text"] else ""
+        return (f"syntax error in cell {syntax['cell']}, line {syntax['line']}{text}: {syntax['msg']}; the grader "
+                "skipped that cell, so nothing it defines exists when grading: fix the line and run every cell again")
     return ""

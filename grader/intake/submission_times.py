@@ -9,7 +9,6 @@ deadline's zone; ISO 8601 times are read as written; `-` (no submission) gives n
 """
 from __future__ import annotations
 
-import csv
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from grader.core.errors import ToolkitError
+from grader.intake.csv_exports import read_csv_export
 
 IDENTIFIER, FULL_NAME, EMAIL, MODIFIED = "identifier", "full name", "email address", "last modified (submission)"
 PARTICIPANT = re.compile(r"^\s*participant\s+(\d+)\s*$", re.IGNORECASE)
@@ -66,12 +66,7 @@ def parse_moodle_time(text: str, zone: tzinfo) -> datetime | None:
 
 def read_worksheet(path: Path, *, zone: tzinfo) -> SubmissionTimes:
     """The worksheet's times; ToolkitError naming the file (and line) for what cannot be used."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ToolkitError(f"{path}: the grading worksheet could not be read ({e})") from None
-    reader = csv.reader(text.splitlines())
-    header = [h.strip().casefold() for h in next(reader, [])]
+    header, reader = read_csv_export(path, "the grading worksheet")
     if MODIFIED not in header or not {IDENTIFIER, FULL_NAME, EMAIL} & set(header):
         raise ToolkitError(f"{path}: not a Moodle grading worksheet: it needs the column 'Last modified (submission)' "
                            f"and one of 'Identifier', 'Full name', 'Email address'; its header is "

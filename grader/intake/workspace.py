@@ -10,28 +10,28 @@ The workspace has two halves:
 
 Everything that can go wrong here (bad zip, unreadable notebook, syntax error, empty file) ends
 as `Workspace.error`, a sentence for the student, and grading goes on with the next submission.
+The file-system rules for copying a submission in live in grader.intake.submission_files, the
+choice of the graded file in grader.intake.code_file_choice.
 """
 from __future__ import annotations
 
 import ast
-import fnmatch
 import importlib.util
 import os
-import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.boundary.stand_ins import AS_WRITTEN_DIR
+from grader.boundary.inside.stand_ins import AS_WRITTEN_DIR
 from grader.intake.archives import ArchiveError, safe_extract
-from grader.intake.definitions import Filtered, api_coverage, filter_definitions
+from grader.intake.code_file_choice import pick_code
+from grader.intake.definitions import Filtered, filter_definitions
 from grader.intake.notebooks import NotebookError, decode_text, locate_line, notebook_to_source, read_notebook
 from grader.intake.source_limits import parse_bounded
 from grader.core.spec import Spec
+from grader.intake.submission_files import IGNORED, MODULE_FILE, copy_tree, private_files, strip_single_top_folder
 
-MODULE_FILE = "__submission__.py"
-IGNORED = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git")
+__all__ = ["IGNORED", "MODULE_FILE", "Workspace", "dropped_notes", "prepare_workspace", "submission_id"]
 
 
 @dataclass
@@ -62,99 +62,6 @@ def submission_id(path: Path) -> str:
     return name
 
 
-def _copy_tree(src: Path, dest: Path, spec: Spec, notes: list[str]) -> None:
-    """Copy a submission folder without following links, within the size caps."""
-    total, count = 0, 0
-    for path in sorted(src.rglob("*")):
-        rel = path.relative_to(src)
-        if any(part in IGNORED for part in rel.parts):
-            continue
-        if path.is_symlink():
-            notes.append(f"{rel}: symbolic links are not accepted; skipped")
-            continue
-        if path.is_dir():
-            continue
-        if not path.is_file():
-            notes.append(f"{rel}: not a regular file; skipped")
-            continue
-        total += path.stat().st_size
-        count += 1
-        if total > spec.submission.max_total_mb * 2 ** 20 or count > spec.submission.max_files:
-            raise ArchiveError(f"the submission is larger than {spec.submission.max_total_mb} MB "
-                               f"or {spec.submission.max_files} files")
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest / rel)
-        st = path.stat()  # the modification time tells the file the student edited (see _pick_code)
-        os.utime(dest / rel, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-
-def _api_names(spec: Spec) -> list[tuple[str, str | None]]:
-    """'Autoencoder.encode(x)' -> ("Autoencoder", "encode"); 'train(model, ...)' -> ("train", None)."""
-    out = []
-    for entry in spec.api:
-        m = re.match(r"\s*([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?", str(entry))
-        if m and (m.group(1), m.group(2)) not in out:
-            out.append((m.group(1), m.group(2)))
-    return out
-
-
-def _coverage(path: Path, api) -> tuple[set[str], set[str]]:
-    """What of the API a candidate code file defines and implements; nothing for one that cannot be read."""
-    try:
-        raw = path.read_bytes()
-        if path.suffix.lower() == ".ipynb":
-            text = notebook_to_source(read_notebook(raw)).source
-        else:
-            text = decode_text(raw)[0]
-        return api_coverage(parse_bounded(text, path.name), api)
-    except Exception:  # noqa: BLE001 - a file that cannot be read is reported if it is picked, not here
-        return set(), set()
-
-
-def _pick_code(folder: Path, spec: Spec, notes: list[str]) -> Path | None:
-    """The file that defines the spec's API: a folder often holds the untouched template beside the
-    solved file, or a helper module beside the notebook. Most API names defined first, then most
-    implemented (not a `raise NotImplementedError` stub), then the file edited last, then the
-    shallowest, then the order of the spec's globs."""
-    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MODULE_FILE
-             and not any(part in IGNORED for part in p.relative_to(folder).parts)]
-    candidates: list[tuple[Path, int]] = []
-    for order, pattern in enumerate(spec.submission.code):
-        # a glob with a folder in it ('hw2/*.ipynb') matches the path inside the submission
-        if "/" in pattern:
-            matches = [p for p in files if fnmatch.fnmatch(p.relative_to(folder).as_posix(), pattern)]
-        else:
-            matches = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
-        candidates += [(p, order) for p in matches if p not in {c for c, _ in candidates}]
-    if len(candidates) <= 1:
-        return candidates[0][0] if candidates else None
-    api = _api_names(spec)
-    scored = []
-    for path, order in candidates:
-        defined, implemented = _coverage(path, api) if api else (set(), set())
-        # zip members carry 2-second times: closer than that is a tie
-        scored.append(((-len(defined), -len(implemented), -int(path.stat().st_mtime // 2),
-                        len(path.relative_to(folder).parts), order, str(path)), path, defined, implemented))
-    scored.sort(key=lambda s: s[0])
-    best, runner_up = scored[0], scored[1]
-
-    def summary(defined, implemented) -> str:
-        if not api:
-            return ""
-        names = sorted(defined) or ["none"]
-        return f"defines {', '.join(names)} of the API, implements {len(implemented)} of {len(api)} parts"
-
-    def rel(path: Path) -> str:
-        return path.relative_to(folder).as_posix()
-    same_api = runner_up[0][:2] == best[0][:2]
-    why = "edited last" if same_api and runner_up[0][2] != best[0][2] else "the first match" if same_api else ""
-    others = "; ".join(f"{rel(p)} ({summary(d, i) or 'not the first match'})" for _, p, d, i in scored[1:6])
-    more = f" and {len(scored) - 6} more" if len(scored) > 6 else ""
-    graded = ", ".join(x for x in (summary(best[2], best[3]), why) if x)
-    notes.append(f"several code files: graded {rel(best[1])} ({graded}); not graded: {others}{more}")
-    return best[1]
-
-
 def _local_modules(work: Path, code: Path) -> tuple[set[str], list[str]]:
     """The modules the submission ships beside its code file or at its root (model.py, utils/), and
     those folders relative to the workspace: `from model import Net` must import them."""
@@ -174,7 +81,7 @@ def _stand_in_notes(stand_ins, locate) -> list[str]:
     """Which third-party imports bind a stand-in if the package is missing where grading runs."""
     if not stand_ins:
         return []
-    from grader.boundary.stand_ins import NOT_PYTORCH
+    from grader.boundary.inside.stand_ins import NOT_PYTORCH
     tops = {name.split(".")[0].split(" ")[0] for _, name in stand_ins}
     notes = []
     keras = sorted(t for t in tops if t in NOT_PYTORCH)
@@ -212,11 +119,11 @@ def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
         if submission.is_symlink():
             raise ArchiveError("the submission is a symbolic link; submit the file itself")
         if submission.is_dir():
-            _copy_tree(submission, ws.original, spec, ws.notes)
+            copy_tree(submission, ws.original, spec, ws.notes)
         elif submission.suffix.lower() == ".zip":
             safe_extract(submission, ws.original, max_bytes=spec.submission.max_total_mb * 2 ** 20,
                          max_files=spec.submission.max_files)
-            _strip_single_top_folder(ws.original)
+            strip_single_top_folder(ws.original)
         elif submission.is_file():
             if submission.stat().st_size > spec.submission.max_total_mb * 2 ** 20:
                 raise ArchiveError(f"the file is larger than {spec.submission.max_total_mb} MB")
@@ -226,12 +133,12 @@ def _prepare(submission: Path, spec: Spec, ws: Workspace) -> Workspace:
     except ArchiveError as e:
         ws.error = str(e)
         return ws
-    code = _pick_code(ws.original, spec, ws.notes)
+    code = pick_code(ws.original, spec, ws.notes)
     if code is None:
         ws.error = f"no code file found (looked for {', '.join(spec.submission.code)})"
         return ws
     ws.code_file = str(code.relative_to(ws.original))
-    shutil.copytree(ws.original, ws.work, ignore=_private_files(ws.original, spec, code))
+    shutil.copytree(ws.original, ws.work, ignore=private_files(ws.original, spec, code))
     try:
         # the definitions filter parses the code anyway: parsing it here too would double the cost
         source = _to_source(code, ws, check_syntax=spec.submission.load != "definitions")
@@ -262,7 +169,7 @@ def _add_filter_notes(ws: Workspace, out: Filtered, locate) -> None:
 
 
 def _write_as_written(work: Path, rel: str, text: str) -> None:
-    """The file as the student wrote it, for the worker's error messages (see grader.boundary.top_level)."""
+    """The file as the student wrote it, for the worker's error messages (see grader.boundary.inside.top_level)."""
     dest = work / AS_WRITTEN_DIR / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text, encoding="utf-8")
@@ -360,42 +267,6 @@ def dropped_notes(ws: Workspace, dropped) -> list[str]:
         notes.append(f"dropped while grading ({where}){shown} -- it raised {kind[:100]}: {message[:300]}; the rest "
                      "was loaded without it (names it binds say so if used)")
     return notes
-
-
-def _private_files(root: Path, spec: Spec, code: Path):
-    """A copytree `ignore` leaving out the spec's private files (never the code file itself)."""
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        out = set()
-        for name in names:
-            path = Path(folder) / name
-            rel = path.relative_to(root).as_posix()
-            if path != code and path.is_file() and any(
-                    fnmatch.fnmatch(name, g) or fnmatch.fnmatch(rel, g) for g in spec.submission.private):
-                out.add(name)
-        return out
-    return ignore
-
-
-def _strip_single_top_folder(root: Path) -> None:
-    """`hw.zip` holding one folder `hw/` is graded as that folder; `hw/hw/` (a folder zipped from
-    inside itself) as the innermost one."""
-    inner = root
-    while True:
-        entries = [p for p in inner.iterdir() if p.name not in IGNORED]
-        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
-            break
-        inner = entries[0]
-    if inner == root:
-        return
-    # park the innermost folder beside the others first: its children may share their names
-    parked = Path(tempfile.mkdtemp(prefix=".unwrap-", dir=root))
-    inner.rename(parked / "inner")
-    for entry in list(root.iterdir()):
-        if entry != parked:
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-    for child in (parked / "inner").iterdir():
-        child.rename(root / child.name)
-    shutil.rmtree(parked)
 
 
 def _to_source(code: Path, ws: Workspace, *, check_syntax: bool = True) -> str:

@@ -12,6 +12,8 @@ review app, `dlgrade adjust`) write beside a running `grade`, each in its own tr
 
 Schema versions: 1 had `submissions`, `roster` and `meta`; 2 adds `decisions` and `reviews`. An older
 file is migrated in place, in one transaction, when it is opened (`connect`); its rows stay as they are.
+A row's tests are stored as `GradebookTest.to_json()` (grader.core.gradebook_tests) and decoded and
+checked when the row is read; tests written before that contract (no version) still read as they are.
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+from grader.core.contracts import ContractError
 from grader.core.errors import ToolkitError
+from grader.core.gradebook_tests import GradebookTest
 from grader.core.results import SubmissionResult
 
 GRADEBOOK_FILE = "gradebook.sqlite"
@@ -40,7 +44,7 @@ class GradebookRow:
     score: float
     max_score: float
     reason: str                # one line when something went wrong
-    tests: list = field(default_factory=list)   # [{nodeid, name, points, score, status, kind, visibility, message}]
+    tests: list[GradebookTest] = field(default_factory=list)   # stored as their to_json(), decoded on reading
     test_durations: dict = field(default_factory=dict)   # nodeid -> seconds
     duration: float = 0.0      # seconds for the whole submission
     graded_at: str = ""        # ISO 8601, UTC
@@ -70,12 +74,9 @@ class RosterRow:
 
 def row_from_result(result: SubmissionResult, *, grader_version: str, content_hash: str, name: str = "",
                     participant: str = "", source: str = "") -> GradebookRow:
-    tests = [{"nodeid": t.nodeid, "name": t.name, "points": t.points, "score": t.score, "status": t.status,
-              "kind": t.kind, "visibility": t.visibility,
-              "message": (t.message.strip().splitlines() or [""])[0][:300]} for t in result.tests]
     return GradebookRow(
         submission=result.submission, status=result.status, score=result.score, max_score=result.max_score,
-        reason=result.reason.replace("\n", " "), tests=tests,
+        reason=result.reason.replace("\n", " "), tests=[GradebookTest.from_result(t) for t in result.tests],
         test_durations={t.nodeid: round(t.duration, 3) for t in result.tests}, duration=round(result.duration, 3),
         graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), grader_version=grader_version,
         content_hash=content_hash, mode=result.mode, name=name, participant=participant, source=source,
@@ -113,7 +114,7 @@ class Gradebook:
 
     def record(self, row: GradebookRow) -> None:
         """Insert or replace one submission's row, in one transaction."""
-        values = [json.dumps(getattr(row, c), ensure_ascii=False) if c in _JSON_FIELDS else getattr(row, c)
+        values = [json.dumps(_stored(row, c), ensure_ascii=False) if c in _JSON_FIELDS else getattr(row, c)
                   for c in _COLUMNS]
         with self._transaction():
             self.db.execute(f"INSERT OR REPLACE INTO submissions ({', '.join(_COLUMNS)}) "
@@ -195,14 +196,14 @@ def connect(path: Path) -> sqlite3.Connection:
 def rows_in(db: sqlite3.Connection) -> list[GradebookRow]:
     """Every submission row of an open gradebook (see `connect`), sorted by submission id."""
     cur = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions ORDER BY submission")
-    return [_row(r) for r in cur.fetchall()]
+    return [_row(db, r) for r in cur.fetchall()]
 
 
 def row_in(db: sqlite3.Connection, submission: str) -> GradebookRow | None:
     """One submission's row of an open gradebook, or None."""
     cur = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM submissions WHERE submission = ?", (submission,))
     found = cur.fetchone()
-    return _row(found) if found else None
+    return _row(db, found) if found else None
 
 
 def roster_in(db: sqlite3.Connection) -> list[RosterRow]:
@@ -267,8 +268,24 @@ def _disk_full(e: sqlite3.OperationalError) -> OSError | None:
     return None
 
 
-def _row(values) -> GradebookRow:
+def _stored(row: GradebookRow, column: str):
+    """A JSON column's value as plain JSON values."""
+    value = getattr(row, column)
+    return [t.to_json() for t in value] if column == "tests" else value
+
+
+def _row(db: sqlite3.Connection, values) -> GradebookRow:
+    """A stored row, its tests decoded and checked; a row spoiled on disk (by hand, by another program)
+    is a ToolkitError naming the file, the submission and the field, never a KeyError in a report."""
     data = dict(zip(_COLUMNS, values))
-    for c in _JSON_FIELDS:
-        data[c] = json.loads(data[c]) if data[c] else ([] if c == "tests" else {})
+    try:
+        for c in _JSON_FIELDS:
+            data[c] = json.loads(data[c]) if data[c] else ([] if c == "tests" else {})
+        if not isinstance(data["tests"], list):
+            raise ContractError(f"tests: expected a list, got {type(data['tests']).__name__}")
+        data["tests"] = [GradebookTest.from_stored(t, where=f"tests[{i}]") for i, t in enumerate(data["tests"])]
+    except (ValueError, ContractError) as e:   # json.JSONDecodeError is a ValueError
+        path = db.execute("PRAGMA database_list").fetchone()[2] or "the gradebook"
+        raise ToolkitError(f"{path}: the row of submission {data['submission']!r} is unreadable ({e}); it was changed "
+                           "outside the toolkit: restore the file from a backup or grade into a new output folder") from None
     return GradebookRow(**data)

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.core.spec import Spec
-from grader.records.decisions import Decision, Decisions, FinalScore
+from grader.records.decision_record import Decision
+from grader.records.decisions import Decisions
+from grader.records.final_score import FinalScore, final_scores
 from grader.records.gradebook import GradebookRow
-from grader.reports.reviewed import final_scores
 
 AWAITING_REVIEW = "awaiting review"
 NEEDS_REREVIEW = "needs re-review"

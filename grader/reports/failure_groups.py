@@ -57,12 +57,12 @@ def failure_groups(rows: list[GradebookRow]) -> dict[tuple, dict]:
         if r.status != SubmissionStatus.GRADED:
             add(r.status, failure_reason(r.reason), NO_TEST_RAN, r.submission)
         elif cause:
-            kind = next(t["kind"] for t in r.tests if t["status"] == TestStatus.FAILED)
+            kind = next(t.kind for t in r.tests if t.status == TestStatus.FAILED)
             add(kind or "failed", failure_reason(cause), EVERY_TEST, r.submission)
         else:
             for t in r.tests:
-                if t["status"] in NOT_FULL:
-                    add(t["kind"] or t["status"], failure_reason(t["message"]), t["name"], r.submission)
+                if t.status in NOT_FULL:
+                    add(t.kind or t.status, failure_reason(t.message), t.name, r.submission)
     return {k: {"subs": list(g["subs"]), "tests": list(g["tests"])} for k, g in groups.items()}
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from grader.core.results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.integrity.similarity import IntegrityReport
 from grader.intake.headline import reading_headline
-from grader.records.decisions import FinalScore
+from grader.records.final_score import FinalScore
 from grader.records.gradebook import GradebookRow
 from grader.records.roster import RosterMatch
 from grader.reports.failure_groups import failure_reason, suspect_grader

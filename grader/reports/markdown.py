@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 import site
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from grader.core.results import SubmissionResult, SubmissionStatus, TestStatus
+from grader.core.gradebook_tests import GradebookTest
+from grader.core.results import SubmissionResult, SubmissionStatus, TestResult, TestStatus
 from grader.intake.headline import reading_headline
-from grader.records.decisions import FinalScore
+from grader.records.final_score import FinalScore
 from grader.reports.late_work import DEADLINE_HEADING, deadline_lines
 from grader.reports.safe_text import md_code, md_fence, md_inline
 from grader.reports.wording import (ADJUSTED_NOTE, DETAILS_HEADING, KIND_TEXT, LEAD_LABEL, NO_TEST_RAN, ONE_REASON_LABEL,
@@ -63,20 +65,16 @@ def useful_detail(detail: str) -> str:
     return "" if re.fullmatch(r"assert (not )?(None|False|0|''|\"\"|\[\]|\{\}|\(\)|set\(\))", text) else text
 
 
-def _get(t, key: str):
-    return t[key] if isinstance(t, dict) else getattr(t, key)
-
-
-def common_cause(tests) -> str:
+def common_cause(tests: Sequence[TestResult | GradebookTest]) -> str:
     """The one message every test that ran failed with (a submission that could not be loaded fails
-    them all the same way), or "". Tests are TestResults or gradebook dicts. Shown once, never once
-    per test; it is a visible test's message too, so it reveals nothing of a hidden one."""
-    ran = [t for t in tests if _get(t, "status") != TestStatus.SKIPPED]
-    failed = [t for t in ran if _get(t, "status") == TestStatus.FAILED]
+    them all the same way), or "". Shown once, never once per test; it is a visible test's message
+    too, so it reveals nothing of a hidden one."""
+    ran = [t for t in tests if t.status != TestStatus.SKIPPED]
+    failed = [t for t in ran if t.status == TestStatus.FAILED]
     if len(failed) < 2 or len(failed) != len(ran):
         return ""
-    messages = {_get(t, "message").strip() for t in failed}
-    if len(messages) != 1 or not any(_get(t, "visibility") == "visible" for t in failed):
+    messages = {t.message.strip() for t in failed}
+    if len(messages) != 1 or not any(t.visibility == "visible" for t in failed):
         return ""
     return scrub_paths(messages.pop())
 
@@ -87,10 +85,10 @@ def task_part(nodeid: str) -> str:
     return "" if stem in ("hidden", "public", "tests", "test") else stem.replace("_", " ")
 
 
-def hidden_outcome(t) -> str:
+def hidden_outcome(t: TestResult | GradebookTest) -> str:
     """What a hidden test that did not pass may say: its part of the task and the kind of failure."""
-    part = task_part(_get(t, "nodeid"))
-    return "; ".join(x for x in (f"part: {part}" if part else "", KIND_TEXT.get(_get(t, "kind"), "")) if x) or "hidden"
+    part = task_part(t.nodeid)
+    return "; ".join(x for x in (f"part: {part}" if part else "", KIND_TEXT.get(t.kind, "")) if x) or "hidden"
 
 
 def score_line(result: SubmissionResult, final: FinalScore | None) -> str:

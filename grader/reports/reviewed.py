@@ -16,22 +16,13 @@ from pathlib import Path
 from grader.core.atomic_files import write_atomic, write_json
 from grader.core.results import SubmissionResult, TestResult
 from grader.core.spec import Spec
-from grader.records.decisions import Decision, Decisions, FinalScore, final_score
+from grader.records.decisions import Decisions
+from grader.records.final_score import FinalScore, final_scores
 from grader.records.gradebook import GradebookRow, RosterRow
 from grader.records.roster import RosterMatch, match_roster
 from grader.reports.html import feedback_html
 from grader.reports.markdown import feedback_markdown, review_lines
 from grader.reports.spreadsheets import write_grades_csv, write_moodle_csv
-
-
-def final_scores(rows: list[GradebookRow], decisions: list[Decision], spec: Spec) -> dict[str, FinalScore]:
-    """Every row's reviewed score, by submission."""
-    by_submission: dict[str, list[Decision]] = {}
-    for d in decisions:
-        by_submission.setdefault(d.submission, []).append(d)
-        if d.kind == "integrity":   # a pair's decision belongs to both
-            by_submission.setdefault(d.target, []).append(d)
-    return {r.submission: final_score(r, by_submission.get(r.submission, []), spec.manual) for r in rows}
 
 
 def write_tables(rows: list[GradebookRow], roster_rows: list[RosterRow], *, out: Path, max_points: float,

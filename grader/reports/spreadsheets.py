@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 from grader.reports.markdown import common_cause, review_lines, scrub_paths
-from grader.records.decisions import FinalScore
+from grader.records.final_score import FinalScore
 from grader.records.gradebook import GradebookRow, RosterRow
 from grader.core.atomic_files import write_atomic
 from grader.records.roster import RosterMatch
@@ -39,7 +39,7 @@ def nodeid_columns(rows: list[GradebookRow]) -> list[str]:
     seen: dict[str, None] = {}
     for r in rows:
         for t in r.tests:
-            seen.setdefault(t["nodeid"], None)
+            seen.setdefault(t.nodeid, None)
     return list(seen)
 
 
@@ -77,7 +77,7 @@ def write_grades_csv(path: Path, rows: list[GradebookRow], *, roster: RosterMatc
     for r in rows:
         student = roster.student.get(r.submission)
         final = finals.get(r.submission)
-        scores = {t["nodeid"]: t["score"] for t in r.tests if t["status"] != TestStatus.SKIPPED}
+        scores = {t.nodeid: t.score for t in r.tests if t.status != TestStatus.SKIPPED}
         scores |= {t.nodeid: t.score for t in (final.adjusted if final else [])}
         given = {i.id: i.given for i in (final.rubric if final else [])}
         score, max_score = (final.score, final.max_score) if final else (row_score(r), r.max_score)
@@ -118,9 +118,9 @@ def feedback_comment(row: GradebookRow, final: FinalScore | None = None) -> str:
         text += f" {ONE_REASON_LABEL}: {cause.strip().splitlines()[0]}"
     else:
         made_full = {t.nodeid for t in (final.adjusted if final else []) if t.score >= t.points}   # by a reviewer
-        lost = [t for t in row.tests if t["status"] in NOT_FULL and t["nodeid"] not in made_full]
-        failed = [t["name"] for t in lost if t["visibility"] == "visible"]
-        hidden = sum(1 for t in lost if t["visibility"] != "visible")
+        lost = [t for t in row.tests if t.status in NOT_FULL and t.nodeid not in made_full]
+        failed = [t.name for t in lost if t.visibility == "visible"]
+        hidden = sum(1 for t in lost if t.visibility != "visible")
         if failed:
             text += " Not fully passed: " + "; ".join(failed) + "."
         if hidden:

@@ -65,12 +65,12 @@ def test_stats(rows: list[GradebookRow]) -> Table:
     stats: dict[str, dict] = {}
     for r in rows:
         for t in r.tests:
-            s = stats.setdefault(t["nodeid"], {"name": t["name"], "points": t["points"], "visibility": t["visibility"],
-                                               "ran": 0, "passed": 0, "score": 0.0})
-            if t["status"] != TestStatus.SKIPPED:
+            s = stats.setdefault(t.nodeid, {"name": t.name, "points": t.points, "visibility": t.visibility,
+                                            "ran": 0, "passed": 0, "score": 0.0})
+            if t.status != TestStatus.SKIPPED:
                 s["ran"] += 1
-                s["passed"] += t["status"] == TestStatus.PASSED
-                s["score"] += t["score"]
+                s["passed"] += t.status == TestStatus.PASSED
+                s["score"] += t.score
     table = Table(["test", "passed", "mean / points"])
     for nodeid, s in stats.items():
         rate = s["passed"] / s["ran"] if s["ran"] else 0.0

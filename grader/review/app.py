@@ -14,17 +14,16 @@ from __future__ import annotations
 import getpass
 import secrets
 import tempfile
-import threading
 from pathlib import Path
 
-from flask import Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Flask, abort, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response
 
 from grader.core.errors import ToolkitError
-from grader.records.decisions import Decision, DecisionError, Decisions, checked, final_score, now
+from grader.records.decisions import Decision, Decisions, now
 from grader.reports.markdown import scrub_paths, shows_details
-from grader.reports.reviewed import republish
-from grader.review.batch import FILTERS, SORTS, chosen, entries, pair_verdicts
+from grader.review.actions import Review
+from grader.review.batch import FILTERS, SORTS, pair_verdicts
 from grader.review.folder import GradingFolder
 from grader.review.pair_view import pair_regions
 from grader.review.security import CSRF_FIELD, HEADERS, TOKEN_PARAM, Access
@@ -40,11 +39,20 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_NAME=access.cookie + "_session", MAX_CONTENT_LENGTH=64 * 1024)
     app.jinja_env.autoescape = True             # every template, whatever its name ends with
-    who = reviewer or _user()
-    # one rewrite of the folder's files at a time: two tabs saving at once each rewrite grades.csv from
-    # the gradebook, and the later rewrite must not be one that read it before the other's decision
-    publishing = threading.Lock()
+    review = Review(folder, reviewer or _user())
+    _guard(app, access)
 
+    @app.context_processor
+    def shared() -> dict:
+        return {"csrf": access.csrf, "csrf_field": CSRF_FIELD, "reviewer": review.who, "folder": folder.out}
+
+    _add_pages(app, review)
+    _add_forms(app, review)
+    return app
+
+
+def _guard(app: Flask, access: Access) -> None:
+    """Every request checked before any page or form runs; every answer with the security headers."""
     @app.before_request
     def guard() -> Response | None:
         if not access.host_ok(request.host):
@@ -80,31 +88,15 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
     def unusable(e: ToolkitError) -> tuple[str, int]:   # a gradebook that cannot be read (damaged, too new)
         return render_template("refused.html", why=str(e)), 503
 
-    @app.context_processor
-    def shared() -> dict:
-        return {"csrf": access.csrf, "csrf_field": CSRF_FIELD, "reviewer": who, "folder": folder.out}
 
-    def state():
-        """Rows, the current decisions, the review state and every submission's score after review."""
-        rows = folder.rows()
-        spec = folder.spec()
-        manual = list(spec.manual) if spec is not None else []
-        with Decisions(folder.gradebook_path) as book:
-            decisions, reviewed = book.all(), book.reviewed()
-        finals = {r.submission: final_score(r, [d for d in decisions if r.submission in (d.submission, d.target)],
-                                            manual) for r in rows}
-        return rows, decisions, reviewed, finals, manual
-
-    def listing(filter_name: str, sort: str):
-        rows, decisions, reviewed, finals, _ = state()
-        pairs = folder.flagged_pairs()
-        every = entries(rows, finals, reviewed, pairs, decisions)
-        return every, chosen(every, filter_name=filter_name, sort=sort), pairs, decisions
+def _add_pages(app: Flask, review: Review) -> None:
+    """The pages (GET): the batch, a submission, its pictures, a flagged pair, the decisions as CSV."""
+    folder = review.folder
 
     @app.get("/")
     def batch() -> str:
         filter_name, sort = _view_args()
-        every, shown, pairs, decisions = listing(filter_name, sort)
+        every, shown, pairs, decisions = review.listing(filter_name, sort)
         return render_template("batch.html", entries=shown, total=len(every),
                                reviewed=sum(e.reviewed for e in every), filters=FILTERS, sorts=SORTS,
                                filter_name=filter_name, sort=sort, pairs=pairs,
@@ -112,32 +104,7 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
 
     @app.get("/s/<submission>")
     def submission(submission: str) -> str:
-        filter_name, sort = _view_args()
-        every, shown, _, _ = listing(filter_name, sort)
-        entry = next((e for e in every if e.id == submission), None)
-        if entry is None:
-            abort(404)
-        order = [e.id for e in shown] if submission in {e.id for e in shown} else [e.id for e in every]
-        at = order.index(submission)
-        result = folder.result(submission)
-        tests = {t.get("nodeid"): t for t in result.get("tests", []) if isinstance(t, dict)}
-        texts = [result.get("reason", "")] + [str(n) for n in result.get("notes", [])]
-        for t in tests.values():
-            texts += [str(t.get("message", "")), str(t.get("detail", ""))] + [str(n) for n in t.get("notes", [])]
-        spec = folder.spec()
-        source = Path(entry.row.source) if entry.row.source else None
-        files = (read_submission(source, spec, named_lines(texts)) if spec is not None and source is not None
-                 else None)
-        with Decisions(folder.gradebook_path) as book:
-            mine = book.for_submission(submission)
-        return render_template(
-            "submission.html", e=entry, result=result, tests=tests, files=files, spec_problem=folder.spec_problem,
-            decisions={(d.kind, d.target): d for d in mine}, scrub=scrub_paths, shows_details=shows_details,
-            images={t_id: [img for img in t.get("images", []) if isinstance(img, dict)
-                           and folder.image(submission, str(img.get("file", "")))] for t_id, t in tests.items()},
-            previous=order[at - 1] if at > 0 else None, next=order[at + 1] if at + 1 < len(order) else None,
-            position=at + 1, count=len(order), filter_name=filter_name, sort=sort,
-            verdicts={p.key: pair_verdicts(p, mine) for p in entry.pairs})
+        return _submission_page(review, submission)
 
     @app.get("/s/<submission>/image/<name>")
     def image(submission: str, name: str) -> Response:
@@ -150,7 +117,7 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
 
     @app.get("/pair/<kind>/<a>/<b>")
     def pair(kind: str, a: str, b: str) -> str:
-        flagged = _pair(kind, a, b)
+        flagged = review.flagged_pair(kind, a, b)
         spec = folder.spec()
         rows = {r.submission: r for r in folder.rows()}
         regions, why = ([], folder.spec_problem) if spec is None else pair_regions(
@@ -159,37 +126,6 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
             mine = [d for d in book.for_submission(a) if d.kind == "integrity" and {d.submission, d.target} == {a, b}]
         return render_template("pair.html", p=flagged, regions=regions, why=why, decision=mine[-1] if mine else None,
                                rows=rows)
-
-    def record(decision: Decision, back: str) -> Response:
-        rows, _, _, _, manual = state()
-        try:
-            decision = checked(decision, {r.submission: r for r in rows}, manual)
-            with Decisions(folder.gradebook_path) as book:
-                decision = book.record(decision)
-        except DecisionError as e:
-            flash(str(e), "error")
-            return redirect(back)
-        flash(f"saved: {_said(decision)}", "ok")
-        publish([decision.submission] + ([decision.target] if decision.kind == "integrity" else []))
-        return redirect(back)
-
-    def publish(submissions: list[str]) -> None:
-        """Rewrite the submissions' feedback, results.json and the tables with the decision just saved.
-        The decision is in the gradebook whatever happens here; the next `grade` rewrites them too."""
-        spec = folder.spec()
-        if spec is None:
-            flash(f"the folder's files were not rewritten: {folder.spec_problem}; the next `grade` will", "error")
-            return
-        try:
-            with publishing:
-                republish(spec, folder.out, submissions)
-        except (OSError, ValueError, ToolkitError) as e:
-            flash(f"saved in the gradebook, but the folder's files were not rewritten ({e}); "
-                  "the next `grade` will", "error")
-
-    def back_to(submission: str) -> str:
-        filter_name, sort = _view_args(request.form)
-        return url_for("submission", submission=submission, f=filter_name, sort=sort)
 
     @app.get("/decisions.csv")
     def export() -> Response:
@@ -201,30 +137,68 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
         return Response(data, mimetype="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="decisions.csv"'})
 
+
+def _submission_page(review: Review, submission: str) -> str:
+    """One submission: its tests, code, pictures and decisions, with the previous and next in the batch's order."""
+    folder = review.folder
+    filter_name, sort = _view_args()
+    every, shown, _, _ = review.listing(filter_name, sort)
+    entry = next((e for e in every if e.id == submission), None)
+    if entry is None:
+        abort(404)
+    order = [e.id for e in shown] if submission in {e.id for e in shown} else [e.id for e in every]
+    at = order.index(submission)
+    result = folder.result(submission)
+    tests = {t.get("nodeid"): t for t in result.get("tests", []) if isinstance(t, dict)}
+    texts = [result.get("reason", "")] + [str(n) for n in result.get("notes", [])]
+    for t in tests.values():
+        texts += [str(t.get("message", "")), str(t.get("detail", ""))] + [str(n) for n in t.get("notes", [])]
+    spec = folder.spec()
+    source = Path(entry.row.source) if entry.row.source else None
+    files = (read_submission(source, spec, named_lines(texts)) if spec is not None and source is not None
+             else None)
+    with Decisions(folder.gradebook_path) as book:
+        mine = book.for_submission(submission)
+    return render_template(
+        "submission.html", e=entry, result=result, tests=tests, files=files, spec_problem=folder.spec_problem,
+        decisions={(d.kind, d.target): d for d in mine}, scrub=scrub_paths, shows_details=shows_details,
+        images={t_id: [img for img in t.get("images", []) if isinstance(img, dict)
+                       and folder.image(submission, str(img.get("file", "")))] for t_id, t in tests.items()},
+        previous=order[at - 1] if at > 0 else None, next=order[at + 1] if at + 1 < len(order) else None,
+        position=at + 1, count=len(order), filter_name=filter_name, sort=sort,
+        verdicts={p.key: pair_verdicts(p, mine) for p in entry.pairs})
+
+
+def _add_forms(app: Flask, review: Review) -> None:
+    """The forms (POST): each posts to the page it sits on and comes back to it (post, redirect, get)."""
+    who = review.who
+
+    def back_to(submission: str) -> str:
+        filter_name, sort = _view_args(request.form)
+        return url_for("submission", submission=submission, f=filter_name, sort=sort)
+
+    def from_form(submission: str, kind: str, target: str, points: float | None) -> Response:
+        """The decision the form describes (its text for the student and private note), recorded."""
+        return review.record(Decision(None, submission, kind, target, points, None, request.form.get("student_text", ""),
+                                      request.form.get("private_note", ""), who, now()), back_to(submission))
+
     @app.post("/s/<submission>/adjust")
     def adjust(submission: str) -> Response:
-        points = _points(request.form.get("points", ""))
-        return record(Decision(None, submission, "adjust", request.form.get("nodeid", ""), points, None,
-                               request.form.get("student_text", ""), request.form.get("private_note", ""), who, now()),
-                      back_to(submission))
+        return from_form(submission, "adjust", request.form.get("nodeid", ""), _points(request.form.get("points", "")))
 
     @app.post("/s/<submission>/rubric")
     def rubric(submission: str) -> Response:
-        points = _points(request.form.get("points", ""))
-        return record(Decision(None, submission, "rubric", request.form.get("item", ""), points, None,
-                               request.form.get("student_text", ""), request.form.get("private_note", ""), who, now()),
-                      back_to(submission))
+        return from_form(submission, "rubric", request.form.get("item", ""), _points(request.form.get("points", "")))
 
     @app.post("/s/<submission>/comment")
     def comment(submission: str) -> Response:
-        return record(Decision(None, submission, "comment", "", None, None, request.form.get("student_text", ""),
-                               request.form.get("private_note", ""), who, now()), back_to(submission))
+        return from_form(submission, "comment", "", None)
 
     @app.post("/s/<submission>/reviewed")
     def reviewed(submission: str) -> Response:
-        if folder.row(submission) is None:
+        if review.folder.row(submission) is None:
             abort(404)
-        with Decisions(folder.gradebook_path) as book:
+        with Decisions(review.folder.gradebook_path) as book:
             if request.form.get("reviewed") == "yes":
                 book.mark_reviewed(submission, who)
             else:
@@ -236,18 +210,10 @@ def create_app(folder: GradingFolder, access: Access, *, reviewer: str | None = 
 
     @app.post("/pair/<kind>/<a>/<b>")
     def decide(kind: str, a: str, b: str) -> Response:
-        _pair(kind, a, b)
-        return record(Decision(None, a, "integrity", b, None, request.form.get("verdict") or None, "",
-                               request.form.get("private_note", ""), who, now()),
-                      url_for("pair", kind=kind, a=a, b=b))
-
-    def _pair(kind: str, a: str, b: str):
-        found = next((p for p in folder.flagged_pairs() if (p.kind, p.a, p.b) == (kind, a, b)), None)
-        if found is None:
-            abort(404)
-        return found
-
-    return app
+        review.flagged_pair(kind, a, b)
+        return review.record(Decision(None, a, "integrity", b, None, request.form.get("verdict") or None, "",
+                                      request.form.get("private_note", ""), who, now()),
+                             url_for("pair", kind=kind, a=a, b=b))
 
 
 def _view_args(source=None) -> tuple[str, str]:
@@ -266,14 +232,6 @@ def _points(text: str) -> float | None:
         return float(text)
     except ValueError:
         return float("nan")   # check_shape refuses it with its own message
-
-
-def _said(d: Decision) -> str:
-    what = {"adjust": f"{d.target} set to {d.points:g}" if d.points is not None else f"{d.target}: adjustment withdrawn",
-            "rubric": f"rubric item {d.target}: {d.points:g}" if d.points is not None else
-                      f"rubric item {d.target} awaits review again",
-            "comment": "comment to the student", "integrity": f"pair {d.submission} / {d.target} {d.verdict}"}
-    return what.get(d.kind, d.kind)
 
 
 def _user() -> str:

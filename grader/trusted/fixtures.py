@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from grader.authoring.checks import Credit
+from grader.authoring.course_key import CourseKey
 from grader.authoring.handoff import Handoff
+from grader.authoring.run_file import current_run
 from grader.boundary.client import WorkerSession
 from grader.core.spec import Spec
 from grader.trusted.artifacts import Artifacts
-from grader.trusted.course_key import CourseKey, new_key
+from grader.trusted.course_key import new_key
 from grader.trusted.feedback import Feedback
-from grader.trusted.run_file import current_run
 from grader.trusted.workers import WORKERS_KEY
 
 ITEM_CREDIT = pytest.StashKey[Credit]()       # a test's `credit`, read by the report when it passed
@@ -67,7 +68,7 @@ def handoff(fresh_worker) -> Handoff:
 
 @pytest.fixture(scope="session")
 def course_key(pytestconfig) -> CourseKey:
-    """The secret hidden data is derived from (see grader.trusted.course_key); never sent to a worker."""
+    """The secret hidden data is derived from (see grader.authoring.course_key); never sent to a worker."""
     key = current_run(pytestconfig).course_key
     return CourseKey(bytes.fromhex(key) if key else new_key())
 

@@ -23,7 +23,7 @@ Fixtures:
     feedback    pictures and notes for the student's feedback (feedback.image(...), feedback.note(...))
 
 The run is configured by a JSON file named in $DLGRADE_RUN (written by `grader.grading.runner`, read as a
-checked `RunFile`: grader.trusted.run_file); the report (one `TestRecord` per test) is written where that
+checked `RunFile`: grader.authoring.run_file); the report (one `TestRecord` per test) is written where that
 file says. As pytest's own plugins are: this module registers the markers and, in a dlgrade run, one
 `Workers` (grader.trusted.workers) and one `GradingReport` (grader.trusted.report) object, kept in
 `config.stash`, whose methods are the hooks; the fixtures live in grader.trusted.fixtures.
@@ -36,7 +36,7 @@ import pytest
 
 from grader.trusted import fixtures
 from grader.trusted.report import REPORT_KEY, GradingReport
-from grader.trusted.run_file import load_run
+from grader.authoring.run_file import load_run
 from grader.trusted.workers import WORKERS_KEY, Workers
 
 MARKERS = {

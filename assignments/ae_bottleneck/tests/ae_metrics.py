@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.authoring.datasets import load_digits, load_mnist
-from grader.authoring.checks import expect_array
+from grader.authoring import expect_array, load_digits, load_mnist
 
 
 def prepare(images: np.ndarray, max_value: float) -> np.ndarray:

@@ -17,16 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from grader.authoring.weights_dependence import Dependence, asking_each, weights_dependence
-from grader.core.errors import StudentError
-from grader.trusted.prepared import prepared
+from grader.authoring import Dependence, StudentError, asking_each, prepared, weights_dependence
 from ae_metrics import bce, decode_all, encode_all, load_ae_data, mse, noisy_codes, reconstruct
 
 
 @prepared
 def ae_data(mode, settings, data_dir, course_key):
     """(train, test) float32 arrays (N, input_dim) in [0, 1], derived from the course key; built
-    once per command, before grading starts (grader.trusted.prepared)."""
+    once per command, before grading starts (grader.authoring.prepared)."""
     return load_ae_data(mode, settings, data_dir, course_key)
 
 
@@ -35,7 +33,7 @@ class Trained:
     """One bottleneck's outcome; `error` keeps a failure to re-raise in each test that needs it."""
     k: int
     log: object = None
-    weights: object = None                  # grader.authoring.handoff.Weights, taken right after training
+    weights: object = None                  # grader.authoring.Weights, taken right after training
     direct: np.ndarray | None = None        # forward(x) on the test images, in a pristine worker
     recon: np.ndarray | None = None         # decode(noisy code) in another pristine worker
     test_bce: float = float("nan")          # BCE of `recon`: the graded loss

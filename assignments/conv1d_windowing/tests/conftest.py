@@ -36,9 +36,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.core.errors import StudentError
-from grader.authoring.handoff import read_state, state_digest
-from grader.authoring.weights_dependence import Dependence, weights_dependence
+from grader.authoring import Dependence, StudentError, read_state, state_digest, weights_dependence
 from windowing_metrics import ForecastData, forecast_data, forecast_in_time_order, load_daily_series, predict, rmse
 
 

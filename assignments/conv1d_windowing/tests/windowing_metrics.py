@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.authoring.datasets import load_csv_series, synthetic_daily_series
-from grader.core.errors import StudentCodeRaised, StudentError
-from grader.authoring.checks import as_numpy
+from grader.authoring import StudentCodeRaised, StudentError, as_numpy, load_csv_series, synthetic_daily_series
 
 # --- windows and targets -------------------------------------------------------------------------
 

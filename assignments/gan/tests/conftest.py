@@ -21,14 +21,10 @@ import numpy as np
 import pytest
 import torch
 
-from grader.core.errors import StudentError
-from grader.authoring.handoff import Handoff
-from grader.authoring.checks import expect_array
-from grader.authoring.weights_dependence import Dependence, weights_dependence
+from grader.authoring import Dependence, Handoff, StudentError, expect_array, load_run, prepared, weights_dependence
 from gan_copies import memorisation_ratio
 from gan_data import keyed_split, public_sets
 from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier
-from grader.trusted.prepared import prepared
 
 METRIC_DATA = {"embedded": "digits", "mnist": "mnist", "cifar10": "cifar10"}
 LATENT_DIM = 100
@@ -68,7 +64,7 @@ def classifier_for(mode, data_dir):
 @prepared
 def classifier_weights(mode, data_dir) -> dict:
     """The classifier's shape and weights as arrays: `grade` and `validate` load (or, the first time
-    on this machine, train) it once, before the first submission (grader.trusted.prepared)."""
+    on this machine, train) it once, before the first submission (grader.authoring.prepared)."""
     clf = classifier_for(mode, data_dir)
     return {"shape": np.array([clf.channels, clf.image_size, clf.n_classes]),
             **{k: v.numpy() for k, v in clf.state_dict().items()}}
@@ -87,16 +83,13 @@ def pytest_collection_finish(session):
     """Without a preparing command (a one-submission run with hidden tests): load (or train) the
     grader's classifier before the first test, so that its training never eats into a test's time
     limit. Any failure here is left to the `gan_data` fixture, which retries and reports it."""
-    run_file = os.environ.get("DLGRADE_RUN")
-    if not run_file or not any("hidden" in Path(str(item.path)).parts for item in session.items):
-        return
     try:
-        import json
-
-        run = json.loads(Path(run_file).read_text())
-        if run.get("prepared") or run.get("prepare_into"):  # prepared once for the command (above)
+        run = load_run(session.config)
+        if run is None or not any("hidden" in Path(str(item.path)).parts for item in session.items):
             return
-        classifier_for(run["mode"], run.get("data_dir"))
+        if run.prepared or run.prepare_into:  # prepared once for the command (above)
+            return
+        classifier_for(run.mode, run.data_dir)
     except Exception:  # noqa: BLE001 - reported by the fixture, with the test that needs it
         pass
 
@@ -217,7 +210,7 @@ def sample_weights_only(student, worker, handoff, fresh_worker, G, shape, settin
 # the samples asked again of perturbed and shuffled weights (grader.authoring.weights_dependence): honest generators'
 # samples move by 0.076-0.092 (perturbed) and 1.05-1.24 (shuffled) of their spread (the reference and the DCGAN
 # paper's design, graded with course key bytes(range(32))), 7.6-9.2 times the tolerance 0.01; a generator that
-# looks real images up outside its weights (examples/gan/warped_lookup.py: scikit-learn's digits) by 0. 128
+# looks real images up outside its weights (examples/gan/warped_lookup.fault.py: scikit-learn's digits) by 0. 128
 # latents are plenty to see that, in a fraction of a second.
 DEPENDENCE_N = 128
 

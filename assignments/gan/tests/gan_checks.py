@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.authoring.checks import as_numpy
+from grader.authoring import as_numpy
 
 
 def softplus(x: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_metrics import _as_images
+from gan_metrics import as_images
 
 # The bounds of the search: wider than the warps a copy can take before it stops looking like the class
 # (beyond ~15 degrees or ~10 % a digit's Frechet distance leaves full marks; measured in tests/test_gan_attacks.py).
@@ -52,7 +52,7 @@ BLEND_NEIGHBOURS = 32      # cross-fades of two are sought among this many neare
 
 def comparison_space(images) -> torch.Tensor:
     """Images pooled to at most 16 pixels a side (8x8 digits as they are), as (N, C, H, W) float32."""
-    x = _as_images(images)
+    x = as_images(images)
     factor = max(1, x.shape[-1] // 16)
     return F.avg_pool2d(x, factor) if factor > 1 else x
 

@@ -53,7 +53,7 @@ def public_sets(name: str, data_dir=None, *, mnist_train_subset: int = 10_000) -
     pool is the subset in the data directory, as many held out as its test split has.
     Returns images, labels, in_pool (bool mask), test_share (dict class -> held-out count).
     """
-    from grader.authoring.datasets import load_cifar10, load_digits, load_mnist
+    from grader.authoring import load_cifar10, load_digits, load_mnist
 
     if name == "digits":
         d = load_digits()

@@ -63,7 +63,8 @@ class FeatureClassifier(nn.Module):
         return self.out(self.features(x))  # (N, n_classes) logits
 
 
-def _as_images(images) -> torch.Tensor:
+def as_images(images) -> torch.Tensor:
+    """Images (an array or a tensor) as an (N, C, H, W) float32 tensor on the CPU; ValueError for another shape."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).detach()
     x = x.to("cpu", torch.float32)
     if x.dim() != 4:
@@ -108,7 +109,7 @@ def train_feature_classifier(images, labels, *, seed: int = 0, epochs: int | Non
     use their own seeded generators. Adam with a one-cycle schedule; returns the model in eval mode
     on the CPU.
     """
-    x = _as_images(images)
+    x = as_images(images)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     n_classes = int(y.max()) + 1 if len(y) else 10
     n_classes = max(n_classes, 10)
@@ -135,7 +136,7 @@ def train_feature_classifier(images, labels, *, seed: int = 0, epochs: int | Non
 
 def _data_key(images, labels) -> str:
     h = hashlib.sha256(CODE_VERSION.encode())
-    x = np.ascontiguousarray(_as_images(images).numpy())
+    x = np.ascontiguousarray(as_images(images).numpy())
     y = np.ascontiguousarray(np.asarray(labels, dtype=np.int64))
     h.update(repr((x.shape, y.shape, FEATURE_DIM, default_epochs(len(x)))).encode())
     h.update(x.tobytes())
@@ -150,7 +151,7 @@ def load_or_train_classifier(name: str, images, labels, cache_dir: str | os.Path
     reuses an old model. Next to the weights, `<file>.sha256` holds the sha256 of the weight file;
     a file that is missing, truncated, corrupted or fails to load is retrained and rewritten.
     """
-    x = _as_images(images)
+    x = as_images(images)
     cache_dir = Path(cache_dir)
     path = cache_dir / f"{name}-{_data_key(x, labels)}.pt"
     check = path.with_name(path.name + ".sha256")
@@ -179,7 +180,7 @@ def load_or_train_classifier(name: str, images, labels, cache_dir: str | os.Path
 
 @torch.no_grad()
 def _forward(model: nn.Module, images, fn, batch_size: int = 500) -> torch.Tensor:
-    x = _as_images(images)
+    x = as_images(images)
     model.eval()
     dev = next(model.parameters()).device
     if not len(x):
@@ -283,7 +284,7 @@ def load_metric_data(name: str, data_dir: str | os.PathLike | None = None, *, mn
     test set) or "cifar10" (whatever split load_cifar10 finds: the 4,000/1,000 subset here).
     Returns train_images, train_labels, test_images, test_labels.
     """
-    from grader.authoring.datasets import load_cifar10, load_digits, load_mnist
+    from grader.authoring import load_cifar10, load_digits, load_mnist
 
     if name == "digits":
         d = load_digits()

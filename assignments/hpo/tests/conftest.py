@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from grader.core.errors import StudentError
-from grader.trusted.run_file import RUN_KEY
-from grader.boundary.client import RemoteObject
+from grader.authoring import RemoteObject, StudentError, current_run
 from hpo_support import (INPUT_SHAPES, NUM_CLASSES, LogFile, RerunVerdict, Retraining, SequentialRule, best_trial,
                          grader_seeds, load_hpo_data, predict, read_log, rerun, rerun_data, rerun_order, rerun_verdict,
                          true_class_logprob, val_digest, verify_sequentially)
@@ -30,7 +28,7 @@ def hpo_log(artifacts, settings) -> LogFile:
 @pytest.fixture(scope="session")
 def code_file(pytestconfig) -> str | None:
     """The graded code file, relative to the submission (a notebook or a script)."""
-    return pytestconfig.stash[RUN_KEY].code_file or None
+    return current_run(pytestconfig).code_file or None
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +40,7 @@ def input_shape(hpo_log, settings) -> tuple:
 @pytest.fixture(scope="session")
 def hpo_data(mode, settings, data_dir) -> dict:
     """The grader's train / validation / test arrays for this mode (skips when the data is missing)."""
-    from grader.authoring.datasets import DataNotFound
+    from grader.authoring import DataNotFound
 
     dataset = settings["dataset"]
     if dataset != "digits" and data_dir is None:

@@ -1,7 +1,7 @@
 """Grader-side checks for the hyperparameter-optimisation assignment. Trusted code, numpy and stdlib only.
 
 These are pure functions over data the grader has already read (for instance with
-`grader.authoring.trial_log.read_trial_log`) or over the student's source text. Nothing here imports or runs
+`grader.authoring.read_trial_log`) or over the student's source text. Nothing here imports or runs
 student code. Trials are dicts with the keys of a trial-log record: "trial", "config", "seed",
 "params", "val_accuracy", "train_seconds", "epochs" and "status".
 """

@@ -18,8 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
-from grader.authoring.checks import as_numpy
-from grader.authoring.trial_log import read_trial_log
+from grader.authoring import as_numpy, read_trial_log
 
 # the data set each data mode grades, by the name a log header gives it
 DATASET_ALIASES = {"digits": "digits", "sklearn-digits": "digits", "embedded": "digits",
@@ -56,8 +55,8 @@ def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator) 
 
 def load_hpo_data(dataset: str, data_dir, *, val_fraction: float, seed: int) -> dict:
     """{"x_train", "y_train", "x_val", "y_val", "x_test", "y_test"}: x float32 (N, C, H, W) normalised
-    with the train part's per-channel mean/std, y int64. Raises grader.authoring.datasets.DataNotFound."""
-    from grader.authoring.datasets import load_cifar10, load_digits
+    with the train part's per-channel mean/std, y int64. Raises grader.authoring.DataNotFound."""
+    from grader.authoring import load_cifar10, load_digits
 
     if dataset == "digits":
         d = load_digits()
@@ -204,7 +203,7 @@ def code_source(artifacts, code_file: str | None) -> str:
     raw = artifacts.read_bytes(code_file)
     if not code_file.lower().endswith(".ipynb"):
         return raw.decode("utf-8-sig", "replace")
-    from grader.intake.notebooks import NotebookError, read_notebook
+    from grader.authoring import NotebookError, read_notebook
 
     try:
         nb = read_notebook(raw)

@@ -3,8 +3,7 @@ import pytest
 import torch
 from ae_metrics import bce
 
-from grader.authoring.pictures import image_rows, line_plot
-from grader.authoring.checks import expect_array, expect_log
+from grader.authoring import expect_array, expect_log, image_rows, line_plot
 
 
 @pytest.mark.points(2)

@@ -5,9 +5,7 @@ import pytest
 import torch
 from windowing_metrics import layout_task, predict, rmse
 
-from grader.authoring.pictures import line_plot
-from grader.authoring.checks import expect_array, expect_log
-from grader.authoring.weights_dependence import asking_each, weights_dependence
+from grader.authoring import asking_each, expect_array, expect_log, line_plot, weights_dependence
 
 
 @pytest.mark.points(4)

@@ -9,7 +9,7 @@ import torch
 from windowing_metrics import (expect_split, expect_targets, expect_value_error, expect_windows, index_windows,
                                torch_conv1d_length)
 
-from grader.authoring.checks import as_numpy
+from grader.authoring import as_numpy
 
 RNG = np.random.default_rng(1)
 SERIES = {  # name: (T,) or (T, C) series; the "index" ones hold sample numbers, so values name positions

@@ -5,7 +5,7 @@ import pytest
 import torch
 from windowing_metrics import expect_split, expect_targets, expect_value_error, expect_windows, index_windows
 
-from grader.authoring.checks import expect_array, expect_log
+from grader.authoring import expect_array, expect_log
 
 SERIES_2CH = np.stack([np.arange(20.0), 100 + np.arange(20.0)], axis=1)  # (20, 2): values name their sample
 WINDOW_CASES = {  # label, series, frame_size m, shift s, input type

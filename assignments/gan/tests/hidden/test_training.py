@@ -13,8 +13,7 @@ from gan_checks import scalar
 from gan_copies import memorisation_ratio
 from gan_metrics import class_fidelity, diversity, features, frechet_distance, mode_coverage
 
-from grader.authoring.pictures import image_rows, line_plot
-from grader.authoring.checks import expect_array, expect_log
+from grader.authoring import expect_array, expect_log, image_rows, line_plot
 
 KEYS = ("step", "d_loss", "g_loss", "d_real", "d_fake")
 

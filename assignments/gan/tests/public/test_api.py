@@ -5,7 +5,7 @@ import pytest
 import torch
 from gan_checks import close, critic, d_loss, g_loss_minimax, g_loss_nonsaturating, scalar
 
-from grader.authoring.checks import expect_array, expect_log
+from grader.authoring import expect_array, expect_log
 
 
 

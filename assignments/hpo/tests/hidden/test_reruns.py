@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hpo_support import leak_fraction, trial_label
 
-from grader.authoring.pictures import scatter_plot
+from grader.authoring import scatter_plot
 
 
 def _acc(v) -> str:

@@ -12,7 +12,7 @@ from hpo_checks import (MAX_FILLER_SHARE, MIN_COMPRESSION_RATIO, STRENGTH_CLASSE
 from hpo_support import (analysis_file, best_claim_holds, claim_fits_measurement, code_source, fisher_interval,
                          measured_size_correlation, words)
 
-from grader.authoring.pictures import line_plot, scatter_plot
+from grader.authoring import line_plot, scatter_plot, template_dir
 
 SIZE_WORDS = re.compile(r"param|size|width|depth|capacit|larg|small|big", re.I)
 ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
@@ -21,8 +21,6 @@ ACCURACY_WORDS = re.compile(r"accura|error rate|performance", re.I)
 def assignment_texts(spec) -> list[str]:
     """The text every student is given: the assignment's README and the template (its comments and
     markdown say what the analysis should cover). Read here, on the trusted side."""
-    from grader.core.assignments import template_dir
-
     paths = [spec.path / "README.md"]
     folder = template_dir(spec)
     if folder.is_dir():

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.authoring.datasets import load_digits
-from grader.boundary.client import RemoteObject
-from grader.authoring.checks import as_numpy, expect_array
+from grader.authoring import RemoteObject, as_numpy, expect_array, load_digits
 from hpo_support import finite
 from hpo_checks import param_count_from_shapes
 
