@@ -193,7 +193,8 @@ def test_the_bundle_requirements_are_complete_and_take_the_cpu_build_of_torch(na
     assert lines[-1] == "-e ."                      # the bundle itself: dlcourse and the checker
     assert {"dlcourse", "grader"} <= {p.name for p in folder.iterdir()}
     toml = (folder / "pyproject.toml").read_text()
-    assert '"dlcourse"' in toml and 'py-modules = ["cli"]' in toml
+    assert '"dlcourse"' in toml and 'dlgrade = "grader.cli:main"' in toml   # the command `dlgrade`
+    assert (folder / "cli.py").is_file()                                      # and `python cli.py`
 
 
 def test_every_path_the_bundle_readme_names_is_in_the_bundle(tmp_path):

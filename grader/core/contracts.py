@@ -101,7 +101,7 @@ def _plain(value):
     return value
 
 
-class _Contract:
+class Contract:
     """`to_json`/`from_json` for a frozen dataclass with a class attribute VERSION and a name for messages."""
     VERSION: typing.ClassVar[int]
     WHAT: typing.ClassVar[str]
@@ -134,7 +134,7 @@ class _Contract:
 # --- command -> trusted process -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RunFile(_Contract):
+class RunFile(Contract):
     """One trusted pytest run: a submission's grading, or the preparation of the @prepared data."""
     VERSION: typing.ClassVar[int] = 1
     WHAT: typing.ClassVar[str] = "the run file (run.json)"
@@ -167,7 +167,7 @@ class RunFile(_Contract):
 # --- trusted process -> command -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class TestRecord(_Contract):
+class TestRecord(Contract):
     """One test's outcome as the trusted process reports it (rewritten after every test)."""
     __test__ = False  # not a pytest test class, whatever its name
     VERSION: typing.ClassVar[int] = 1
@@ -197,7 +197,7 @@ class TestRecord(_Contract):
 
 
 @dataclass(frozen=True)
-class Report(_Contract):
+class Report(Contract):
     """`report.json`: every collected test's record (from collection on, so a run cut short lists them all)."""
     VERSION: typing.ClassVar[int] = 1
     WHAT: typing.ClassVar[str] = "the test report (report.json)"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 
-from grader.core.contracts import _Contract
+from grader.core.contracts import Contract
 from grader.core.results import TestResult, TestStatus
 from grader.core.vocabulary import TestKind, Visibility
 
@@ -23,7 +23,7 @@ MESSAGE_CHARS = 300   # the gradebook keeps a message's first line, this long at
 
 
 @dataclass(frozen=True)
-class GradebookTest(_Contract):
+class GradebookTest(Contract):
     """A test's outcome in the gradebook: what the spreadsheets, summaries and reviews need, no detail."""
     nodeid: str
     name: str
