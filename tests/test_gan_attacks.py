@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parent.parent
 GAN_TESTS = REPO / "assignments" / "gan" / "tests"
@@ -55,21 +54,6 @@ def _ratio(gan, split, samples) -> float:
     return gan_copies.memorisation_ratio(samples, split.public, split.test, split.test_sources)
 
 
-def _affine(images: np.ndarray, rng: np.random.Generator, *, degrees: float, scale: float, shift_px: float,
-            mirrored: bool = False) -> np.ndarray:
-    """Each image rotated, scaled and moved by its own random amounts within the bounds (bilinear)."""
-    x = torch.from_numpy(images)
-    n, size = len(x), x.shape[-1]
-    a = torch.from_numpy(np.deg2rad(rng.uniform(-degrees, degrees, n))).float()
-    s = torch.from_numpy(1 + rng.uniform(-scale, scale, n)).float()
-    t = torch.from_numpy(rng.uniform(-shift_px, shift_px, (n, 2)) * 2 / size).float()
-    flip = -1.0 if mirrored else 1.0
-    theta = torch.stack([torch.stack([flip * a.cos() / s, -a.sin() / s, t[:, 0]], 1),
-                         torch.stack([flip * a.sin() / s, a.cos() / s, t[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, padding_mode="border", align_corners=False).numpy()
-
-
 def _copies(split, rng) -> np.ndarray:
     return split.public[rng.integers(0, len(split.public), SAMPLES)]
 
@@ -83,13 +67,13 @@ def test_warped_real_images_are_copies(gan, split, attack):
     rng = np.random.default_rng(1)
     x = _copies(split, rng)
     if attack == "rotated and scaled":
-        x = _affine(x, rng, degrees=15, scale=0.10, shift_px=1.0)
+        x = gan[1].warped(x, rng, degrees=15, scale=0.10, shift_px=1.0)
     elif attack == "mirrored":
         x = np.ascontiguousarray(x[..., ::-1])
     elif attack == "contrast":
         x = rng.uniform(0.8, 1.2, (len(x), 1, 1, 1)) * x + rng.uniform(-0.2, 0.2, (len(x), 1, 1, 1))
     else:
-        x = rng.uniform(0.8, 1.2, (len(x), 1, 1, 1)) * _affine(x, rng, degrees=10, scale=0.05, shift_px=0.5) \
+        x = rng.uniform(0.8, 1.2, (len(x), 1, 1, 1)) * gan[1].warped(x, rng, degrees=10, scale=0.05, shift_px=0.5) \
             + rng.uniform(-0.2, 0.2, (len(x), 1, 1, 1)) + rng.normal(0, 0.1, x.shape)
     ratio = _ratio(gan, split, np.clip(x, -1, 1).astype(np.float32))
     assert ratio < COPY_THRESHOLD, f"{attack} real images: memorisation ratio {ratio:.3g}, not flagged"
@@ -112,3 +96,30 @@ def test_the_references_samples_are_new_images(gan, split):
     z = np.random.default_rng(12345).standard_normal((SAMPLES, 100)).astype(np.float32)
     ratio = _ratio(gan, split, reference.sample(G, torch.from_numpy(z)).numpy())
     assert ratio >= COPY_THRESHOLD + 0.1, f"the reference's samples: memorisation ratio {ratio:.3g}"
+
+
+def test_the_prepared_scale_is_the_held_out_images_of_the_graded_split(gan, split):
+    """`grade` computes the held-out images' copy distances once per command (conftest's @prepared
+    held_out_copies): they must be the distances of the very split the hidden tests grade with, so a prepared
+    run's memorisation ratios are the ones a run that prepared nothing computes."""
+    from grader.authoring import CourseKey, load_spec
+    from grader.authoring.prepared import REGISTRY
+
+    gan_copies, _ = gan
+    loaded = importlib.util.spec_from_file_location("gan_conftest", GAN_TESTS / "conftest.py")
+    conftest = importlib.util.module_from_spec(loaded)
+    sys.path.insert(0, str(GAN_TESTS))
+    sys.modules["gan_conftest"] = conftest  # its dataclasses look their module up
+    try:
+        loaded.loader.exec_module(conftest)
+    finally:
+        sys.path.remove(str(GAN_TESTS))
+        del sys.modules["gan_conftest"]
+    settings = load_spec(REPO / "assignments" / "gan").mode("embedded").settings
+    prepared = REGISTRY["held_out_copies"]("embedded", settings, None, CourseKey(COURSE_KEY))
+    rng = np.random.default_rng(2)  # far from copies: the ratio then rests on the scale
+    samples = np.clip(split.public[rng.integers(0, len(split.public), 64)] + rng.normal(0, 0.5, (64,) + split.public.shape[1:]),
+                      -1, 1).astype(np.float32)
+    in_place = gan_copies.memorisation_ratio(samples, split.public, split.test, split.test_sources)
+    assert gan_copies.memorisation_ratio(samples, split.public, split.test, split.test_sources,
+                                         held_out=prepared) == pytest.approx(in_place, rel=1e-6)

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 from grader.authoring import Dependence, Handoff, StudentError, expect_array, load_run, prepared, weights_dependence
-from gan_copies import memorisation_ratio
+from gan_copies import held_out_distances, memorisation_ratio
 from gan_data import keyed_split, public_sets
 from gan_metrics import FeatureClassifier, features, load_metric_data, load_or_train_classifier
 
@@ -44,6 +44,7 @@ class GanData:
     test_sources: np.ndarray   # index into `public` of each held-out image's original
     classifier: object         # the grader's FeatureClassifier
     test_features: np.ndarray
+    held_out: np.ndarray | None = None  # the held-out images' copy distances (held_out_copies), or None: computed here
     _ratios: dict = field(default_factory=dict, repr=False)
 
     def memorisation(self, samples: np.ndarray) -> float:
@@ -51,7 +52,7 @@ class GanData:
         images are sub-pixel shifts of public ones, which the registration covers."""
         if id(samples) not in self._ratios:  # several tests ask about the same samples
             self._ratios[id(samples)] = (samples, memorisation_ratio(samples, self.public, self.test,
-                                                                     self.test_sources))
+                                                                     self.test_sources, held_out=self.held_out))
         return self._ratios[id(samples)][1]
 
 
@@ -99,12 +100,26 @@ def public_data(mode, data_dir) -> dict:
     return public_sets(METRIC_DATA[mode], data_dir)
 
 
-@pytest.fixture(scope="session")
-def gan_data(mode, settings, course_key, public_data, classifier) -> GanData:
-    clf = classifier
+def class_split(mode, settings, course_key, public_data):
+    """The graded class's training, held-out and public images, as the course key splits them."""
     c = settings["class_index"]
-    split = keyed_split(public_data, c, course_key.rng("gan", mode, "class-split", c))
-    return GanData(split.train, split.test, split.public, split.test_sources, clf, features(clf, split.test))
+    return keyed_split(public_data, c, course_key.rng("gan", mode, "class-split", c))
+
+
+@prepared
+def held_out_copies(mode, settings, data_dir, course_key) -> np.ndarray:
+    """The held-out images' copy distances, the scale of every submission's memorisation ratio (gan_copies):
+    the same for every submission, and the costliest part of the ratio in the full modes (every public
+    three warped 270 ways), so `grade` and `validate` compute them once, before the first submission."""
+    split = class_split(mode, settings, course_key, public_sets(METRIC_DATA[mode], data_dir))
+    return held_out_distances(split.public, split.test, split.test_sources)
+
+
+@pytest.fixture(scope="session")
+def gan_data(mode, settings, course_key, public_data, classifier, held_out_copies) -> GanData:
+    split = class_split(mode, settings, course_key, public_data)
+    return GanData(split.train, split.test, split.public, split.test_sources, classifier,
+                   features(classifier, split.test), held_out=np.asarray(held_out_copies))
 
 
 def fixed_latents(n: int, seed: int) -> np.ndarray:

@@ -88,6 +88,23 @@ def jitter(images: np.ndarray, rng: np.random.Generator, max_px: float = MAX_JIT
     return np.ascontiguousarray(out.clamp(-1, 1).numpy())
 
 
+def warped(images: np.ndarray, rng: np.random.Generator, *, degrees: float, scale: float, shift_px: float,
+           mirrored: bool = False) -> np.ndarray:
+    """Each image rotated, scaled and moved by its own random amounts within the bounds (bilinear, edges
+    repeated): real images as a lookup hides them, to measure the copy check on (calibrate.py,
+    tests/test_gan_attacks.py). Not used in grading."""
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    n, size = len(x), x.shape[-1]
+    a = torch.from_numpy(np.deg2rad(rng.uniform(-degrees, degrees, n))).float()
+    s = torch.from_numpy(1 + rng.uniform(-scale, scale, n)).float()
+    t = torch.from_numpy(rng.uniform(-shift_px, shift_px, (n, 2)) * 2 / size).float()
+    flip = -1.0 if mirrored else 1.0
+    theta = torch.stack([torch.stack([flip * a.cos() / s, -a.sin() / s, t[:, 0]], 1),
+                         torch.stack([flip * a.sin() / s, a.cos() / s, t[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="border", align_corners=False).numpy()
+
+
 def keyed_split(sets: dict, classes, rng: np.random.Generator) -> ClassData:
     """Split the pool's images of `classes` (an int or a list) into training and held-out images by
     `rng` (drawn from the course key), jitter both, and keep the class's public originals."""
