@@ -100,7 +100,10 @@ def test_ctrl_c_kills_the_running_gradings_and_keeps_the_finished(tmp_path):
     for i in range(3):   # each would hold a job for the whole 4 s call limit
         (subs / f"b_loop{i}.py").write_text((CORPUS / "infinite_loop.py").read_text())
     out = tmp_path / "out"
-    proc = subprocess.Popen(_grade_command(subs, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: a job started in the background by a shell without job control (nohup, `cmd &` in a
+    # script) inherits an ignored SIGINT, and Python then never raises KeyboardInterrupt
+    proc = subprocess.Popen(_grade_command(subs, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert _wait_for_rows(proc, out / GRADEBOOK_FILE, 1) == 1
     time.sleep(0.3)   # the loops are running now
     below = _descendants(proc.pid)
