@@ -44,7 +44,7 @@ class GanData:
     test_sources: np.ndarray   # index into `public` of each held-out image's original
     classifier: object         # the grader's FeatureClassifier
     test_features: np.ndarray
-    held_out: np.ndarray | None = None  # the held-out images' copy distances (held_out_copies), or None: computed here
+    held_out: np.ndarray       # the held-out images' copy distances: the ratio's scale (held_out_copies)
     _ratios: dict = field(default_factory=dict, repr=False)
 
     def memorisation(self, samples: np.ndarray) -> float:
